@@ -1,0 +1,219 @@
+"""Importing, re-importing, editing and exporting plans, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from sqlalchemy import Engine, select, text
+
+from tests.conftest import SEED, Cli
+from worker.models import Action, Plan, StatusChange
+
+TABLES = (
+    "plans",
+    "phases",
+    "work_streams",
+    "outcomes",
+    "actions",
+    "lead_roles",
+    "action_leads",
+    "action_dependencies",
+    "status_history",
+)
+
+
+def snapshot(engine: Engine) -> dict[str, list[Any]]:
+    """Every row of every plan table, to show that an operation changed nothing."""
+    with engine.connect() as conn:
+        return {
+            t: sorted(map(tuple, conn.execute(text(f"SELECT * FROM {t}"))), key=repr)
+            for t in TABLES
+        }
+
+
+def seed_rows_per_work_stream() -> dict[int, int]:
+    data = yaml.safe_load(SEED.read_text(encoding="utf-8"))
+    return {ws["number"]: len(ws["actions"]) for ws in data["work_streams"]}
+
+
+def test_seed_imports_every_row_of_every_work_stream(cli: Cli, engine: Engine) -> None:
+    result = cli("plan", "import", str(SEED), "--json")
+    summary = json.loads(result.output)
+    show = json.loads(cli("plan", "show", "--json").output)
+    counts = {ws["number"]: ws["actions"] for ws in show["work_streams"]}
+    # Two rows of the document list items that line up one to one (WS4 key deliverable 2's
+    # briefing/audit row and WS7 key deliverable 10's peer-review row): each becomes two actions.
+    rows = seed_rows_per_work_stream()
+    expected = {ws: n + (1 if ws in (4, 7) else 0) for ws, n in rows.items()}
+    assert counts == expected
+    assert summary["added"] == sum(expected.values())
+    assert [ws["number"] for ws in show["work_streams"]] == list(range(1, 10))
+    assert {ws["number"]: ws["phase"] for ws in show["work_streams"]} == {
+        n: 1 if n <= 4 else 2 for n in range(1, 10)
+    }
+
+
+def test_importing_the_same_file_twice_changes_nothing(cli: Cli, engine: Engine) -> None:
+    cli("plan", "import", str(SEED))
+    before = snapshot(engine)
+    again = json.loads(cli("plan", "import", str(SEED), "--json").output)
+    assert again["added"] == again["updated"] == again["archived"] == 0
+    assert snapshot(engine) == before
+
+
+def test_a_file_with_a_bad_row_imports_nothing_and_names_the_row(
+    cli: Cli, engine: Engine, tmp_path: Path
+) -> None:
+    cli("plan", "import", str(SEED))
+    before = snapshot(engine)
+    bad = tmp_path / "return.csv"
+    bad.write_text(
+        "ID,Work Stream,Actions,Lead,Target End Date,RAG\n"
+        "WS1-01,1,Changed text,Head of QA,30 September 2012,Green\n"
+        "WS1-02,one,Another,Head of QA,July 2012,\n"
+        "WS1-03,1,Third,Head of QA,July 2012,Purple\n",
+        encoding="utf-8",
+    )
+    result = cli("plan", "import", str(bad), ok=False)
+    assert result.exit_code != 0
+    assert "row 3, column 'Work Stream'" in result.output
+    assert "'one' is not a work stream number" in result.output
+    assert "row 4" in result.output and "'Purple' is not a RAG rating" in result.output
+    assert snapshot(engine) == before
+
+
+def test_an_edited_file_updates_what_changed_and_keeps_status_history(
+    cli: Cli, engine: Engine, seed_copy: Path, tmp_path: Path
+) -> None:
+    cli("plan", "import", str(seed_copy))
+    status = tmp_path / "status.csv"
+    status.write_text("ID,Work Stream,Actions,Lead,Target End Date,RAG,Status\n", encoding="utf-8")
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE actions SET rag = 'amber' WHERE ref = 'WS1-01'"))
+        conn.execute(
+            text(
+                "INSERT INTO status_history"
+                " (action_id, changed_at, changed_by, source, rag_to, note)"
+                " SELECT id, CURRENT_TIMESTAMP, 'Head of QA', 'cli', 'amber', 'slipping'"
+                " FROM actions WHERE ref = 'WS1-01'"
+            )
+        )
+    text_before = seed_copy.read_text(encoding="utf-8")
+    edited = text_before.replace("30 September 2012", "31 October 2012", 1)
+    assert edited != text_before
+    seed_copy.write_text(edited, encoding="utf-8")
+    result = json.loads(cli("plan", "import", str(seed_copy), "--json").output)
+    assert result["updated"] == 1 and result["added"] == 0
+    with engine.connect() as conn:
+        row = conn.execute(
+            select(Action.target_text, Action.due_date, Action.rag).where(Action.ref == "WS1-01")
+        ).one()
+        notes = conn.execute(select(StatusChange.note)).scalars().all()
+    assert row.target_text == "31 October 2012"
+    assert str(row.due_date) == "2012-10-31"
+    assert row.rag == "amber"
+    assert notes == ["slipping"]
+
+
+def test_an_action_missing_from_a_new_file_is_archived_not_deleted(
+    cli: Cli, engine: Engine, seed_copy: Path
+) -> None:
+    cli("plan", "import", str(seed_copy))
+    data = yaml.safe_load(seed_copy.read_text(encoding="utf-8"))
+    removed = data["work_streams"][0]["actions"].pop()["id"]
+    seed_copy.write_text(
+        yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8"
+    )
+    result = json.loads(cli("plan", "import", str(seed_copy), "--json").output)
+    assert result["archived"] == 1
+    with engine.connect() as conn:
+        archived = conn.execute(select(Action.archived).where(Action.ref == removed)).scalar_one()
+    assert archived is True
+    show = json.loads(cli("plan", "show", "--json").output)
+    assert show["work_streams"][0]["actions"] == seed_rows_per_work_stream()[1] - 1
+
+
+@pytest.mark.parametrize("fmt", ["yaml", "csv", "xlsx"])
+def test_export_then_import_changes_nothing(
+    cli: Cli, engine: Engine, tmp_path: Path, fmt: str
+) -> None:
+    cli("plan", "import", str(SEED))
+    with engine.begin() as conn:  # statuses must survive the round trip too
+        conn.execute(
+            text("UPDATE actions SET rag = 'red', state = 'in progress' WHERE ref = 'WS2-01'")
+        )
+    before = snapshot(engine)
+    out = tmp_path / f"plan.{fmt}"
+    cli("plan", "export", "--format", fmt, "-o", str(out))
+    result = json.loads(cli("plan", "import", str(out), "--json").output)
+    assert (result["added"], result["updated"], result["archived"]) == (0, 0, 0)
+    assert result["status_changes"] == 0
+    assert snapshot(engine) == before
+
+
+def test_csv_export_has_the_document_columns_and_what_was_read(cli: Cli, tmp_path: Path) -> None:
+    cli("plan", "import", str(SEED))
+    out = tmp_path / "plan.csv"
+    cli("plan", "export", "--format", "csv", "-o", str(out))
+    rows = list(csv.DictReader(io.StringIO(out.read_text(encoding="utf-8-sig"))))
+    for heading in (
+        "ID",
+        "Work Stream",
+        "Key Del",
+        "Actions",
+        "Description",
+        "Lead",
+        "Dependencies",
+        "Start Date",
+        "Target End Date",
+        "Due",
+        "Precision",
+        "Recurrence",
+        "RAG",
+        "Status",
+    ):
+        assert heading in rows[0]
+    first = rows[0]
+    assert (first["ID"], first["Target End Date"], first["Due"], first["Precision"]) == (
+        "WS1-01",
+        "30 September 2012",
+        "2012-09-30",
+        "day",
+    )
+    ongoing = next(r for r in rows if r["Target End Date"] == "Sept 2012 and ongoing")
+    assert (ongoing["Due"], ongoing["Recurrence"]) == ("2012-09-30", "ongoing")
+
+
+def test_several_plans_live_in_one_database(cli: Cli, engine: Engine) -> None:
+    cli("plan", "import", str(SEED))
+    cli("plan", "import", str(SEED), "--plan", "copy-for-training")
+    result = cli("plan", "show", ok=False)
+    assert result.exit_code != 0
+    assert "several plans (cbc-2012-13, copy-for-training): choose one with --plan" in result.output
+    shown = json.loads(cli("plan", "show", "--plan", "copy-for-training", "--json").output)
+    assert shown["plan"]["id"] == "copy-for-training"
+    with engine.connect() as conn:
+        assert conn.execute(select(Plan.slug).order_by(Plan.slug)).scalars().all() == [
+            "cbc-2012-13",
+            "copy-for-training",
+        ]
+    missing = cli("plan", "check", "--plan", "nope", ok=False)
+    assert "no plan named 'nope'" in missing.output
+
+
+def test_commands_on_an_empty_database_say_what_to_do(cli: Cli) -> None:
+    result = cli("plan", "show", ok=False)
+    assert result.exit_code != 0
+    assert "planworker plan import" in result.output
+
+
+def test_commands_refuse_a_database_that_was_not_migrated(db_url: str, tmp_path: Path) -> None:
+    result = Cli(db_url, tmp_path)("plan", "show", ok=False)
+    assert result.exit_code != 0
+    assert "planworker db upgrade" in result.output

@@ -1,0 +1,245 @@
+"""The `planworker` command: parse arguments, call one function, print the result.
+
+Heavy modules are imported inside commands so that `planworker --help` stays fast.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+    from sqlalchemy.orm import Session
+
+    from worker.contacts import Directory
+    from worker.models import Plan
+    from worker.settings import Settings
+
+
+@dataclass
+class App:
+    """What every command shares: settings, the database, the contacts directory."""
+
+    config: Path | None
+    _engine: Engine | None = field(default=None, init=False)
+
+    @cached_property
+    def settings(self) -> Settings:
+        from worker.settings import load_settings
+
+        return load_settings(self.config)
+
+    @property
+    def engine(self) -> Engine:
+        if self._engine is None:
+            from worker.db import make_engine
+
+            self._engine = make_engine(self.settings.database_url)
+        return self._engine
+
+    def session(self, *, migrated: bool = True) -> Session:
+        from worker.db import session_factory
+
+        if migrated:
+            self.require_migrated()
+        return session_factory(self.engine)()
+
+    def require_migrated(self) -> None:
+        from sqlalchemy.exc import SQLAlchemyError
+
+        from worker.errors import PlanworkerError
+        from worker.migrate import current_revision, head_revision
+
+        try:
+            current = current_revision(self.engine)
+        except SQLAlchemyError as exc:
+            raise PlanworkerError(
+                f"cannot open the database: {exc.__class__.__name__}: {str(exc).splitlines()[0]}"
+            ) from None
+        if current != head_revision():
+            raise PlanworkerError(
+                "the database schema is not up to date: run 'planworker db upgrade'"
+            )
+
+    def directory(self) -> Directory:
+        from worker.contacts import load_directory
+
+        return load_directory(self.settings.contacts_file)
+
+    def plan(self, session: Session, slug: str | None) -> Plan:
+        from worker.plan.store import find_plan
+
+        return find_plan(session, slug or self.settings.plan or None)
+
+
+class _Group(click.Group):
+    """Shows planworker's own errors as one clear message, never a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        from worker.errors import PlanworkerError
+
+        try:
+            return super().invoke(ctx)
+        except PlanworkerError as exc:
+            raise click.ClickException(str(exc)) from None
+
+
+def _print_json(data: object) -> None:
+    click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+
+
+plan_option = click.option(
+    "--plan",
+    "plan_slug",
+    metavar="NAME",
+    help="The plan to act on (needed only when the database holds several).",
+)
+json_option = click.option(
+    "--json", "as_json", is_flag=True, help="Print a machine-readable summary."
+)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--config",
+    type=click.Path(path_type=Path, dir_okay=False),
+    metavar="FILE",
+    help="Config file (default: $PLANWORKER_CONFIG, else config/planworker.toml).",
+)
+@click.version_option(package_name="planworker")
+@click.pass_context
+def main(ctx: click.Context, config: Path | None) -> None:
+    """planworker: reminders and escalations for improvement action plans."""
+    ctx.obj = App(config)
+
+
+# --- db --------------------------------------------------------------------------------------
+
+
+@main.group(cls=_Group)
+def db() -> None:
+    """The database schema."""
+
+
+@db.command("upgrade")
+@click.pass_obj
+def db_upgrade(app: App) -> None:
+    """Create or migrate the database schema to the latest version."""
+    from worker.migrate import current_revision, upgrade
+
+    upgrade(app.engine)
+    click.echo(f"database schema at revision {current_revision(app.engine)}")
+
+
+# --- plan ------------------------------------------------------------------------------------
+
+
+@main.group(cls=_Group)
+def plan() -> None:
+    """Import, export, show and check action plans."""
+
+
+@plan.command("import")
+@click.argument("path", type=click.Path(path_type=Path, exists=True, dir_okay=False))
+@plan_option
+@click.option("--by", default="", help="Who is importing (recorded with any status changes).")
+@json_option
+@click.pass_obj
+def plan_import(app: App, path: Path, plan_slug: str | None, by: str, as_json: bool) -> None:
+    """Import a plan from the seed YAML format, CSV or XLSX.
+
+    All or nothing: a file with any bad row imports nothing, and the error names the row,
+    column and reason. Importing the same file again changes nothing.
+    """
+    from worker.plan.importer import import_file
+
+    with app.session() as session:
+        result = import_file(
+            session,
+            path,
+            plan_slug or app.settings.plan or None,
+            by or f"import of {path.name}",
+            app.settings.dates.month_day,
+        )
+    if as_json:
+        _print_json(result.__dict__)
+        return
+    verb = "created" if result.created_plan else "updated" if result.changed else "unchanged"
+    click.echo(
+        f"plan {result.plan} {verb}: {result.added} added, {result.updated} updated, "
+        f"{result.unchanged} unchanged, {result.archived} archived, "
+        f"{result.status_changes} status changes"
+    )
+    for warning in result.warnings:
+        click.echo(f"warning: {warning}", err=True)
+
+
+@plan.command("export")
+@click.option(
+    "--format", "fmt", type=click.Choice(["yaml", "csv", "xlsx"]), default="yaml", show_default=True
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path, dir_okay=False),
+    metavar="FILE",
+    help="Write here instead of standard output (required for xlsx).",
+)
+@plan_option
+@click.pass_obj
+def plan_export(app: App, fmt: str, output: Path | None, plan_slug: str | None) -> None:
+    """Write the plan as YAML (the seed format), CSV or XLSX."""
+    from worker.plan.exporter import export_plan
+
+    with app.session() as session:
+        export_plan(
+            session, app.plan(session, plan_slug), fmt, output, app.settings.dates.month_day
+        )
+
+
+@plan.command("show")
+@plan_option
+@json_option
+@click.pass_obj
+def plan_show(app: App, plan_slug: str | None, as_json: bool) -> None:
+    """Work streams with their action counts, the dates read, and a count of findings."""
+    from worker.plan.report import plan_summary, render_summary
+
+    with app.session() as session:
+        summary = plan_summary(
+            session, app.plan(session, plan_slug), app.directory(), app.settings.dates.month_day
+        )
+    if as_json:
+        _print_json(summary)
+    else:
+        click.echo(render_summary(summary))
+
+
+@plan.command("check")
+@plan_option
+@click.option("--strict", is_flag=True, help="Exit 1 when there are findings.")
+@json_option
+@click.pass_obj
+def plan_check(app: App, plan_slug: str | None, strict: bool, as_json: bool) -> None:
+    """Data-quality report: missing or unreadable dates, targets before starts, leads with
+    no contact, dependencies that point nowhere, and how multi-item rows were read."""
+    from worker.plan.check import check_plan
+    from worker.plan.report import render_check
+    from worker.plan.store import load_plan
+
+    with app.session() as session:
+        doc = load_plan(session, app.plan(session, plan_slug))
+    report = check_plan(doc, app.directory(), app.settings.dates.month_day)
+    if as_json:
+        _print_json({"plan": doc.info.slug, **report.as_json()})
+    else:
+        click.echo(render_check(doc, report))
+    if strict and report.findings:
+        sys.exit(1)

@@ -1,0 +1,157 @@
+"""The contacts directory: lead role -> person, email, deputy and line manager.
+
+Loaded from config/contacts.toml. Role names match case-, spacing- and end-punctuation-
+insensitively (`leads.role_key`); aliases cover genuinely different spellings of one post.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from email_validator import EmailNotValidError, validate_email
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from worker.errors import InputError, Problem
+from worker.plan.leads import role_key
+from worker.tomlfile import read_toml
+
+
+def check_address(value: str) -> str:
+    """A syntactically valid address (no DNS lookups), normalised; ValueError naming why not."""
+    try:
+        return validate_email(value, check_deliverability=False).normalized
+    except EmailNotValidError as exc:
+        raise ValueError(f"{value!r} is not a valid email address: {exc}") from None
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class _Person(_Strict):
+    name: str = Field(min_length=1)
+    email: str
+
+    @field_validator("email")
+    @classmethod
+    def _email(cls, value: str) -> str:
+        return check_address(value)
+
+
+class _Role(_Strict):
+    person: str = ""
+    email: str = ""  # empty: the post is vacant, reminders go to the deputy, then line manager
+    aliases: list[str] = []
+    deputy: str = ""
+    line_manager: str = ""
+
+    @field_validator("email")
+    @classmethod
+    def _email(cls, value: str) -> str:
+        return check_address(value) if value.strip() else ""
+
+    @field_validator("person", "deputy", "line_manager")
+    @classmethod
+    def _one_line(cls, value: str) -> str:
+        if "\n" in value or "\r" in value:
+            raise ValueError("must be on one line")
+        return value.strip()
+
+
+class _File(_Strict):
+    administrator: _Person
+    board: list[_Person] = []
+    roles: dict[str, _Role] = {}
+
+
+@dataclass(frozen=True, slots=True)
+class Person:
+    name: str
+    email: str
+
+
+@dataclass(frozen=True, slots=True)
+class Role:
+    name: str
+    key: str
+    person: str
+    email: str
+    aliases: tuple[str, ...]
+    deputy: str  # key of another role, or ""
+    line_manager: str
+
+
+@dataclass(frozen=True, slots=True)
+class Directory:
+    administrator: Person
+    board: tuple[Person, ...]
+    roles: dict[str, Role]  # by key
+    index: dict[str, str]  # role or alias key -> role key
+
+    def find(self, name: str) -> Role | None:
+        """The directory entry for a role as the plan names it, if any."""
+        key = self.index.get(role_key(name))
+        return self.roles[key] if key else None
+
+
+def _problems(exc: ValidationError) -> list[Problem]:
+    return [Problem(".".join(str(p) for p in e["loc"]), e["msg"]) for e in exc.errors()]
+
+
+def _index(roles: dict[str, _Role]) -> tuple[dict[str, str], list[Problem]]:
+    index: dict[str, str] = {}
+    problems: list[Problem] = []
+    for name, role in roles.items():
+        key = role_key(name)
+        for spelling in (name, *role.aliases):
+            alias_key = role_key(spelling)
+            owner = index.setdefault(alias_key, key)
+            if owner != key:
+                problems.append(
+                    Problem(f"roles.{name!r}", f"{spelling!r} already names role {owner!r}")
+                )
+    return index, problems
+
+
+def _links(roles: dict[str, _Role], index: dict[str, str]) -> list[Problem]:
+    problems = []
+    for name, role in roles.items():
+        for field in ("deputy", "line_manager"):
+            target = getattr(role, field)
+            if target and role_key(target) not in index:
+                problems.append(Problem(f"roles.{name!r}.{field}", f"no role named {target!r}"))
+    return problems
+
+
+def parse_directory(data: Any, source: str) -> Directory:
+    try:
+        parsed = _File.model_validate(data)
+    except ValidationError as exc:
+        raise InputError(source, _problems(exc)) from None
+    index, problems = _index(parsed.roles)
+    problems += _links(parsed.roles, index)
+    if problems:
+        raise InputError(source, problems)
+    roles = {
+        role_key(name): Role(
+            name=name,
+            key=role_key(name),
+            person=r.person,
+            email=r.email,
+            aliases=tuple(r.aliases),
+            deputy=index[role_key(r.deputy)] if r.deputy else "",
+            line_manager=index[role_key(r.line_manager)] if r.line_manager else "",
+        )
+        for name, r in parsed.roles.items()
+    }
+    admin = Person(parsed.administrator.name, parsed.administrator.email)
+    board = tuple(Person(p.name, p.email) for p in parsed.board)
+    return Directory(admin, board, roles, index)
+
+
+def load_directory(path: Path) -> Directory:
+    """Read and check the contacts file. Raises InputError naming the file, key and reason."""
+    data = read_toml(path, "contacts file")
+    return parse_directory(data, str(path))

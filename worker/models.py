@@ -1,0 +1,209 @@
+"""Database tables (SQLAlchemy 2.0 typed ORM). Migrations live in worker/migrations."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import (
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+# Stable constraint names, so migrations are the same on SQLite and PostgreSQL.
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class Plan(Base):
+    __tablename__ = "plans"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(64), unique=True)
+    title: Mapped[str] = mapped_column(Text)
+    organisation: Mapped[str] = mapped_column(Text, default="")
+    source: Mapped[str] = mapped_column(Text, default="")
+    timezone: Mapped[str] = mapped_column(String(64), default="Europe/London")
+    legend_green: Mapped[str] = mapped_column(Text, default="")
+    legend_amber: Mapped[str] = mapped_column(Text, default="")
+    legend_red: Mapped[str] = mapped_column(Text, default="")
+
+    phases: Mapped[list[Phase]] = relationship(
+        back_populates="plan", cascade="all, delete-orphan", order_by="Phase.number"
+    )
+    work_streams: Mapped[list[WorkStream]] = relationship(
+        back_populates="plan", cascade="all, delete-orphan", order_by="WorkStream.number"
+    )
+
+
+class Phase(Base):
+    __tablename__ = "phases"
+    __table_args__ = (UniqueConstraint("plan_id", "number"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    plan_id: Mapped[int] = mapped_column(ForeignKey("plans.id", ondelete="CASCADE"))
+    number: Mapped[int] = mapped_column(Integer)
+    title: Mapped[str] = mapped_column(Text)
+
+    plan: Mapped[Plan] = relationship(back_populates="phases")
+
+
+class WorkStream(Base):
+    __tablename__ = "work_streams"
+    __table_args__ = (UniqueConstraint("plan_id", "number"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    plan_id: Mapped[int] = mapped_column(ForeignKey("plans.id", ondelete="CASCADE"))
+    number: Mapped[int] = mapped_column(Integer)
+    title: Mapped[str] = mapped_column(Text)
+    heading: Mapped[str] = mapped_column(Text, default="")
+    phase: Mapped[int] = mapped_column(Integer, default=1)
+    strategic_lead: Mapped[str] = mapped_column(Text, default="")
+    key_aim: Mapped[str] = mapped_column(Text, default="")
+
+    plan: Mapped[Plan] = relationship(back_populates="work_streams")
+    outcomes: Mapped[list[Outcome]] = relationship(
+        back_populates="work_stream", cascade="all, delete-orphan", order_by="Outcome.position"
+    )
+
+
+class Outcome(Base):
+    __tablename__ = "outcomes"
+    __table_args__ = (UniqueConstraint("work_stream_id", "position"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    work_stream_id: Mapped[int] = mapped_column(ForeignKey("work_streams.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(Integer)
+    number: Mapped[str] = mapped_column(String(16))
+    text: Mapped[str] = mapped_column(Text)
+
+    work_stream: Mapped[WorkStream] = relationship(back_populates="outcomes")
+
+
+class Action(Base):
+    """One action. Texts are kept as written; the date columns are what planworker read."""
+
+    __tablename__ = "actions"
+    __table_args__ = (
+        UniqueConstraint("plan_id", "ref"),
+        Index("ix_actions_plan_due", "plan_id", "due_date"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    plan_id: Mapped[int] = mapped_column(ForeignKey("plans.id", ondelete="CASCADE"))
+    work_stream_id: Mapped[int] = mapped_column(ForeignKey("work_streams.id", ondelete="CASCADE"))
+    ref: Mapped[str] = mapped_column(String(64))
+    row_ref: Mapped[str] = mapped_column(String(64))
+    position: Mapped[int] = mapped_column(Integer)
+    key_deliverable: Mapped[str] = mapped_column(String(64), default="")
+    action_text: Mapped[str] = mapped_column(Text, default="")
+    description: Mapped[str] = mapped_column(Text, default="")
+    lead_text: Mapped[str] = mapped_column(Text, default="")
+    dependencies_text: Mapped[str] = mapped_column(Text, default="")
+    start_text: Mapped[str] = mapped_column(Text, default="")
+    target_text: Mapped[str] = mapped_column(Text, default="")
+    # Read from start_text/target_text at import (see worker/plan/schedule.py).
+    start_date: Mapped[date | None] = mapped_column(Date, nullable=True)
+    due_date: Mapped[date | None] = mapped_column(Date, nullable=True)
+    due_precision: Mapped[str] = mapped_column(String(16), default="none")
+    recurrence: Mapped[str] = mapped_column(String(32), default="")
+    dates_readable: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Progress: reported RAG (None until someone reports one) and state.
+    rag: Mapped[str | None] = mapped_column(String(8), nullable=True)
+    state: Mapped[str] = mapped_column(String(16), default="not started")
+    # True when the last import of the plan no longer listed this action.
+    archived: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class LeadRole(Base):
+    """A lead role or person as the plan names it; `key` is what matching uses."""
+
+    __tablename__ = "lead_roles"
+    __table_args__ = (UniqueConstraint("plan_id", "key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    plan_id: Mapped[int] = mapped_column(ForeignKey("plans.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(Text)
+    key: Mapped[str] = mapped_column(String(255))
+
+
+class ActionLead(Base):
+    __tablename__ = "action_leads"
+
+    action_id: Mapped[int] = mapped_column(
+        ForeignKey("actions.id", ondelete="CASCADE"), primary_key=True
+    )
+    lead_role_id: Mapped[int] = mapped_column(
+        ForeignKey("lead_roles.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    position: Mapped[int] = mapped_column(Integer)
+
+
+class ActionDependency(Base):
+    """A dependency that names another work stream (and maybe one of its key deliverables)."""
+
+    __tablename__ = "action_dependencies"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    action_id: Mapped[int] = mapped_column(ForeignKey("actions.id", ondelete="CASCADE"), index=True)
+    work_stream: Mapped[int] = mapped_column(Integer)
+    key_deliverable: Mapped[int | None] = mapped_column(Integer, nullable=True)
+
+
+class Contact(Base):
+    """The contacts directory (config/contacts.toml) as last synced, for set-based joins."""
+
+    __tablename__ = "contacts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    role: Mapped[str] = mapped_column(Text)
+    key: Mapped[str] = mapped_column(String(255), unique=True)
+    person: Mapped[str] = mapped_column(Text, default="")
+    email: Mapped[str] = mapped_column(String(320), default="")
+    deputy_key: Mapped[str] = mapped_column(String(255), default="")
+    line_manager_key: Mapped[str] = mapped_column(String(255), default="")
+
+
+class ContactKey(Base):
+    """Every key (the role's own and each alias's) that leads to a contact."""
+
+    __tablename__ = "contact_keys"
+
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    contact_id: Mapped[int] = mapped_column(
+        ForeignKey("contacts.id", ondelete="CASCADE"), index=True
+    )
+
+
+class StatusChange(Base):
+    """Who changed an action's RAG or state, when, and why. Never updated, only added."""
+
+    __tablename__ = "status_history"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    action_id: Mapped[int] = mapped_column(ForeignKey("actions.id", ondelete="CASCADE"), index=True)
+    changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    changed_by: Mapped[str] = mapped_column(Text, default="")
+    source: Mapped[str] = mapped_column(String(32), default="")
+    rag_from: Mapped[str | None] = mapped_column(String(8), nullable=True)
+    rag_to: Mapped[str | None] = mapped_column(String(8), nullable=True)
+    state_from: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    state_to: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    note: Mapped[str] = mapped_column(Text, default="")

@@ -1,0 +1,47 @@
+"""`plan export`: the plan in the seed YAML format, or as a CSV/XLSX table."""
+
+from __future__ import annotations
+
+import io
+import sys
+from pathlib import Path
+
+from sqlalchemy.orm import Session
+
+from worker.errors import PlanworkerError
+from worker.models import Plan
+from worker.plan.dates import MonthDay
+from worker.plan.store import load_plan
+from worker.plan.table_io import export_rows, write_csv, write_xlsx
+from worker.plan.yaml_io import dump_yaml
+
+
+def _write_text(text: str, output: Path | None) -> None:
+    if output is None:
+        sys.stdout.write(text)
+        return
+    # Write beside the target, then rename: a failed export never leaves half a file.
+    partial = output.with_name(output.name + ".partial")
+    partial.write_text(text, encoding="utf-8", newline="")
+    partial.replace(output)
+
+
+def export_plan(
+    session: Session, plan: Plan, fmt: str, output: Path | None, month_day: MonthDay
+) -> None:
+    doc = load_plan(session, plan)
+    if fmt == "yaml":
+        _write_text(dump_yaml(doc), output)
+    elif fmt == "csv":
+        buffer = io.StringIO()
+        write_csv(export_rows(doc.actions, month_day), buffer)
+        text = buffer.getvalue()
+        _write_text(("\ufeff" + text) if output else text, output)
+    elif fmt == "xlsx":
+        if output is None:
+            raise PlanworkerError("xlsx export needs a file: add -o FILE.xlsx")
+        partial = output.with_name(output.name + ".partial")
+        write_xlsx(export_rows(doc.actions, month_day), partial)
+        partial.replace(output)
+    else:
+        raise PlanworkerError(f"unknown export format {fmt!r}")

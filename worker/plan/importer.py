@@ -1,0 +1,78 @@
+"""`plan import`: read a file completely, then write it in one transaction."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from worker.errors import InputError, Problem
+from worker.models import Plan
+from worker.plan.data import PlanDoc, PlanInfo
+from worker.plan.dates import MonthDay
+from worker.plan.store import Changer, ImportResult, find_plan, import_plan, plan_info
+from worker.plan.table_io import Table, read_csv, read_xlsx
+from worker.plan.yaml_io import read_yaml
+
+TABLE_SUFFIXES = {".csv", ".xlsx"}
+YAML_SUFFIXES = {".yaml", ".yml"}
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-.")[:64] or "plan"
+
+
+def read_file(path: Path, month_day: MonthDay) -> PlanDoc | Table:
+    suffix = path.suffix.lower()
+    if suffix in YAML_SUFFIXES:
+        return read_yaml(path)
+    if suffix == ".csv":
+        return read_csv(path)
+    if suffix == ".xlsx":
+        return read_xlsx(path, month_day)
+    hint = " (save it as .xlsx)" if suffix in (".xls", ".ods") else ""
+    raise InputError(
+        str(path), [Problem("", f"unknown file type {suffix!r}{hint}; use .yaml, .csv or .xlsx")]
+    )
+
+
+def _table_doc(session: Session, table: Table, slug: str | None, path: Path) -> PlanDoc:
+    """A table holds only actions: it updates the plan named (or the only one), else starts one."""
+    if slug:
+        plan = session.scalars(select(Plan).where(Plan.slug == slug)).one_or_none()
+    else:
+        has_plans = session.scalar(select(func.count(Plan.id))) or 0
+        plan = find_plan(session, None) if has_plans else None
+    info = (
+        plan_info(plan)
+        if plan
+        else PlanInfo(slug=_slug(slug or path.stem), title=slug or path.stem)
+    )
+    return PlanDoc(info, (), table.actions)
+
+
+def import_file(
+    session: Session,
+    path: Path,
+    slug: str | None,
+    by: str,
+    month_day: MonthDay,
+    now: datetime | None = None,
+) -> ImportResult:
+    """Import `path` into the plan `slug` (YAML: renames the file's plan). All or nothing."""
+    read = read_file(path, month_day)
+    who = Changer(by=by, at=now or datetime.now(UTC), note=f"imported from {path.name}")
+    with session.begin():
+        if isinstance(read, Table):
+            doc, warnings = _table_doc(session, read, slug, path), list(read.warnings)
+        else:
+            doc, warnings = read, []
+            if slug:
+                doc = PlanDoc(replace(doc.info, slug=slug), doc.work_streams, doc.actions)
+        result = import_plan(session, doc, month_day=month_day, who=who)
+    result.warnings = warnings + result.warnings
+    return result

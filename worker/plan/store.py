@@ -1,0 +1,536 @@
+"""Writing a plan into the database and reading it back.
+
+An import is one transaction: it writes only what differs from what is stored, so the same
+file twice changes nothing, and a failure leaves the database as it was. Actions a new file
+no longer lists are archived, never deleted, so their status history stays.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, TypeVar
+
+from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.orm import Session
+
+from worker.errors import PlanworkerError
+from worker.models import (
+    Action,
+    ActionDependency,
+    ActionLead,
+    LeadRole,
+    Outcome,
+    Phase,
+    Plan,
+    StatusChange,
+    WorkStream,
+)
+from worker.plan.data import (
+    ActionData,
+    DependencyRef,
+    PlanDoc,
+    PlanInfo,
+    Rag,
+    State,
+)
+from worker.plan.data import Outcome as OutcomeData
+from worker.plan.data import WorkStream as WorkStreamData
+from worker.plan.dates import MonthDay
+from worker.plan.due import read_action_dates
+from worker.plan.leads import role_key
+
+CHUNK = 2000
+T = TypeVar("T")
+
+# Columns an import compares and writes; status columns are handled separately.
+TEXT_COLUMNS = (
+    "work_stream_id",
+    "row_ref",
+    "position",
+    "key_deliverable",
+    "action_text",
+    "description",
+    "lead_text",
+    "dependencies_text",
+    "start_text",
+    "target_text",
+    "start_date",
+    "due_date",
+    "due_precision",
+    "recurrence",
+    "dates_readable",
+    "archived",
+)
+
+
+@dataclass
+class ImportResult:
+    plan: str
+    created_plan: bool = False
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    archived: int = 0
+    status_changes: int = 0
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def changed(self) -> bool:
+        return bool(
+            self.created_plan or self.added or self.updated or self.archived or self.status_changes
+        )
+
+
+def chunks(items: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+# --- choosing a plan -------------------------------------------------------------------
+
+
+def find_plan(session: Session, slug: str | None) -> Plan:
+    """The plan named, or the only plan; a clear error when that is not one plan."""
+    if slug:
+        plan = session.scalars(select(Plan).where(Plan.slug == slug)).one_or_none()
+        if plan is None:
+            known = ", ".join(session.scalars(select(Plan.slug).order_by(Plan.slug))) or "none"
+            raise PlanworkerError(f"no plan named {slug!r} (plans in the database: {known})")
+        return plan
+    plans = session.scalars(select(Plan).order_by(Plan.slug).limit(2)).all()
+    if not plans:
+        raise PlanworkerError(
+            "no plan in the database yet: import one with "
+            "'planworker plan import seed/cbc-action-plan-2012-13.yaml'"
+        )
+    if len(plans) > 1:
+        known = ", ".join(session.scalars(select(Plan.slug).order_by(Plan.slug)))
+        raise PlanworkerError(f"the database holds several plans ({known}): choose one with --plan")
+    return plans[0]
+
+
+# --- import ------------------------------------------------------------------------------
+
+
+def _plan_row(session: Session, info: PlanInfo, result: ImportResult) -> Plan:
+    plan = session.scalars(select(Plan).where(Plan.slug == info.slug)).one_or_none()
+    if plan is None:
+        plan = Plan(slug=info.slug, title=info.title)
+        session.add(plan)
+        result.created_plan = True
+    values: dict[str, Any] = {
+        "title": info.title,
+        "organisation": info.organisation,
+        "source": info.source,
+        "timezone": info.timezone,
+        "legend_green": info.rag_legend.get("green", ""),
+        "legend_amber": info.rag_legend.get("amber", ""),
+        "legend_red": info.rag_legend.get("red", ""),
+    }
+    for name, value in values.items():
+        if getattr(plan, name) != value:
+            setattr(plan, name, value)
+    wanted = sorted(info.phases.items())
+    if [(p.number, p.title) for p in plan.phases] != wanted:
+        plan.phases = [Phase(number=n, title=t) for n, t in wanted]
+    session.flush()
+    return plan
+
+
+def _work_streams(
+    session: Session, plan: Plan, streams: Iterable[WorkStreamData], needed: set[int]
+) -> dict[int, int]:
+    """Upsert the file's work streams; create a placeholder for any other number used."""
+    by_number = {ws.number: ws for ws in plan.work_streams}
+    for data in streams:
+        row = by_number.get(data.number)
+        if row is None:
+            row = WorkStream(number=data.number, title=data.title)
+            plan.work_streams.append(row)
+            by_number[data.number] = row
+        for name in ("title", "heading", "phase", "strategic_lead", "key_aim"):
+            if getattr(row, name) != getattr(data, name):
+                setattr(row, name, getattr(data, name))
+        _outcomes(row, data.outcomes)
+    for number in sorted(needed - set(by_number)):
+        row = WorkStream(number=number, title=f"Work Stream {number}", phase=1)
+        plan.work_streams.append(row)
+        by_number[number] = row
+    session.flush()
+    return {number: row.id for number, row in by_number.items()}
+
+
+def _outcomes(row: WorkStream, outcomes: Sequence[OutcomeData]) -> None:
+    if [(o.number, o.text) for o in row.outcomes] != [(o.number, o.text) for o in outcomes]:
+        row.outcomes = [
+            Outcome(position=i, number=o.number, text=o.text) for i, o in enumerate(outcomes)
+        ]
+
+
+def _values(
+    action: ActionData, position: int, ws_ids: dict[int, int], month_day: MonthDay
+) -> dict[str, Any]:
+    dates = read_action_dates(action.start, action.target, month_day)
+    return {
+        "work_stream_id": ws_ids[action.work_stream],
+        "row_ref": action.row_ref,
+        "position": position,
+        "key_deliverable": action.key_deliverable,
+        "action_text": action.action,
+        "description": action.description,
+        "lead_text": action.lead,
+        "dependencies_text": action.dependencies,
+        "start_text": action.start,
+        "target_text": action.target,
+        "start_date": dates.start,
+        "due_date": dates.due,
+        "due_precision": dates.precision,
+        "recurrence": str(dates.recurrence) if dates.recurrence else "",
+        "dates_readable": dates.readable,
+        "archived": False,
+    }
+
+
+def _role_ids(session: Session, plan_id: int, actions: Sequence[ActionData]) -> dict[str, int]:
+    names: dict[str, str] = {}
+    for action in actions:
+        for role in action.lead_roles:
+            names.setdefault(role_key(role), role)
+    stored = dict(
+        session.execute(select(LeadRole.key, LeadRole.id).where(LeadRole.plan_id == plan_id)).all()
+    )
+    missing = [
+        {"plan_id": plan_id, "key": k, "name": n} for k, n in names.items() if k not in stored
+    ]
+    if missing:
+        session.execute(insert(LeadRole), missing)
+        stored = dict(
+            session.execute(
+                select(LeadRole.key, LeadRole.id).where(LeadRole.plan_id == plan_id)
+            ).all()
+        )
+    return stored
+
+
+def _stored_links(session: Session, action_ids: Sequence[int]) -> dict[int, list[str]]:
+    links: dict[int, list[str]] = {i: [] for i in action_ids}
+    query = (
+        select(ActionLead.action_id, LeadRole.key)
+        .join(LeadRole, LeadRole.id == ActionLead.lead_role_id)
+        .where(ActionLead.action_id.in_(action_ids))
+        .order_by(ActionLead.action_id, ActionLead.position)
+    )
+    for action_id, key in session.execute(query):
+        links[action_id].append(key)
+    return links
+
+
+def _stored_deps(session: Session, action_ids: Sequence[int]) -> dict[int, list[DependencyRef]]:
+    deps: dict[int, list[DependencyRef]] = {i: [] for i in action_ids}
+    query = (
+        select(
+            ActionDependency.action_id,
+            ActionDependency.work_stream,
+            ActionDependency.key_deliverable,
+        )
+        .where(ActionDependency.action_id.in_(action_ids))
+        .order_by(ActionDependency.action_id, ActionDependency.id)
+    )
+    for action_id, ws, kd in session.execute(query):
+        deps[action_id].append(DependencyRef(ws, kd))
+    return deps
+
+
+@dataclass(frozen=True, slots=True)
+class Changer:
+    """Who an import's status changes are recorded against, and when."""
+
+    by: str
+    at: datetime
+    source: str = "import"
+    note: str = ""
+
+
+def _status_updates(stored: dict[str, Any] | None, action: ActionData) -> dict[str, Any]:
+    """The status columns the file changes (only where it gives a value)."""
+    changes: dict[str, Any] = {}
+    if action.rag is not None and (stored is None or stored["rag"] != action.rag.value):
+        changes["rag"] = action.rag.value
+    if action.state is not None and (stored is None or stored["state"] != action.state.value):
+        changes["state"] = action.state.value
+    return changes
+
+
+def _history(
+    action_id: int, stored: dict[str, Any] | None, changes: dict[str, Any], who: Changer
+) -> dict[str, Any]:
+    before_rag = stored["rag"] if stored else None
+    before_state = stored["state"] if stored else State.NOT_STARTED.value
+    return {
+        "action_id": action_id,
+        "changed_at": who.at,
+        "changed_by": who.by,
+        "source": who.source,
+        "rag_from": before_rag,
+        "rag_to": changes.get("rag", before_rag),
+        "state_from": before_state,
+        "state_to": changes.get("state", before_state),
+        "note": who.note,
+    }
+
+
+def _sync_chunk(
+    session: Session,
+    plan_id: int,
+    chunk: Sequence[tuple[int, ActionData]],
+    ws_ids: dict[int, int],
+    role_ids: dict[str, int],
+    month_day: MonthDay,
+    who: Changer,
+    result: ImportResult,
+) -> None:
+    refs = [a.ref for _, a in chunk]
+    columns = [
+        Action.id,
+        Action.ref,
+        Action.rag,
+        Action.state,
+        *(getattr(Action, c) for c in TEXT_COLUMNS),
+    ]
+    stored = {
+        row["ref"]: dict(row)
+        for row in session.execute(
+            select(*columns).where(Action.plan_id == plan_id, Action.ref.in_(refs))
+        ).mappings()
+    }
+    new_rows: list[dict[str, Any]] = []
+    new_actions: list[ActionData] = []
+    updates: list[dict[str, Any]] = []
+    history: list[dict[str, Any]] = []
+    for position, action in chunk:
+        values = _values(action, position, ws_ids, month_day)
+        old = stored.get(action.ref)
+        status = _status_updates(old, action)
+        if old is None:
+            new_rows.append(
+                {
+                    "plan_id": plan_id,
+                    "ref": action.ref,
+                    **values,
+                    "rag": None,
+                    "state": State.NOT_STARTED.value,
+                    **status,
+                }
+            )
+            new_actions.append(action)
+            continue
+        diff = {k: v for k, v in values.items() if old[k] != v}
+        if diff or status:
+            updates.append({"id": old["id"], **diff, **status})
+        if diff:
+            result.updated += 1
+        elif not status:
+            result.unchanged += 1
+        if status:
+            history.append(_history(old["id"], old, status, who))
+    if new_rows:
+        inserted = session.execute(insert(Action).returning(Action.id, Action.ref), new_rows)
+        by_ref = {ref: action_id for action_id, ref in inserted}
+        for action in new_actions:
+            stored[action.ref] = {"id": by_ref[action.ref]}
+            status = _status_updates(None, action)
+            if status:
+                history.append(_history(by_ref[action.ref], None, status, who))
+        result.added += len(new_rows)
+    for values in updates:
+        # Rows differ in which columns changed, so each is its own UPDATE; only changed rows.
+        action_id = values.pop("id")
+        session.execute(update(Action).where(Action.id == action_id).values(**values))
+    if history:
+        session.execute(insert(StatusChange), history)
+        result.status_changes += len(history)
+    ids_by_ref = {ref: row["id"] for ref, row in stored.items()}
+    _sync_links(session, chunk, ids_by_ref, role_ids)
+    _sync_deps(session, chunk, ids_by_ref)
+
+
+def _sync_links(
+    session: Session,
+    chunk: Sequence[tuple[int, ActionData]],
+    ids_by_ref: dict[str, int],
+    role_ids: dict[str, int],
+) -> None:
+    action_ids = [ids_by_ref[a.ref] for _, a in chunk]
+    stored = _stored_links(session, action_ids)
+    stale: list[int] = []
+    rows: list[dict[str, Any]] = []
+    for _, action in chunk:
+        action_id = ids_by_ref[action.ref]
+        wanted = list(dict.fromkeys(role_key(r) for r in action.lead_roles))
+        if stored[action_id] != wanted:
+            stale.append(action_id)
+            rows += [
+                {"action_id": action_id, "lead_role_id": role_ids[k], "position": i}
+                for i, k in enumerate(wanted)
+            ]
+    if stale:
+        session.execute(delete(ActionLead).where(ActionLead.action_id.in_(stale)))
+    if rows:
+        session.execute(insert(ActionLead), rows)
+
+
+def _sync_deps(
+    session: Session, chunk: Sequence[tuple[int, ActionData]], ids_by_ref: dict[str, int]
+) -> None:
+    action_ids = [ids_by_ref[a.ref] for _, a in chunk]
+    stored = _stored_deps(session, action_ids)
+    stale: list[int] = []
+    rows: list[dict[str, Any]] = []
+    for _, action in chunk:
+        action_id = ids_by_ref[action.ref]
+        if stored[action_id] != list(action.depends_on):
+            stale.append(action_id)
+            rows += [
+                {
+                    "action_id": action_id,
+                    "work_stream": d.work_stream,
+                    "key_deliverable": d.key_deliverable,
+                }
+                for d in action.depends_on
+            ]
+    if stale:
+        session.execute(delete(ActionDependency).where(ActionDependency.action_id.in_(stale)))
+    if rows:
+        session.execute(insert(ActionDependency), rows)
+
+
+def _archive_missing(session: Session, plan_id: int, refs: set[str]) -> int:
+    live = session.execute(
+        select(Action.id, Action.ref).where(Action.plan_id == plan_id, Action.archived.is_(False))
+    )
+    gone = [action_id for action_id, ref in live if ref not in refs]
+    for part in chunks(gone):
+        session.execute(update(Action).where(Action.id.in_(part)).values(archived=True))
+    return len(gone)
+
+
+def import_plan(
+    session: Session,
+    doc: PlanDoc,
+    *,
+    month_day: MonthDay,
+    who: Changer,
+) -> ImportResult:
+    """Write the plan in `doc` (already validated) into the open transaction."""
+    result = ImportResult(plan=doc.info.slug)
+    plan = _plan_row(session, doc.info, result)
+    needed = {a.work_stream for a in doc.actions}
+    ws_ids = _work_streams(session, plan, doc.work_streams, needed)
+    role_ids = _role_ids(session, plan.id, doc.actions)
+    numbered = list(enumerate(doc.actions))
+    for chunk in chunks(numbered):
+        _sync_chunk(session, plan.id, chunk, ws_ids, role_ids, month_day, who, result)
+    result.archived = _archive_missing(session, plan.id, {a.ref for a in doc.actions})
+    session.flush()
+    return result
+
+
+# --- reading back ------------------------------------------------------------------------
+
+
+def plan_info(plan: Plan) -> PlanInfo:
+    legend = {"green": plan.legend_green, "amber": plan.legend_amber, "red": plan.legend_red}
+    return PlanInfo(
+        slug=plan.slug,
+        title=plan.title,
+        organisation=plan.organisation,
+        source=plan.source,
+        timezone=plan.timezone,
+        rag_legend={k: v for k, v in legend.items() if v},
+        phases={p.number: p.title for p in plan.phases},
+    )
+
+
+def _stream(ws: WorkStream) -> WorkStreamData:
+    return WorkStreamData(
+        number=ws.number,
+        title=ws.title,
+        phase=ws.phase,
+        heading=ws.heading,
+        strategic_lead=ws.strategic_lead,
+        key_aim=ws.key_aim,
+        outcomes=tuple(OutcomeData(o.number, o.text) for o in ws.outcomes),
+    )
+
+
+def _roles_by_action(session: Session, plan_id: int) -> dict[int, list[str]]:
+    query = (
+        select(ActionLead.action_id, LeadRole.name)
+        .join(LeadRole, LeadRole.id == ActionLead.lead_role_id)
+        .where(LeadRole.plan_id == plan_id)
+        .order_by(ActionLead.action_id, ActionLead.position)
+    )
+    roles: dict[int, list[str]] = {}
+    for action_id, name in session.execute(query):
+        roles.setdefault(action_id, []).append(name)
+    return roles
+
+
+def _deps_by_action(session: Session, plan_id: int) -> dict[int, list[DependencyRef]]:
+    query = (
+        select(
+            ActionDependency.action_id,
+            ActionDependency.work_stream,
+            ActionDependency.key_deliverable,
+        )
+        .join(Action, Action.id == ActionDependency.action_id)
+        .where(Action.plan_id == plan_id)
+        .order_by(ActionDependency.action_id, ActionDependency.id)
+    )
+    deps: dict[int, list[DependencyRef]] = {}
+    for action_id, ws, kd in session.execute(query):
+        deps.setdefault(action_id, []).append(DependencyRef(ws, kd))
+    return deps
+
+
+def load_plan(session: Session, plan: Plan, *, include_archived: bool = False) -> PlanDoc:
+    """The plan as plain data, actions in plan order."""
+    roles = _roles_by_action(session, plan.id)
+    deps = _deps_by_action(session, plan.id)
+    numbers = {ws.id: ws.number for ws in plan.work_streams}
+    query = select(Action).where(Action.plan_id == plan.id).order_by(Action.position, Action.id)
+    if not include_archived:
+        query = query.where(Action.archived.is_(False))
+    actions = tuple(
+        ActionData(
+            ref=a.ref,
+            row_ref=a.row_ref,
+            work_stream=numbers[a.work_stream_id],
+            key_deliverable=a.key_deliverable,
+            action=a.action_text,
+            description=a.description,
+            lead=a.lead_text,
+            lead_roles=tuple(roles.get(a.id, ())),
+            dependencies=a.dependencies_text,
+            depends_on=tuple(deps.get(a.id, ())),
+            start=a.start_text,
+            target=a.target_text,
+            rag=Rag(a.rag) if a.rag else None,
+            state=State(a.state),
+        )
+        for a in session.scalars(query)
+    )
+    return PlanDoc(plan_info(plan), tuple(_stream(ws) for ws in plan.work_streams), actions)
+
+
+def action_counts(session: Session, plan_id: int) -> dict[int, int]:
+    """Live actions per work stream number."""
+    query = (
+        select(WorkStream.number, func.count(Action.id))
+        .join(Action, Action.work_stream_id == WorkStream.id)
+        .where(Action.plan_id == plan_id, Action.archived.is_(False))
+        .group_by(WorkStream.number)
+    )
+    return dict(session.execute(query).all())

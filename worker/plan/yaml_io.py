@@ -1,0 +1,316 @@
+"""The seed format: a plan as reviewable YAML (see seed/ and docs/plan-data.md)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from worker.errors import InputError, Problem
+from worker.plan.data import (
+    ActionData,
+    DependencyRef,
+    Outcome,
+    PlanDoc,
+    PlanInfo,
+    Row,
+    State,
+    WorkStream,
+    parse_rag,
+    parse_state,
+)
+from worker.plan.leads import split_roles
+from worker.plan.split import date_items, items, row_shape, split_row
+
+Items = str | list[str]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class _Ref(_Strict):
+    work_stream: int = Field(ge=1)
+    key_deliverable: int | None = Field(default=None, ge=1)
+
+
+class _Action(_Strict):
+    id: str = Field(min_length=1, max_length=64)
+    row: str = ""
+    key_deliverable: str = ""
+    action: Items = ""
+    description: Items = ""
+    lead: Items = ""
+    lead_roles: list[str] | list[list[str]] = []
+    dependencies: Items = ""
+    depends_on: list[_Ref] = []
+    start: Items = ""
+    target: Items = ""
+    rag: str = ""
+    state: str = ""
+
+    @field_validator("rag")
+    @classmethod
+    def _rag(cls, value: str) -> str:
+        parse_rag(value)
+        return value
+
+    @field_validator("state")
+    @classmethod
+    def _state(cls, value: str) -> str:
+        parse_state(value)
+        return value
+
+
+class _Outcome(_Strict):
+    number: str
+    text: str
+
+
+class _WorkStream(_Strict):
+    number: int = Field(ge=1)
+    title: str
+    heading: str = ""
+    phase: int = Field(ge=1)
+    strategic_lead: str = ""
+    key_aim: str = ""
+    outcomes: list[_Outcome] = []
+    actions: list[_Action] = []
+
+
+class _Phase(_Strict):
+    number: int = Field(ge=1)
+    title: str
+
+
+class _Plan(_Strict):
+    id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+    title: str
+    organisation: str = ""
+    source: str = ""
+    timezone: str = "Europe/London"
+    rag_legend: dict[str, str] = {}
+    phases: list[_Phase] = []
+
+
+class _File(_Strict):
+    plan: _Plan
+    work_streams: list[_WorkStream]
+
+
+def _items(value: Items) -> tuple[str, ...]:
+    """A string is split at blank lines like any stored cell; list entries are items."""
+    if isinstance(value, str):
+        return items(value)
+    return tuple(" ".join(p for p in items(v)) for v in value if v.strip())
+
+
+def _lead_roles(action: _Action, lead: tuple[str, ...]) -> tuple[tuple[str, ...], ...]:
+    """One group of roles per lead item (nested list), or one group for the whole row."""
+    given = action.lead_roles
+    if not given:
+        return tuple(split_roles(item) for item in lead)
+    if all(isinstance(group, list) for group in given):
+        if len(given) != len(lead):
+            raise ValueError(
+                f"lead_roles lists {len(given)} groups but lead has {len(lead)} items; "
+                "give one list of roles per lead item, or one flat list for the row"
+            )
+        return tuple(tuple(str(r).strip() for r in group) for group in given)
+    return (tuple(str(r).strip() for r in given),)
+
+
+def _check_split_roles(row: Row) -> None:
+    shape = row_shape(row)
+    n = shape.counts["descriptions"]
+    if shape.split and len(row.lead) == n and len(row.lead_roles) != n:
+        raise ValueError(
+            f"this row becomes {n} actions with a lead each, so lead_roles must be "
+            "one list of roles per lead item"
+        )
+
+
+def _row(ws: int, action: _Action) -> Row:
+    lead = _items(action.lead)
+    return Row(
+        ref=action.id.strip(),
+        row_ref=action.row.strip(),
+        work_stream=ws,
+        key_deliverable=action.key_deliverable.strip(),
+        action=_items(action.action),
+        description=_items(action.description),
+        lead=lead,
+        lead_roles=_lead_roles(action, lead),
+        dependencies=_items(action.dependencies),
+        depends_on=tuple(
+            DependencyRef(r.work_stream, r.key_deliverable) for r in action.depends_on
+        ),
+        start=_items(action.start),
+        target=_items(action.target),
+        rag=parse_rag(action.rag),
+        state=parse_state(action.state),
+    )
+
+
+def _place(loc: Sequence[int | str]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _validate(data: Any, source: str) -> _File:
+    try:
+        return _File.model_validate(data)
+    except ValidationError as exc:
+        problems = [Problem(_place(e["loc"]), e["msg"]) for e in exc.errors()]
+        raise InputError(source, problems) from None
+
+
+def _doc(parsed: _File, source: str) -> PlanDoc:
+    problems: list[Problem] = []
+    actions: list[ActionData] = []
+    for i, ws in enumerate(parsed.work_streams):
+        for j, action in enumerate(ws.actions):
+            try:
+                row = _row(ws.number, action)
+                _check_split_roles(row)
+                actions.extend(split_row(row))
+            except ValueError as exc:
+                problems.append(Problem(f"work_streams[{i}].actions[{j}] ({action.id})", str(exc)))
+    if problems:
+        raise InputError(source, problems)
+    plan = parsed.plan
+    info = PlanInfo(
+        slug=plan.id,
+        title=plan.title,
+        organisation=plan.organisation,
+        source=plan.source,
+        timezone=plan.timezone,
+        rag_legend=dict(plan.rag_legend),
+        phases={p.number: p.title for p in plan.phases},
+    )
+    streams = tuple(
+        WorkStream(
+            number=ws.number,
+            title=ws.title,
+            phase=ws.phase,
+            heading=ws.heading,
+            strategic_lead=ws.strategic_lead,
+            key_aim=ws.key_aim,
+            outcomes=tuple(Outcome(o.number, o.text) for o in ws.outcomes),
+        )
+        for ws in parsed.work_streams
+    )
+    return PlanDoc(info, streams, tuple(actions))
+
+
+def read_yaml(path: Path) -> PlanDoc:
+    """Read a plan in the seed format. Raises InputError naming every problem found."""
+    source = str(path)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:
+        raise InputError(source, [Problem("", f"not UTF-8 text ({exc.reason})")]) from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        reason = getattr(exc, "problem", None) or str(exc)
+        raise InputError(source, [Problem(where, f"not valid YAML: {reason}")]) from None
+    return _doc(_validate(data, source), source)
+
+
+# --- writing -------------------------------------------------------------------------------
+
+
+class _Dumper(yaml.SafeDumper):
+    pass
+
+
+def _str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    style = "|" if "\n" in value else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_Dumper.add_representer(str, _str)
+
+
+def _cell(text: str) -> str | list[str]:
+    parts = list(items(text))
+    return parts[0] if len(parts) == 1 else (parts or "")
+
+
+def _date_cell(text: str) -> str | list[str]:
+    parts = list(date_items(text))
+    return parts[0] if len(parts) == 1 else (parts or "")
+
+
+def _action_entry(action: ActionData) -> dict[str, Any]:
+    entry: dict[str, Any] = {"id": action.ref}
+    if action.row_ref and action.row_ref != action.ref:
+        entry["row"] = action.row_ref
+    entry.update(
+        {
+            "key_deliverable": action.key_deliverable,
+            "action": _cell(action.action),
+            "description": _cell(action.description),
+            "lead": _cell(action.lead),
+            "lead_roles": list(action.lead_roles),
+            "dependencies": _cell(action.dependencies),
+        }
+    )
+    if action.depends_on:
+        entry["depends_on"] = [
+            {
+                "work_stream": d.work_stream,
+                **({"key_deliverable": d.key_deliverable} if d.key_deliverable is not None else {}),
+            }
+            for d in action.depends_on
+        ]
+    entry["start"] = _date_cell(action.start)
+    entry["target"] = _date_cell(action.target)
+    if action.rag is not None:
+        entry["rag"] = action.rag.value
+    if action.state is not None and action.state is not State.NOT_STARTED:
+        entry["state"] = action.state.value
+    return entry
+
+
+def dump_yaml(doc: PlanDoc) -> str:
+    """The plan in the seed format; reading it back gives the same plan."""
+    info = doc.info
+    plan: dict[str, Any] = {
+        "id": info.slug,
+        "title": info.title,
+        "organisation": info.organisation,
+        "source": info.source,
+        "timezone": info.timezone,
+        "rag_legend": dict(info.rag_legend),
+        "phases": [{"number": n, "title": t} for n, t in sorted(info.phases.items())],
+    }
+    streams = []
+    for ws in doc.work_streams:
+        streams.append(
+            {
+                "number": ws.number,
+                "title": ws.title,
+                "heading": ws.heading,
+                "phase": ws.phase,
+                "strategic_lead": ws.strategic_lead,
+                "key_aim": ws.key_aim,
+                "outcomes": [{"number": o.number, "text": o.text} for o in ws.outcomes],
+                "actions": [_action_entry(a) for a in doc.actions if a.work_stream == ws.number],
+            }
+        )
+    header = f"# {info.title}\n# Exported by planworker in the seed format (docs/plan-data.md).\n"
+    body = yaml.dump(
+        {"plan": plan, "work_streams": streams},
+        Dumper=_Dumper,
+        sort_keys=False,
+        allow_unicode=True,
+        width=100,
+    )
+    return header + body
