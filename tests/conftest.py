@@ -25,6 +25,8 @@ from worker.migrate import upgrade
 ROOT = Path(__file__).resolve().parents[1]
 SEED = ROOT / "seed" / "cbc-action-plan-2012-13.yaml"
 CONTACTS = ROOT / "config" / "contacts.toml"
+# The council's document: the repository is checked out beside the shared/ folder.
+SOURCE = ROOT.parent / "shared" / "source-documents" / "cbc-action-plan-2012-13.txt"
 POSTGRES_URL = os.environ.get(
     "PLANWORKER_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
