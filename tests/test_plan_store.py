@@ -47,10 +47,12 @@ def test_seed_imports_every_row_of_every_work_stream(cli: Cli, engine: Engine) -
     summary = json.loads(result.output)
     show = json.loads(cli("plan", "show", "--json").output)
     counts = {ws["number"]: ws["actions"] for ws in show["work_streams"]}
-    # Two rows of the document list items that line up one to one (WS4 key deliverable 2's
-    # briefing/audit row and WS7 key deliverable 10's peer-review row): each becomes two actions.
+    # Three rows of the document list items that line up one to one, read from the source:
+    # WS4 key deliverable 2's briefing/audit row (2 items), WS4 key deliverable 7's data-system
+    # row (5 items) and WS7 key deliverable 10's peer-review row (2 items).
     rows = seed_rows_per_work_stream()
-    expected = {ws: n + (1 if ws in (4, 7) else 0) for ws, n in rows.items()}
+    extra = {4: 1 + 4, 7: 1}
+    expected = {ws: n + extra.get(ws, 0) for ws, n in rows.items()}
     assert counts == expected
     assert summary["added"] == sum(expected.values())
     assert [ws["number"] for ws in show["work_streams"]] == list(range(1, 10))
@@ -217,3 +219,21 @@ def test_commands_refuse_a_database_that_was_not_migrated(db_url: str, tmp_path:
     result = Cli(db_url, tmp_path)("plan", "show", ok=False)
     assert result.exit_code != 0
     assert "planworker db upgrade" in result.output
+
+
+def test_import_mirrors_the_contacts_directory_for_queries(cli: Cli, engine: Engine) -> None:
+    cli("plan", "import", str(SEED))
+    with engine.connect() as conn:
+        # Every lead role named in the plan joins to a directory contact by its key.
+        unmatched = conn.execute(
+            text(
+                "SELECT lr.name FROM lead_roles lr"
+                " LEFT JOIN contact_keys ck ON ck.key = lr.key WHERE ck.key IS NULL"
+            )
+        ).all()
+        emails = conn.execute(text("SELECT email FROM contacts")).scalars().all()
+    assert unmatched == []
+    assert emails and all(e.endswith("@example.org") for e in emails if e)
+    before = snapshot(engine)
+    cli("plan", "import", str(SEED))
+    assert snapshot(engine) == before

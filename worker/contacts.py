@@ -155,3 +155,19 @@ def load_directory(path: Path) -> Directory:
     """Read and check the contacts file. Raises InputError naming the file, key and reason."""
     data = read_toml(path, "contacts file")
     return parse_directory(data, str(path))
+
+
+def directory_rows(directory: Directory) -> tuple[list[dict[str, str]], list[tuple[str, str]]]:
+    """The directory as rows for the contacts tables: one per role, and (key, role key) pairs."""
+    contacts = [
+        {
+            "role": r.name,
+            "key": r.key,
+            "person": r.person,
+            "email": r.email,
+            "deputy_key": r.deputy,
+            "line_manager_key": r.line_manager,
+        }
+        for r in directory.roles.values()
+    ]
+    return contacts, sorted(directory.index.items())

@@ -86,26 +86,17 @@ def _known_keys(model: type[BaseModel], loc: tuple[int | str, ...]) -> list[str]
     return list(model.model_fields)
 
 
-def _problem(error: Any, file_data: dict[str, Any]) -> tuple[str, Problem]:
+def _problem(error: Any) -> tuple[str, Problem]:
     loc = tuple(error["loc"])
     key = ".".join(str(part) for part in loc)
     reason = error["msg"]
     if error["type"] == "extra_forbidden":
         close = difflib.get_close_matches(str(loc[-1]), _known_keys(Settings, loc), n=1)
         reason = "unknown key" + (f" (did you mean {close[0]!r}?)" if close else "")
-    from_env = _env_name(loc) in os.environ or _env_name(loc[:1]) in os.environ
-    in_file = _dig(file_data, loc)
-    if from_env and not in_file:
+    # The environment overrides the file, so a variable that is set supplied the bad value.
+    if _env_name(loc) in os.environ:
         return _env_name(loc), Problem("", reason)
     return "", Problem(key, reason)
-
-
-def _dig(data: Any, loc: tuple[int | str, ...]) -> bool:
-    for part in loc:
-        if not isinstance(data, dict) or part not in data:
-            return False
-        data = data[part]
-    return True
 
 
 # Variables with our prefix that are not settings: the config path and the test suite's own.
@@ -138,7 +129,7 @@ def load_settings(path: Path | None = None) -> Settings:
     except ValidationError as exc:
         by_source: dict[str, list[Problem]] = {}
         for error in exc.errors():
-            env, problem = _problem(error, data)
+            env, problem = _problem(error)
             by_source.setdefault(env or str(resolved or "configuration"), []).append(problem)
         source, problems = next(iter(by_source.items()))
         extra = [Problem(src, str(p)) for src, ps in list(by_source.items())[1:] for p in ps]

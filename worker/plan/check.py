@@ -163,7 +163,8 @@ def _dependency_findings(doc: PlanDoc) -> Iterable[Finding]:
             )
 
 
-def _row_notes(doc: PlanDoc) -> Iterable[Finding]:
+def _row_notes(doc: PlanDoc, month_day: MonthDay) -> Iterable[Finding]:
+    """How each row listing several dates became actions (the split rule in split.py)."""
     groups: dict[str, list[ActionData]] = {}
     for action in doc.actions:
         groups.setdefault(action.row_ref or action.ref, []).append(action)
@@ -180,8 +181,17 @@ def _row_notes(doc: PlanDoc) -> Iterable[Finding]:
             )
             continue
         shape = action_shape(first)
-        if shape.multi_item:
-            yield Finding("row_whole", row_ref, shape.describe(), first.work_stream)
+        if shape.several_dates:
+            dates = read_action_dates(first.start, first.target, month_day)
+            due = f"{dates.due:%d %b %Y}" if dates.due else "no date"
+            leads = len(first.lead_roles)
+            yield Finding(
+                "row_whole",
+                row_ref,
+                f"{shape.describe()}: one action due on its "
+                f"latest target date, {due}; all {leads} lead role(s) reminded",
+                first.work_stream,
+            )
 
 
 def check_plan(doc: PlanDoc, directory: Directory, month_day: MonthDay) -> Report:
@@ -195,4 +205,4 @@ def check_plan(doc: PlanDoc, directory: Directory, month_day: MonthDay) -> Repor
     findings += _dependency_findings(doc)
     order = list(KINDS)
     findings.sort(key=lambda f: order.index(f.kind))
-    return Report(tuple(findings), tuple(_row_notes(doc)))
+    return Report(tuple(findings), tuple(_row_notes(doc, month_day)))

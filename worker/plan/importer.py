@@ -10,6 +10,8 @@ from pathlib import Path
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from worker.contacts import Directory
+from worker.contacts_store import sync_directory
 from worker.errors import InputError, Problem
 from worker.models import Plan
 from worker.plan.data import PlanDoc, PlanInfo
@@ -61,6 +63,7 @@ def import_file(
     slug: str | None,
     by: str,
     month_day: MonthDay,
+    directory: Directory | None = None,
     now: datetime | None = None,
 ) -> ImportResult:
     """Import `path` into the plan `slug` (YAML: renames the file's plan). All or nothing."""
@@ -74,5 +77,7 @@ def import_file(
             if slug:
                 doc = PlanDoc(replace(doc.info, slug=slug), doc.work_streams, doc.actions)
         result = import_plan(session, doc, month_day=month_day, who=who)
+        if directory is not None:
+            sync_directory(session, directory)
     result.warnings = warnings + result.warnings
     return result

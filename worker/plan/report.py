@@ -114,7 +114,7 @@ def render_check(doc: PlanDoc, report: Report) -> str:
         f"  split into one action per item: {len(split) or 'none'}",
     ]
     lines += [f"    {n.subject}: {n.message}" for n in split]
-    lines.append(f"  kept whole, due on the latest target date: {len(whole) or 'none'}")
+    lines.append(f"  kept whole, with several dates: {len(whole) or 'none'}")
     lines += [f"    {n.subject}: {n.message}" for n in whole]
     total = len(report.findings)
     lines += ["", f"{total} finding(s)." if total else "No findings."]

@@ -2,9 +2,10 @@
 
 A row may list several items per cell. We split it into one action per item only when the
 items clearly line up: the descriptions and the target dates have the same count n > 1, and
-every other cell holds 0, 1 (shared by all) or n items. Otherwise the row stays one action
-that carries all its leads and dates; its due date is then the latest target date (see
-`schedule.py`). docs/plan-data.md explains why; `plan check` lists every row of each kind.
+the leads and start dates each hold 0, 1 (shared by all) or n items. Action and dependency
+texts are context: each item takes its own where they line up, else all of them. Otherwise
+the row stays one action that carries all its leads and dates; it is due on the latest
+target date (see due.py). docs/plan-data.md explains why; `plan check` lists the rows.
 """
 
 from __future__ import annotations
@@ -31,11 +32,15 @@ class Shape:
     def multi_item(self) -> bool:
         return any(n > 1 for n in self.counts.values())
 
+    @property
+    def several_dates(self) -> bool:
+        return self.counts["target dates"] > 1 or self.counts["start dates"] > 1
+
     def describe(self) -> str:
-        listed = ", ".join(f"{n} {name}" for name, n in self.counts.items() if n)
+        listed = ", ".join(f"{n} {name}" for name, n in self.counts.items() if n > 1)
         if self.split:
             return f"split into one action per item ({listed})"
-        return f"kept whole: counts do not line up ({listed}); target is the latest date"
+        return f"kept whole ({listed} do not line up)"
 
 
 def _counts(*cells: tuple[str, ...]) -> dict[str, int]:
@@ -46,7 +51,8 @@ def _counts(*cells: tuple[str, ...]) -> dict[str, int]:
 def row_shape(row: Row) -> Shape:
     counts = _counts(row.action, row.description, row.lead, row.dependencies, row.start, row.target)
     n = counts["descriptions"]
-    split = n > 1 and counts["target dates"] == n and all(c in (0, 1, n) for c in counts.values())
+    owners = (counts["leads"], counts["start dates"])
+    split = n > 1 and counts["target dates"] == n and all(c in (0, 1, n) for c in owners)
     return Shape(row.ref, split, counts)
 
 
