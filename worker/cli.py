@@ -160,6 +160,8 @@ def plan_import(app: App, path: Path, plan_slug: str | None, by: str, as_json: b
     """
     from worker.plan.importer import import_file
 
+    # The directory is mirrored into the database with the plan, for set-based queries.
+    directory = app.directory() if app.settings.contacts_file.is_file() else None
     with app.session() as session:
         result = import_file(
             session,
@@ -167,6 +169,11 @@ def plan_import(app: App, path: Path, plan_slug: str | None, by: str, as_json: b
             plan_slug or app.settings.plan or None,
             by or f"import of {path.name}",
             app.settings.dates.month_day,
+            directory,
+        )
+    if directory is None:
+        result.warnings.append(
+            f"contacts file {app.settings.contacts_file} not found: no one can be reminded yet"
         )
     if as_json:
         _print_json(result.__dict__)
