@@ -25,6 +25,8 @@ TABLES = (
     "action_leads",
     "action_dependencies",
     "status_history",
+    "contacts",
+    "contact_keys",
 )
 
 
