@@ -37,9 +37,12 @@ class Shape:
         return self.counts["target dates"] > 1 or self.counts["start dates"] > 1
 
     def describe(self) -> str:
-        listed = ", ".join(f"{n} {name}" for name, n in self.counts.items() if n > 1)
         if self.split:
+            listed = ", ".join(f"{n} {name}" for name, n in self.counts.items() if n > 1)
             return f"split into one action per item ({listed})"
+        # The counts that decide: descriptions and target dates must match, leads and starts fit.
+        deciding = ("descriptions", "leads", "start dates", "target dates")
+        listed = ", ".join(f"{self.counts[name]} {name}" for name in deciding if self.counts[name])
         return f"kept whole ({listed} do not line up)"
 
 
