@@ -344,10 +344,9 @@ def _sync_chunk(
             if status:
                 history.append(_history(by_ref[action.ref], None, status, who))
         result.added += len(new_rows)
-    for values in updates:
-        # Rows differ in which columns changed, so each is its own UPDATE; only changed rows.
-        action_id = values.pop("id")
-        session.execute(update(Action).where(Action.id == action_id).values(**values))
+    if updates:
+        # ORM bulk UPDATE by primary key: rows with the same changed columns share a statement.
+        session.execute(update(Action), updates)
     if history:
         session.execute(insert(StatusChange), history)
         result.status_changes += len(history)
