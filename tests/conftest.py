@@ -11,9 +11,12 @@ import os
 import shutil
 import uuid
 from collections.abc import Iterator
+from functools import cache
 from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
 from click.testing import CliRunner, Result
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.orm import Session
@@ -30,6 +33,14 @@ SOURCE = ROOT.parent / "shared" / "source-documents" / "cbc-action-plan-2012-13.
 POSTGRES_URL = os.environ.get(
     "PLANWORKER_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
+
+
+@cache
+def seed_data() -> dict[str, Any]:
+    """The seed file as plain YAML data, read without planworker's own loader."""
+    data = yaml.safe_load(SEED.read_text(encoding="utf-8"))
+    assert isinstance(data, dict)
+    return data
 
 
 def _postgres_schema_url() -> Iterator[str]:

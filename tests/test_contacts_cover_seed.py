@@ -11,14 +11,10 @@ import re
 import tomllib
 from collections import defaultdict
 from functools import cache
-from pathlib import Path
 from typing import Any
 
-import yaml
+from tests.conftest import CONTACTS, seed_data
 
-REPO = Path(__file__).resolve().parents[1]
-SEED = REPO / "seed" / "cbc-action-plan-2012-13.yaml"
-CONTACTS = REPO / "config" / "contacts.toml"
 END_PUNCTUATION = " \t.,;:-–"
 ROLE_FIELDS = {"person", "email", "aliases", "deputy", "line_manager"}
 
@@ -34,11 +30,8 @@ def contacts() -> dict[str, Any]:
         return tomllib.load(f)
 
 
-@cache
 def seed() -> dict[str, Any]:
-    data = yaml.safe_load(SEED.read_text(encoding="utf-8"))
-    assert isinstance(data, dict)
-    return data
+    return seed_data()
 
 
 def roles() -> dict[str, dict[str, Any]]:

@@ -12,7 +12,7 @@ import pytest
 import yaml
 from sqlalchemy import Engine, select, text
 
-from tests.conftest import SEED, Cli
+from tests.conftest import SEED, Cli, seed_data
 from worker.models import Action, Plan, StatusChange
 
 TABLES = (
@@ -40,8 +40,7 @@ def snapshot(engine: Engine) -> dict[str, list[Any]]:
 
 
 def seed_rows_per_work_stream() -> dict[int, int]:
-    data = yaml.safe_load(SEED.read_text(encoding="utf-8"))
-    return {ws["number"]: len(ws["actions"]) for ws in data["work_streams"]}
+    return {ws["number"]: len(ws["actions"]) for ws in seed_data()["work_streams"]}
 
 
 def test_seed_imports_every_row_of_every_work_stream(cli: Cli, engine: Engine) -> None:

@@ -11,20 +11,11 @@ import html
 import itertools
 import re
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
-REPO = Path(__file__).resolve().parents[1]
-SEED = REPO / "seed" / "cbc-action-plan-2012-13.yaml"
-SOURCE = (
-    Path(__file__).resolve().parents[1].parent
-    / "shared"
-    / "source-documents"
-    / "cbc-action-plan-2012-13.txt"
-)
+from tests.conftest import SOURCE, seed_data
 
 TEXT_FIELDS = ("action", "description", "lead", "dependencies", "start", "target")
 # Column order of the source's action tables.
@@ -77,11 +68,8 @@ def source_lines() -> tuple[str, ...]:
     return tuple(SOURCE.read_text(encoding="utf-8").split("\n"))
 
 
-@cache
 def seed() -> dict[str, Any]:
-    data = yaml.safe_load(SEED.read_text(encoding="utf-8"))
-    assert isinstance(data, dict)
-    return data
+    return seed_data()
 
 
 def streams() -> dict[int, dict[str, Any]]:

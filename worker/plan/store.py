@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import ColumnElement, delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from worker.errors import PlanworkerError
@@ -214,32 +214,38 @@ def _role_ids(session: Session, plan_id: int, actions: Sequence[ActionData]) -> 
     return stored
 
 
-def _stored_links(session: Session, action_ids: Sequence[int]) -> dict[int, list[str]]:
-    links: dict[int, list[str]] = {i: [] for i in action_ids}
+def _roles_by_action(session: Session, condition: ColumnElement[bool]) -> dict[int, list[str]]:
+    """Each action's lead role names, in order, for the actions matching `condition`."""
     query = (
-        select(ActionLead.action_id, LeadRole.key)
+        select(ActionLead.action_id, LeadRole.name)
         .join(LeadRole, LeadRole.id == ActionLead.lead_role_id)
-        .where(ActionLead.action_id.in_(action_ids))
+        .join(Action, Action.id == ActionLead.action_id)
+        .where(condition)
         .order_by(ActionLead.action_id, ActionLead.position)
     )
-    for action_id, key in session.execute(query):
-        links[action_id].append(key)
-    return links
+    roles: dict[int, list[str]] = {}
+    for action_id, name in session.execute(query):
+        roles.setdefault(action_id, []).append(name)
+    return roles
 
 
-def _stored_deps(session: Session, action_ids: Sequence[int]) -> dict[int, list[DependencyRef]]:
-    deps: dict[int, list[DependencyRef]] = {i: [] for i in action_ids}
+def _deps_by_action(
+    session: Session, condition: ColumnElement[bool]
+) -> dict[int, list[DependencyRef]]:
+    """Each action's structured dependencies, for the actions matching `condition`."""
     query = (
         select(
             ActionDependency.action_id,
             ActionDependency.work_stream,
             ActionDependency.key_deliverable,
         )
-        .where(ActionDependency.action_id.in_(action_ids))
+        .join(Action, Action.id == ActionDependency.action_id)
+        .where(condition)
         .order_by(ActionDependency.action_id, ActionDependency.id)
     )
+    deps: dict[int, list[DependencyRef]] = {}
     for action_id, ws, kd in session.execute(query):
-        deps[action_id].append(DependencyRef(ws, kd))
+        deps.setdefault(action_id, []).append(DependencyRef(ws, kd))
     return deps
 
 
@@ -362,13 +368,13 @@ def _sync_links(
     role_ids: dict[str, int],
 ) -> None:
     action_ids = [ids_by_ref[a.ref] for _, a in chunk]
-    stored = _stored_links(session, action_ids)
+    stored = _roles_by_action(session, Action.id.in_(action_ids))
     stale: list[int] = []
     rows: list[dict[str, Any]] = []
     for _, action in chunk:
         action_id = ids_by_ref[action.ref]
         wanted = list(dict.fromkeys(role_key(r) for r in action.lead_roles))
-        if stored[action_id] != wanted:
+        if [role_key(n) for n in stored.get(action_id, [])] != wanted:
             stale.append(action_id)
             rows += [
                 {"action_id": action_id, "lead_role_id": role_ids[k], "position": i}
@@ -384,12 +390,12 @@ def _sync_deps(
     session: Session, chunk: Sequence[tuple[int, ActionData]], ids_by_ref: dict[str, int]
 ) -> None:
     action_ids = [ids_by_ref[a.ref] for _, a in chunk]
-    stored = _stored_deps(session, action_ids)
+    stored = _deps_by_action(session, Action.id.in_(action_ids))
     stale: list[int] = []
     rows: list[dict[str, Any]] = []
     for _, action in chunk:
         action_id = ids_by_ref[action.ref]
-        if stored[action_id] != list(action.depends_on):
+        if stored.get(action_id, []) != list(action.depends_on):
             stale.append(action_id)
             rows += [
                 {
@@ -464,44 +470,16 @@ def _stream(ws: WorkStream) -> WorkStreamData:
     )
 
 
-def _roles_by_action(session: Session, plan_id: int) -> dict[int, list[str]]:
-    query = (
-        select(ActionLead.action_id, LeadRole.name)
-        .join(LeadRole, LeadRole.id == ActionLead.lead_role_id)
-        .where(LeadRole.plan_id == plan_id)
-        .order_by(ActionLead.action_id, ActionLead.position)
-    )
-    roles: dict[int, list[str]] = {}
-    for action_id, name in session.execute(query):
-        roles.setdefault(action_id, []).append(name)
-    return roles
-
-
-def _deps_by_action(session: Session, plan_id: int) -> dict[int, list[DependencyRef]]:
-    query = (
-        select(
-            ActionDependency.action_id,
-            ActionDependency.work_stream,
-            ActionDependency.key_deliverable,
-        )
-        .join(Action, Action.id == ActionDependency.action_id)
-        .where(Action.plan_id == plan_id)
-        .order_by(ActionDependency.action_id, ActionDependency.id)
-    )
-    deps: dict[int, list[DependencyRef]] = {}
-    for action_id, ws, kd in session.execute(query):
-        deps.setdefault(action_id, []).append(DependencyRef(ws, kd))
-    return deps
-
-
-def load_plan(session: Session, plan: Plan, *, include_archived: bool = False) -> PlanDoc:
+def load_plan(session: Session, plan: Plan) -> PlanDoc:
     """The plan as plain data, actions in plan order."""
-    roles = _roles_by_action(session, plan.id)
-    deps = _deps_by_action(session, plan.id)
+    roles = _roles_by_action(session, Action.plan_id == plan.id)
+    deps = _deps_by_action(session, Action.plan_id == plan.id)
     numbers = {ws.id: ws.number for ws in plan.work_streams}
-    query = select(Action).where(Action.plan_id == plan.id).order_by(Action.position, Action.id)
-    if not include_archived:
-        query = query.where(Action.archived.is_(False))
+    query = (
+        select(Action)
+        .where(Action.plan_id == plan.id, Action.archived.is_(False))
+        .order_by(Action.position, Action.id)
+    )
     actions = tuple(
         ActionData(
             ref=a.ref,
@@ -522,14 +500,3 @@ def load_plan(session: Session, plan: Plan, *, include_archived: bool = False) -
         for a in session.scalars(query)
     )
     return PlanDoc(plan_info(plan), tuple(_stream(ws) for ws in plan.work_streams), actions)
-
-
-def action_counts(session: Session, plan_id: int) -> dict[int, int]:
-    """Live actions per work stream number."""
-    query = (
-        select(WorkStream.number, func.count(Action.id))
-        .join(Action, Action.work_stream_id == WorkStream.id)
-        .where(Action.plan_id == plan_id, Action.archived.is_(False))
-        .group_by(WorkStream.number)
-    )
-    return dict(session.execute(query).all())
