@@ -90,15 +90,27 @@ class Cli:
     def __init__(self, db_url: str, workdir: Path) -> None:
         self.db_url = db_url
         self.workdir = workdir
+        # Settings a test adds for every later call (mail backend, SMTP server...).
+        self.env: dict[str, str] = {}
 
-    def __call__(self, *args: str, ok: bool = True) -> Result:
-        env = {
+    @property
+    def maildir(self) -> Path:
+        return self.workdir / "outbox"
+
+    def environment(self) -> dict[str, str]:
+        return {
             "PLANWORKER_DATABASE_URL": self.db_url,
             "PLANWORKER_CONTACTS_FILE": str(CONTACTS),
             "PLANWORKER_CONFIG": "",
             "PLANWORKER_PLAN": "",
+            "PLANWORKER_MAIL__MAILDIR": str(self.maildir),
+            **self.env,
         }
-        result = CliRunner().invoke(main, list(args), env=env, catch_exceptions=False)
+
+    def __call__(self, *args: str, ok: bool = True) -> Result:
+        result = CliRunner().invoke(
+            main, list(args), env=self.environment(), catch_exceptions=False
+        )
         if ok:
             assert result.exit_code == 0, result.output
         return result

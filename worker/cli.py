@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import sys
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -21,6 +22,10 @@ if TYPE_CHECKING:
     from worker.contacts import Directory
     from worker.models import Plan
     from worker.settings import Settings
+
+
+# A simulation replays day by day; a few years is plenty and keeps it quick.
+MAX_SIMULATED_DAYS = 5 * 366
 
 
 @dataclass
@@ -250,3 +255,152 @@ def plan_check(app: App, plan_slug: str | None, strict: bool, as_json: bool) -> 
         click.echo(render_check(doc, report))
     if strict and report.findings:
         sys.exit(1)
+
+
+# --- reminders -------------------------------------------------------------------------------
+
+as_of_option = click.option(
+    "--as-of",
+    "as_of",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    metavar="YYYY-MM-DD",
+    help="The date to act as of (default: today in the plan's time zone).",
+)
+
+
+def _date_or_today(value: datetime | None, timezone: str) -> date:
+    from zoneinfo import ZoneInfo
+
+    return value.date() if value else datetime.now(ZoneInfo(timezone)).date()
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+@main.command()
+@as_of_option
+@click.option("--dry-run", is_flag=True, help="Render and list what would be sent; send nothing.")
+@plan_option
+@json_option
+@click.pass_obj
+def remind(
+    app: App, as_of: datetime | None, dry_run: bool, plan_slug: str | None, as_json: bool
+) -> None:
+    """Send the lead reminders due on a date, then deliver anything waiting in the outbox.
+
+    Each lead gets one message listing all their actions that are overdue, due soon or due
+    for review. Running it again for the same date sends nothing new.
+    """
+    from worker.configure import mailer, remind_config, where
+    from worker.db import session_factory
+    from worker.outbox import counts
+    from worker.remind import run_reminders
+    from worker.summaries import remind_json, render_remind
+
+    config = remind_config(app.settings, app.directory())
+    app.require_migrated()
+    sessions = session_factory(app.engine)
+    with sessions() as session:
+        plan = app.plan(session, plan_slug)
+        plan_id, timezone = plan.id, plan.timezone
+    day = _date_or_today(as_of, timezone)
+    backend = None if dry_run else mailer(app.settings, sys.stderr if as_json else sys.stdout)
+    result = run_reminders(
+        sessions, plan_id, config, day, clock=_now, mailer=backend, dry_run=dry_run
+    )
+    with sessions() as session:
+        outbox_counts = counts(session, plan_id)
+    if as_json:
+        _print_json(remind_json(result, outbox_counts, dry_run))
+    else:
+        click.echo(render_remind(result, outbox_counts, where(app.settings), dry_run))
+    delivery = result.delivery
+    for error in result.render_errors + (delivery.errors if delivery else []):
+        click.echo(f"error: {error}", err=True)
+    if result.render_errors or (delivery and (delivery.failed or delivery.stopped_early)):
+        sys.exit(1)
+
+
+@main.command()
+@click.option(
+    "--from",
+    "first",
+    required=True,
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    metavar="YYYY-MM-DD",
+    help="First day to replay.",
+)
+@click.option(
+    "--to",
+    "last",
+    required=True,
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    metavar="YYYY-MM-DD",
+    help="Last day to replay.",
+)
+@plan_option
+@json_option
+@click.pass_obj
+def simulate(
+    app: App, first: datetime, last: datetime, plan_slug: str | None, as_json: bool
+) -> None:
+    """Replay the reminder job on every working day from --from to --to, on a scratch copy of
+    the database (the real one is not changed), and print who would get what, when."""
+    from worker.configure import remind_config
+    from worker.errors import PlanworkerError
+    from worker.simulate import simulate as replay
+    from worker.summaries import render_timeline, timeline_json
+
+    if last < first:
+        raise PlanworkerError("--to must not be before --from")
+    if (last - first).days > MAX_SIMULATED_DAYS:
+        raise PlanworkerError(f"simulate at most {MAX_SIMULATED_DAYS} days at a time")
+    config = remind_config(app.settings, app.directory())
+    with app.session() as session:
+        plan = app.plan(session, plan_slug)
+        plan_id, timezone = plan.id, plan.timezone
+    timeline = replay(app.engine, plan_id, timezone, config, first.date(), last.date())
+    if as_json:
+        _print_json(timeline_json(timeline))
+    else:
+        click.echo(render_timeline(timeline))
+
+
+@main.command()
+@click.option("--state", type=click.Choice(["pending", "sending", "sent", "failed"]))
+@click.option("--to", "recipient", metavar="EMAIL", help="Only messages to this address.")
+@click.option("--limit", default=50, show_default=True, help="How many of the newest to list.")
+@plan_option
+@json_option
+@click.pass_obj
+def outbox(
+    app: App,
+    state: str | None,
+    recipient: str | None,
+    limit: int,
+    plan_slug: str | None,
+    as_json: bool,
+) -> None:
+    """List the outbox, newest first: each message's state and, for each action in it, why it
+    was sent (the rule, the target date as written and read, the RAG, the role)."""
+    from worker.outbox import counts, list_messages
+    from worker.summaries import message_json, render_message
+
+    with app.session() as session:
+        plan_id = app.plan(session, plan_slug).id
+        found = list_messages(
+            session, plan_id=plan_id, state=state, recipient=recipient, limit=limit
+        )
+        totals = counts(session, plan_id)
+    if as_json:
+        _print_json(
+            {
+                "counts": totals,
+                "messages": [message_json(m, [n for _, n in items]) for m, items in found],
+            }
+        )
+        return
+    for message, items in found:
+        click.echo(render_message(message, items))
+    click.echo("outbox: " + ", ".join(f"{n} {s}" for s, n in totals.items()))

@@ -11,6 +11,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -44,6 +45,8 @@ class Plan(Base):
     legend_green: Mapped[str] = mapped_column(Text, default="")
     legend_amber: Mapped[str] = mapped_column(Text, default="")
     legend_red: Mapped[str] = mapped_column(Text, default="")
+    # The dates.month_day setting the stored due dates were read with (re-read on change).
+    month_day: Mapped[str] = mapped_column(String(8), default="end", server_default="end")
 
     phases: Mapped[list[Phase]] = relationship(
         back_populates="plan", cascade="all, delete-orphan", order_by="Phase.number"
@@ -207,3 +210,64 @@ class StatusChange(Base):
     state_from: Mapped[str | None] = mapped_column(String(16), nullable=True)
     state_to: Mapped[str | None] = mapped_column(String(16), nullable=True)
     note: Mapped[str] = mapped_column(Text, default="")
+
+
+class Message(Base):
+    """One email in the outbox. States: pending -> sending -> sent | failed (docs/ledger.md).
+
+    The message is rendered once, when planned, and stored whole, so a retry sends exactly
+    the same bytes with the same Message-ID.
+    """
+
+    __tablename__ = "messages"
+    __table_args__ = (Index("ix_messages_state_next", "state", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    plan_id: Mapped[int] = mapped_column(ForeignKey("plans.id", ondelete="CASCADE"), index=True)
+    job: Mapped[str] = mapped_column(String(32))
+    as_of: Mapped[date] = mapped_column(Date)
+    recipient_email: Mapped[str] = mapped_column(String(320), index=True)
+    recipient_name: Mapped[str] = mapped_column(Text, default="")
+    message_id: Mapped[str] = mapped_column(String(255), unique=True)
+    subject: Mapped[str] = mapped_column(Text, default="")
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    state: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    # The mail backend's answer: the server's reply when sent, its reason when not.
+    receipt: Mapped[str] = mapped_column(Text, default="")
+    last_error: Mapped[str] = mapped_column(Text, default="")
+
+
+class Notification(Base):
+    """One item of one message: why this recipient heard about this action on this date.
+
+    `key` (recipient, action, kind, threshold, due date) is unique: the ledger never holds the
+    same reminder twice, which is what makes a second run on the same date send nothing.
+    """
+
+    __tablename__ = "notifications"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(600), unique=True)
+    message_id: Mapped[int] = mapped_column(
+        ForeignKey("messages.id", ondelete="CASCADE"), index=True
+    )
+    action_id: Mapped[int] = mapped_column(ForeignKey("actions.id", ondelete="CASCADE"), index=True)
+    recipient_email: Mapped[str] = mapped_column(String(320))
+    section: Mapped[str] = mapped_column(String(16))
+    kind: Mapped[str] = mapped_column(String(16))
+    threshold: Mapped[int] = mapped_column(Integer)
+    due_date: Mapped[date] = mapped_column(Date)
+    # Why, as it was at the time: the rule, the target as written and how exactly it was read,
+    # the reported RAG and state, and the role it came through (or why no one had it).
+    rule: Mapped[str] = mapped_column(Text, default="")
+    target_text: Mapped[str] = mapped_column(Text, default="")
+    precision: Mapped[str] = mapped_column(String(16), default="")
+    rag: Mapped[str | None] = mapped_column(String(8), nullable=True)
+    state: Mapped[str] = mapped_column(String(16), default="")
+    via: Mapped[str] = mapped_column(Text, default="")
+    reason: Mapped[str] = mapped_column(Text, default="")

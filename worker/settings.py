@@ -9,13 +9,24 @@ from __future__ import annotations
 
 import difflib
 import os
+from datetime import date
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from worker.contacts import check_address
 from worker.errors import InputError, Problem
+from worker.rules.stages import ReminderPolicy
 from worker.tomlfile import read_toml
 
 ENV_PREFIX = "PLANWORKER_"
@@ -31,6 +42,108 @@ class DateSettings(_Section):
     month_day: Literal["end", "start"] = "end"
 
 
+class ReminderSettings(_Section):
+    # Days before the target date on which a lead is reminded, and whether on the day too.
+    before_days: list[int] = Field(default=[14, 7, 1])
+    on_the_day: bool = True
+    # Overdue actions: reminded 1 day after the target, then every `every_days` days; once
+    # `back_off_after_days` have passed (0 = never), every `back_off_every_days` instead.
+    every_days: int = Field(default=7, ge=1)
+    back_off_after_days: int = Field(default=28, ge=0)
+    back_off_every_days: int = Field(default=28, ge=1)
+    # The review cycle of "ongoing" and "Review <date>" actions whose text gives none.
+    review_every_months: int = Field(default=3, ge=1, le=24)
+    # Council closure days that are not bank holidays (weekends and England and Wales bank
+    # holidays are never working days).
+    closed_days: list[date] = Field(default=[])
+
+    @field_validator("before_days")
+    @classmethod
+    def _before(cls, value: list[int]) -> list[int]:
+        if any(day < 1 or day > 366 for day in value):
+            raise ValueError("each must be a whole number of days from 1 to 366")
+        return sorted(set(value), reverse=True)
+
+    def policy(self) -> ReminderPolicy:
+        return ReminderPolicy(
+            before_days=tuple(self.before_days),
+            on_the_day=self.on_the_day,
+            every_days=self.every_days,
+            back_off_after_days=self.back_off_after_days,
+            back_off_every_days=self.back_off_every_days,
+            review_every_months=self.review_every_months,
+        )
+
+
+class MailSettings(_Section):
+    # smtp: a mail server ([smtp] below); maildir: files in a Maildir folder any mail client
+    # can open; console: printed to standard output.
+    backend: Literal["smtp", "maildir", "console"] = "maildir"
+    maildir: Path = Path("var/outbox")
+    from_address: str = "planworker@example.org"
+    from_name: str = "Action plan reminders"
+    # Where replies go; empty: the plan administrator in the contacts directory.
+    reply_to: str = ""
+    # A message that keeps failing for a passing reason is retried with growing waits,
+    # `retry_after_seconds` doubled each time, and given up after `max_attempts`.
+    max_attempts: int = Field(default=8, ge=1, le=100)
+    retry_after_seconds: int = Field(default=60, ge=0)
+    # A message claimed by a worker that then died is sent again after this long.
+    lease_seconds: int = Field(default=300, ge=1)
+
+    @field_validator("from_address")
+    @classmethod
+    def _from(cls, value: str) -> str:
+        return check_address(value)
+
+    @field_validator("reply_to")
+    @classmethod
+    def _reply_to(cls, value: str) -> str:
+        return check_address(value) if value.strip() else ""
+
+    @field_validator("from_name")
+    @classmethod
+    def _one_line(cls, value: str) -> str:
+        if "\n" in value or "\r" in value:
+            raise ValueError("must be on one line")
+        return value
+
+
+class SmtpSettings(_Section):
+    host: str = "localhost"
+    # Empty: 25 without TLS, 587 with STARTTLS, 465 with implicit TLS.
+    port: int | None = Field(default=None, ge=1, le=65535)
+    security: Literal["none", "starttls", "tls"] = "starttls"
+    username: str = ""
+    # Give the password in PLANWORKER_SMTP__PASSWORD or, better, a file readable only by
+    # planworker (PLANWORKER_SMTP__PASSWORD_FILE, e.g. a container secret). Never logged.
+    password: SecretStr = SecretStr("")
+    password_file: Path | None = None
+    timeout: float = Field(default=30.0, gt=0, le=600)
+    # Certificates to trust for the server (PEM), e.g. a council's own CA; default: the system's.
+    ca_file: Path | None = None
+
+    @field_validator("ca_file")
+    @classmethod
+    def _ca_file(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.is_file():
+            raise ValueError(f"{value} is not a file")
+        return value
+
+    @model_validator(mode="after")
+    def _password_from_file(self) -> SmtpSettings:
+        if self.password_file is None:
+            return self
+        if self.password.get_secret_value():
+            raise ValueError("give password or password_file, not both")
+        try:
+            text = self.password_file.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ValueError(f"password_file {self.password_file}: {exc.strerror}") from None
+        self.password = SecretStr(text.rstrip("\r\n"))
+        return self
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix=ENV_PREFIX, env_nested_delimiter="__", extra="forbid", validate_default=True
@@ -41,6 +154,11 @@ class Settings(BaseSettings):
     # The plan commands act on when the database holds several and --plan is not given.
     plan: str = ""
     dates: DateSettings = Field(default_factory=DateSettings)
+    # An admin's templates folder: its files replace the shipped ones of the same name.
+    templates_dir: Path | None = None
+    reminders: ReminderSettings = Field(default_factory=ReminderSettings)
+    mail: MailSettings = Field(default_factory=MailSettings)
+    smtp: SmtpSettings = Field(default_factory=SmtpSettings)
 
     @field_validator("database_url")
     @classmethod

@@ -169,10 +169,18 @@ def _outcomes(row: WorkStream, outcomes: Sequence[OutcomeData]) -> None:
         ]
 
 
+DATE_COLUMNS = (
+    Action.start_date,
+    Action.due_date,
+    Action.due_precision,
+    Action.recurrence,
+    Action.dates_readable,
+)
+
+
 def _values(
     action: ActionData, position: int, ws_ids: dict[int, int], month_day: MonthDay
 ) -> dict[str, Any]:
-    dates = read_action_dates(action.start, action.target, month_day)
     return {
         "work_stream_id": ws_ids[action.work_stream],
         "row_ref": action.row_ref,
@@ -184,11 +192,7 @@ def _values(
         "dependencies_text": action.dependencies,
         "start_text": action.start,
         "target_text": action.target,
-        "start_date": dates.start,
-        "due_date": dates.due,
-        "due_precision": dates.precision,
-        "recurrence": str(dates.recurrence) if dates.recurrence else "",
-        "dates_readable": dates.readable,
+        **_date_values(action.start, action.target, month_day),
         "archived": False,
     }
 
@@ -214,7 +218,7 @@ def _role_ids(session: Session, plan_id: int, actions: Sequence[ActionData]) -> 
     return stored
 
 
-def _roles_by_action(session: Session, condition: ColumnElement[bool]) -> dict[int, list[str]]:
+def roles_by_action(session: Session, condition: ColumnElement[bool]) -> dict[int, list[str]]:
     """Each action's lead role names, in order, for the actions matching `condition`."""
     query = (
         select(ActionLead.action_id, LeadRole.name)
@@ -229,7 +233,7 @@ def _roles_by_action(session: Session, condition: ColumnElement[bool]) -> dict[i
     return roles
 
 
-def _deps_by_action(
+def deps_by_action(
     session: Session, condition: ColumnElement[bool]
 ) -> dict[int, list[DependencyRef]]:
     """Each action's structured dependencies, for the actions matching `condition`."""
@@ -368,7 +372,7 @@ def _sync_links(
     role_ids: dict[str, int],
 ) -> None:
     action_ids = [ids_by_ref[a.ref] for _, a in chunk]
-    stored = _roles_by_action(session, Action.id.in_(action_ids))
+    stored = roles_by_action(session, Action.id.in_(action_ids))
     stale: list[int] = []
     rows: list[dict[str, Any]] = []
     for _, action in chunk:
@@ -390,7 +394,7 @@ def _sync_deps(
     session: Session, chunk: Sequence[tuple[int, ActionData]], ids_by_ref: dict[str, int]
 ) -> None:
     action_ids = [ids_by_ref[a.ref] for _, a in chunk]
-    stored = _deps_by_action(session, Action.id.in_(action_ids))
+    stored = deps_by_action(session, Action.id.in_(action_ids))
     stale: list[int] = []
     rows: list[dict[str, Any]] = []
     for _, action in chunk:
@@ -438,8 +442,43 @@ def import_plan(
     for chunk in chunks(numbered):
         _sync_chunk(session, plan.id, chunk, ws_ids, role_ids, month_day, who, result)
     result.archived = _archive_missing(session, plan.id, {a.ref for a in doc.actions})
+    if plan.month_day != month_day:
+        plan.month_day = month_day
     session.flush()
     return result
+
+
+def _date_values(start_text: str, target_text: str, month_day: MonthDay) -> dict[str, Any]:
+    dates = read_action_dates(start_text, target_text, month_day)
+    return {
+        "start_date": dates.start,
+        "due_date": dates.due,
+        "due_precision": dates.precision,
+        "recurrence": str(dates.recurrence) if dates.recurrence else "",
+        "dates_readable": dates.readable,
+    }
+
+
+def reread_dates(session: Session, plan: Plan, month_day: MonthDay) -> int:
+    """Re-read every action's dates when the dates.month_day setting has changed since they
+    were stored (otherwise nothing to do); returns how many actions' dates changed."""
+    if plan.month_day == month_day:
+        return 0
+    columns = (Action.id, Action.start_text, Action.target_text, *DATE_COLUMNS)
+    rows = session.execute(select(*columns).where(Action.plan_id == plan.id)).all()
+    changed = 0
+    for chunk in chunks(rows):
+        updates = []
+        for row in chunk:
+            values = _date_values(row.start_text, row.target_text, month_day)
+            if any(getattr(row, k.key) != values[k.key] for k in DATE_COLUMNS):
+                updates.append({"id": row.id, **values})
+        if updates:
+            session.execute(update(Action), updates)
+            changed += len(updates)
+    plan.month_day = month_day
+    session.flush()
+    return changed
 
 
 # --- reading back ------------------------------------------------------------------------
@@ -472,8 +511,8 @@ def _stream(ws: WorkStream) -> WorkStreamData:
 
 def load_plan(session: Session, plan: Plan) -> PlanDoc:
     """The plan as plain data, actions in plan order."""
-    roles = _roles_by_action(session, Action.plan_id == plan.id)
-    deps = _deps_by_action(session, Action.plan_id == plan.id)
+    roles = roles_by_action(session, Action.plan_id == plan.id)
+    deps = deps_by_action(session, Action.plan_id == plan.id)
     numbers = {ws.id: ws.number for ws in plan.work_streams}
     query = (
         select(Action)

@@ -1,0 +1,5 @@
+"""`python -m worker` is `planworker`."""
+
+from worker.cli import main
+
+main()

@@ -1,0 +1,89 @@
+"""Building the jobs' inputs from the settings: the reminder config and the mail backend."""
+
+from __future__ import annotations
+
+import ssl
+import sys
+from datetime import timedelta
+from email.headerregistry import Address
+from pathlib import Path
+from typing import TextIO
+
+from worker.contacts import Directory
+from worker.errors import InputError, Problem
+from worker.mail.backends import Mailer, SmtpConfig, make_mailer
+from worker.mail.render import make_address
+from worker.outbox import RetryPolicy
+from worker.remind import MailIdentity, RemindConfig
+from worker.rules.workdays import WorkingDays
+from worker.settings import Settings
+
+# The shipped templates, beside the package in a checkout and in the container image.
+SHIPPED_TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
+
+
+def template_folders(settings: Settings) -> list[Path]:
+    """An admin's folder first (its files win), then the shipped one."""
+    folders = []
+    if settings.templates_dir is not None:
+        if not settings.templates_dir.is_dir():
+            raise InputError(
+                "configuration",
+                [Problem("templates_dir", f"{settings.templates_dir} is not a folder")],
+            )
+        folders.append(settings.templates_dir)
+    return [*folders, SHIPPED_TEMPLATES]
+
+
+def identity(settings: Settings, directory: Directory) -> MailIdentity:
+    mail = settings.mail
+    sender = make_address(mail.from_name, mail.from_address)
+    admin = directory.administrator
+    reply_to: Address = (
+        make_address("", mail.reply_to) if mail.reply_to else make_address(admin.name, admin.email)
+    )
+    return MailIdentity(sender, reply_to)
+
+
+def remind_config(settings: Settings, directory: Directory) -> RemindConfig:
+    mail = settings.mail
+    return RemindConfig(
+        directory=directory,
+        policy=settings.reminders.policy(),
+        days=WorkingDays(settings.reminders.closed_days),
+        month_day=settings.dates.month_day,
+        templates=template_folders(settings),
+        identity=identity(settings, directory),
+        retry=RetryPolicy(
+            max_attempts=mail.max_attempts,
+            retry_after=timedelta(seconds=mail.retry_after_seconds),
+            lease=timedelta(seconds=mail.lease_seconds),
+        ),
+    )
+
+
+def mailer(settings: Settings, stream: TextIO = sys.stdout) -> Mailer:
+    smtp = settings.smtp
+    config = SmtpConfig(
+        host=smtp.host,
+        port=smtp.port,
+        security=smtp.security,
+        username=smtp.username,
+        password=smtp.password.get_secret_value(),
+        timeout=smtp.timeout,
+        ssl_context=ssl.create_default_context(cafile=smtp.ca_file) if smtp.ca_file else None,
+    )
+    return make_mailer(
+        settings.mail.backend, smtp=config, maildir=settings.mail.maildir, stream=stream
+    )
+
+
+def where(settings: Settings) -> str:
+    """Where messages go, for people: never includes a password."""
+    mail = settings.mail
+    if mail.backend == "maildir":
+        return f"the Maildir folder {mail.maildir}"
+    if mail.backend == "smtp":
+        port = settings.smtp.port or "default port"
+        return f"the SMTP server {settings.smtp.host}:{port} ({settings.smtp.security})"
+    return "standard output"

@@ -1,0 +1,548 @@
+"""Where reminder e-mails go: an SMTP server, a Maildir folder, the console or a list in memory.
+
+Every backend takes one finished message plus its envelope recipients and either returns a
+short receipt or raises a DeliveryError saying whether trying again later can help.
+"""
+
+from __future__ import annotations
+
+import email.policy
+import logging
+import mailbox
+import smtplib
+import ssl
+import sys
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from email.message import EmailMessage, MIMEPart
+from email.utils import getaddresses
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING, Literal, Protocol, Self, TextIO
+
+if TYPE_CHECKING:
+    from _typeshed import ReadableBuffer
+
+log = logging.getLogger(__name__)
+
+Security = Literal["none", "starttls", "tls"]
+Backend = Literal["smtp", "maildir", "console", "memory"]
+
+# Names the envelope recipients in a Maildir file and in console output.
+ENVELOPE_HEADER = "X-Envelope-To"
+
+_DEFAULT_PORTS: dict[str, int] = {"none": 25, "starttls": 587, "tls": 465}
+# Local files use the platform's line ending (what mail clients reading a Maildir expect);
+# otherwise the same serialisation as on the wire.
+_FILE_POLICY = email.policy.SMTP.clone(linesep="\n")
+
+
+# --- errors ------------------------------------------------------------------------------
+
+
+class DeliveryError(Exception):
+    """A message was not delivered; `reason` is safe to show and log (never holds secrets).
+
+    When a server accepted some recipients and refused others, `accepted` names the ones
+    that did get the message and `refused` maps the others to the server's (code, text), so
+    a retry can be limited to those.
+    """
+
+    transient: bool = False
+
+    def __init__(
+        self,
+        reason: str,
+        *,
+        accepted: Sequence[str] = (),
+        refused: Mapping[str, tuple[int, str]] | None = None,
+        backend: bool = False,
+    ) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        # True when the backend itself failed (cannot connect or log in, Maildir not
+        # writable): every message would fail the same way, so it is not this message's fault.
+        self.backend = backend
+        self.accepted: tuple[str, ...] = tuple(accepted)
+        self.refused: dict[str, tuple[int, str]] = dict(refused or {})
+
+
+class TransientError(DeliveryError):
+    """Trying the same message again later may work (server down, 4xx reply, disk full)."""
+
+    transient = True
+
+
+class PermanentError(DeliveryError):
+    """Trying again will not help until someone changes the message or the configuration."""
+
+    transient = False
+
+
+def _reply_error(code: int, reason: str) -> DeliveryError:
+    # Only 5xx replies are final; 4xx and garbled replies (code -1) may go away.
+    cls = PermanentError if 500 <= code < 600 else TransientError
+    return cls(reason)
+
+
+def _text(raw: bytes | str) -> str:
+    return raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
+
+
+# --- the interface -----------------------------------------------------------------------
+
+
+class Mailer(Protocol):
+    name: str
+
+    def __enter__(self) -> Mailer: ...
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
+    def send(self, message: EmailMessage, recipients: Sequence[str]) -> str:
+        """Deliver `message` to exactly `recipients`; return a receipt or raise DeliveryError."""
+        ...
+
+    def check(self) -> None:
+        """Raise DeliveryError when the backend cannot take messages right now."""
+        ...
+
+
+def _require_recipients(recipients: Sequence[str]) -> tuple[str, ...]:
+    # A bare string is a Sequence[str] too; sending to its letters would be a silly bug.
+    if isinstance(recipients, str):
+        raise TypeError("recipients must be a sequence of addresses, not a string")
+    if not recipients:
+        raise PermanentError("the message has no envelope recipients")
+    return tuple(recipients)
+
+
+def _serialise(message: EmailMessage, policy: email.policy.Policy) -> bytes:
+    try:
+        return message.as_bytes(policy=policy)
+    except (UnicodeError, ValueError, TypeError, LookupError) as exc:
+        raise PermanentError(f"cannot encode the message: {exc}") from exc
+
+
+# --- SMTP --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SmtpConfig:
+    host: str
+    port: int | None
+    security: Security
+    username: str = ""
+    password: str = field(default="", repr=False)
+    timeout: float = 30.0
+    # None means the system's trusted CAs; tests pass one that trusts their own CA.
+    ssl_context: ssl.SSLContext | None = None
+
+    def __post_init__(self) -> None:
+        if self.security not in _DEFAULT_PORTS:
+            raise ValueError(f"unknown SMTP security {self.security!r}")
+        if self.port is not None and not 0 < self.port < 65536:
+            raise ValueError(f"SMTP port {self.port} is out of range")
+        if self.timeout <= 0:
+            raise ValueError("SMTP timeout must be positive")
+
+    @property
+    def effective_port(self) -> int:
+        return self.port if self.port is not None else _DEFAULT_PORTS[self.security]
+
+
+class _SMTP(smtplib.SMTP):
+    """smtplib.SMTP that keeps the server's final reply to DATA, which is the receipt."""
+
+    data_reply: tuple[int, bytes] = (0, b"")
+
+    def data(self, msg: ReadableBuffer | str) -> tuple[int, bytes]:
+        self.data_reply = super().data(msg)
+        return self.data_reply
+
+
+class _SMTPSSL(_SMTP, smtplib.SMTP_SSL):
+    pass
+
+
+class SmtpMailer:
+    """Sends through one SMTP connection, opened on the first message and kept for the run."""
+
+    name = "smtp"
+
+    def __init__(self, config: SmtpConfig) -> None:
+        self._config = config
+        self._smtp: _SMTP | None = None
+
+    @property
+    def _where(self) -> str:
+        return f"{self._config.host}:{self._config.effective_port}"
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        smtp, self._smtp = self._smtp, None
+        if smtp is not None:
+            _quit(smtp)
+
+    def check(self) -> None:
+        # A connection of its own, so checking never disturbs the one used for sending.
+        try:
+            smtp = self._connect()
+            try:
+                code, text = smtp.noop()
+                if code != 250:
+                    raise smtplib.SMTPResponseException(code, text)
+            finally:
+                _quit(smtp)
+        except Exception as exc:
+            raise self._classify(exc) from exc
+
+    def send(self, message: EmailMessage, recipients: Sequence[str]) -> str:
+        to_addrs = _require_recipients(recipients)
+        from_addr = _envelope_sender(message)
+        _serialise(message, email.policy.SMTP)  # refuse what cannot be encoded before talking
+        reused = self._smtp is not None
+        try:
+            return self._send_once(message, from_addr, to_addrs)
+        except smtplib.SMTPServerDisconnected as exc:
+            self._drop()
+            if not reused:
+                raise self._classify(exc) from exc
+            # Servers hang up on idle connections, which shows only at the next command: one
+            # attempt on a fresh connection is what a hang-up between two messages needs.
+            log.info("SMTP server %s closed the connection; reconnecting", self._where)
+        except DeliveryError:
+            raise
+        except Exception as exc:
+            raise self._fail(exc) from exc
+        try:
+            return self._send_once(message, from_addr, to_addrs)
+        except DeliveryError:
+            raise
+        except Exception as exc:
+            raise self._fail(exc) from exc
+
+    def _send_once(self, message: EmailMessage, from_addr: str, to_addrs: tuple[str, ...]) -> str:
+        if self._smtp is None:
+            try:
+                self._smtp = self._connect()
+            except Exception as exc:
+                error = self._classify(exc)
+                error.backend = True
+                raise error from exc
+        smtp = self._smtp
+        refused = smtp.send_message(message, from_addr=from_addr, to_addrs=list(to_addrs))
+        if refused:
+            # Delivered to some recipients only: say so rather than pretend success, and name
+            # who has the message so that a retry need not send it to them twice.
+            accepted = [addr for addr in to_addrs if addr not in refused]
+            raise _refused_error(refused, self._where, accepted)
+        code, text = smtp.data_reply
+        return f"{code} {_text(text)}"
+
+    def _connect(self) -> _SMTP:
+        config = self._config
+        context = config.ssl_context or ssl.create_default_context()
+        # Connecting in the constructor is what makes smtplib verify TLS against this host name.
+        smtp: _SMTP
+        if config.security == "tls":
+            smtp = _SMTPSSL(
+                config.host, config.effective_port, timeout=config.timeout, context=context
+            )
+        else:
+            smtp = _SMTP(config.host, config.effective_port, timeout=config.timeout)
+        try:
+            smtp.ehlo_or_helo_if_needed()
+            if config.security == "starttls":
+                smtp.starttls(context=context)
+                smtp.ehlo_or_helo_if_needed()  # capabilities change once encrypted
+            if config.username:
+                smtp.login(config.username, config.password)
+        except BaseException:
+            smtp.close()
+            raise
+        return smtp
+
+    def _drop(self) -> None:
+        smtp, self._smtp = self._smtp, None
+        if smtp is not None:
+            smtp.close()
+
+    def _fail(self, exc: Exception) -> DeliveryError:
+        # smtplib resets the transaction after a refusal, so the connection stays usable;
+        # after anything else its state is unknown and the next message starts afresh.
+        if not isinstance(exc, smtplib.SMTPResponseException | smtplib.SMTPRecipientsRefused):
+            self._drop()
+        return self._classify(exc)
+
+    def _classify(self, exc: BaseException) -> DeliveryError:
+        error = _classify_smtp(exc, self._where, self._config.username)
+        password = self._config.password
+        if password and password in error.reason:
+            # Belt and braces: a server echoing the secret must not put it in our logs.
+            error.reason = error.reason.replace(password, "***")
+            error.args = (error.reason,)
+        return error
+
+
+def _classify_smtp(exc: BaseException, where: str, username: str) -> DeliveryError:
+    # SMTPException derives from OSError, so the SMTP cases must come first.
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        return _refused_error(exc.recipients, where)
+    if isinstance(exc, smtplib.SMTPAuthenticationError):
+        reply = f"{exc.smtp_code} {_text(exc.smtp_error)}"
+        return _reply_error(exc.smtp_code, f"{where}: login as {username!r} failed: {reply}")
+    if isinstance(exc, smtplib.SMTPSenderRefused):
+        reply = f"{exc.smtp_code} {_text(exc.smtp_error)}"
+        return _reply_error(exc.smtp_code, f"{where}: sender <{exc.sender}> refused: {reply}")
+    if isinstance(exc, smtplib.SMTPDataError):
+        reply = f"{exc.smtp_code} {_text(exc.smtp_error)}"
+        return _reply_error(exc.smtp_code, f"{where}: message refused: {reply}")
+    if isinstance(exc, smtplib.SMTPResponseException):
+        reply = f"{exc.smtp_code} {_text(exc.smtp_error)}"
+        return _reply_error(exc.smtp_code, f"{where}: server replied {reply}")
+    if isinstance(exc, smtplib.SMTPServerDisconnected):
+        return TransientError(f"{where}: connection closed by the server: {exc}")
+    if isinstance(exc, smtplib.SMTPNotSupportedError):
+        return PermanentError(f"{where}: not supported by the server: {exc}")
+    if isinstance(exc, smtplib.SMTPException):
+        return PermanentError(f"{where}: {exc}")
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        # Retrying cannot fix a certificate we do not trust; someone has to look at it.
+        return PermanentError(f"{where}: TLS certificate not trusted: {exc.verify_message}")
+    if isinstance(exc, OSError):
+        return TransientError(f"cannot reach SMTP server {where}: {exc}")
+    if isinstance(exc, UnicodeError | ValueError | LookupError):
+        return PermanentError(f"{where}: cannot send the message: {exc}")
+    return PermanentError(f"{where}: unexpected {type(exc).__name__}: {exc}")
+
+
+def _refused_error(
+    recipients: Mapping[str, tuple[int, bytes]], where: str, accepted: Sequence[str] = ()
+) -> DeliveryError:
+    refused = {addr: (code, _text(text)) for addr, (code, text) in recipients.items()}
+    listed = "; ".join(f"{addr}: {code} {text}" for addr, (code, text) in refused.items())
+    all_transient = all(400 <= code < 500 for code, _ in refused.values())
+    cls = TransientError if all_transient else PermanentError
+    return cls(f"{where}: recipient(s) refused: {listed}", refused=refused, accepted=accepted)
+
+
+def _envelope_sender(message: EmailMessage) -> str:
+    header = message.get("From")
+    addresses = [addr for _, addr in getaddresses([str(header)])] if header else []
+    if not addresses or not addresses[0]:
+        raise PermanentError("the message has no usable From address")
+    return addresses[0]
+
+
+def _quit(smtp: smtplib.SMTP) -> None:
+    # Saying goodbye is a courtesy; a server that already hung up is no problem.
+    try:
+        smtp.quit()
+    except (smtplib.SMTPException, OSError):
+        smtp.close()
+
+
+# --- Maildir -----------------------------------------------------------------------------
+
+
+class MaildirMailer:
+    """Files each message into a Maildir folder, readable with `mutt -f <folder>`."""
+
+    name = "maildir"
+
+    def __init__(self, path: Path) -> None:
+        self._path = Path(path)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        pass  # every message is complete on disk when send returns
+
+    def send(self, message: EmailMessage, recipients: Sequence[str]) -> str:
+        to_addrs = _require_recipients(recipients)
+        # A file has no envelope, so a trace header on top records who the message was for
+        # (as delivery agents do); the message's own headers and body stay byte for byte.
+        trace = _FILE_POLICY.fold_binary(ENVELOPE_HEADER, ", ".join(to_addrs))
+        data = trace + _serialise(message, _FILE_POLICY)
+        try:
+            # mailbox writes into tmp/ and then links into new/, so readers never see a
+            # half-written message, and it removes the tmp file when writing fails.
+            key = self._open().add(data)
+        except (OSError, mailbox.Error) as exc:
+            error = self._error(exc)
+            error.backend = True
+            raise error from exc
+        return key
+
+    def check(self) -> None:
+        try:
+            self._open()
+            # Permission bits alone do not tell (root, read-only mounts): really write.
+            with tempfile.NamedTemporaryFile(dir=self._path / "tmp", prefix=".check-"):
+                pass
+        except OSError as exc:
+            raise self._error(exc) from exc
+
+    def _open(self) -> mailbox.Maildir:
+        # Create whatever part of the layout is missing, even inside an existing empty folder.
+        for sub in ("tmp", "new", "cur"):
+            (self._path / sub).mkdir(mode=0o700, parents=True, exist_ok=True)
+        return mailbox.Maildir(self._path, factory=None, create=False)
+
+    def _error(self, exc: BaseException) -> TransientError:
+        detail = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        return TransientError(f"cannot write to Maildir {self._path}: {detail}")
+
+
+# --- console and memory ------------------------------------------------------------------
+
+
+class ConsoleMailer:
+    """Prints what would be sent: headers and the plain-text part, attachments by name."""
+
+    name = "console"
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        pass
+
+    def send(self, message: EmailMessage, recipients: Sequence[str]) -> str:
+        to_addrs = _require_recipients(recipients)
+        text = _render(message, to_addrs)
+        try:
+            self._stream.write(text)
+            self._stream.flush()
+        except OSError as exc:
+            raise TransientError(f"cannot write to the console: {exc}") from exc
+        return "printed"
+
+    def check(self) -> None:
+        pass
+
+
+def _render(message: EmailMessage, recipients: Sequence[str]) -> str:
+    lines = ["=" * 72, f"{ENVELOPE_HEADER}: {', '.join(recipients)}"]
+    lines += [f"{name}: {value}" for name, value in message.items()]
+    lines.append("")
+    body = message.get_body(preferencelist=("plain",))
+    lines.append(_part_text(body).rstrip("\n") if body is not None else "[no text/plain part]")
+    for part in message.walk():
+        if part is not body and (part.is_attachment() or part.get_filename()):
+            name = part.get_filename() or "unnamed"
+            lines.append(f"[attachment: {name}, {part.get_content_type()}]")
+    return "\n".join(lines) + "\n"
+
+
+def _part_text(part: MIMEPart) -> str:
+    try:
+        content = part.get_content()
+    except (LookupError, UnicodeError, KeyError):
+        # An unknown charset should not hide the text entirely.
+        payload = part.get_payload(decode=True)
+        content = payload.decode("utf-8", "replace") if isinstance(payload, bytes) else ""
+    return content if isinstance(content, str) else _text(bytes(content))
+
+
+class MemoryMailer:
+    """Keeps (recipients, message) pairs in `sent`; for simulations and tests."""
+
+    name = "memory"
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[tuple[str, ...], EmailMessage]] = []
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        pass
+
+    def send(self, message: EmailMessage, recipients: Sequence[str]) -> str:
+        to_addrs = _require_recipients(recipients)
+        # Keep a parsed copy of the serialised bytes: it fails on the messages a real backend
+        # could not encode and later changes to the caller's object do not leak in.
+        data = _serialise(message, email.policy.SMTP)
+        copy = email.message_from_bytes(data, policy=email.policy.SMTP)
+        self.sent.append((to_addrs, copy))
+        return "kept"
+
+    def check(self) -> None:
+        pass
+
+
+# --- factory -----------------------------------------------------------------------------
+
+
+def make_mailer(
+    backend: Backend,
+    *,
+    smtp: SmtpConfig | None,
+    maildir: Path | None,
+    stream: TextIO | None = None,
+) -> Mailer:
+    if backend == "smtp":
+        if smtp is None:
+            raise ValueError("the smtp mail backend needs an SMTP configuration (host, port…)")
+        return SmtpMailer(smtp)
+    if backend == "maildir":
+        if maildir is None:
+            raise ValueError("the maildir mail backend needs the path of the Maildir folder")
+        return MaildirMailer(maildir)
+    if backend == "console":
+        return ConsoleMailer(stream if stream is not None else sys.stdout)
+    if backend == "memory":
+        return MemoryMailer()
+    raise ValueError(f"unknown mail backend {backend!r}")
+
+
+__all__ = [
+    "ENVELOPE_HEADER",
+    "ConsoleMailer",
+    "DeliveryError",
+    "MaildirMailer",
+    "Mailer",
+    "MemoryMailer",
+    "PermanentError",
+    "SmtpConfig",
+    "SmtpMailer",
+    "TransientError",
+    "make_mailer",
+]

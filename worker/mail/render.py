@@ -1,0 +1,400 @@
+"""Turn a reminder Digest into an email: subject, plain text, HTML with inlined CSS, and an
+.ics file of the upcoming deadlines. Templates live in folders searched in order, so an admin's
+folder can override single files of the shipped `templates/`.
+
+No clock and no network: the same Digest and templates always render the same.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import traceback
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.policy import SMTP
+from email.utils import format_datetime
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+import css_inline
+import jinja2
+from icalendar import Calendar, Event
+
+from worker.errors import PlanworkerError
+from worker.rules.digest import Digest, Item
+
+CALENDAR_FILE = "deadlines.ics"
+# Used in PRODID and event UIDs when the caller names no domain of its own; ".invalid" can never
+# clash with a real host (RFC 2606).
+DEFAULT_DOMAIN = "planworker.invalid"
+# Sections whose future deadlines go into the calendar file (overdue ones are already past).
+CALENDAR_SECTIONS = frozenset({"due_soon", "review"})
+SUMMARY_LIMIT = 80
+
+_DAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+_MONTH_NAMES = (
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+)
+_PERIODS = frozenset({"month", "season", "year"})
+_NO_HEADERS: Mapping[str, str] = MappingProxyType({})
+# Headers build_message sets itself: extra headers may not replace them or add recipients.
+_RESERVED_HEADERS = frozenset(
+    {
+        "subject",
+        "from",
+        "sender",
+        "to",
+        "cc",
+        "bcc",
+        "reply-to",
+        "date",
+        "message-id",
+        "auto-submitted",
+        "mime-version",
+        "content-type",
+        "content-transfer-encoding",
+        "content-disposition",
+    }
+)
+_HEADER_NAME = re.compile(r"[!-9;-~]+")  # RFC 5322 field name: printable ASCII except ":"
+_MESSAGE_ID = re.compile(r"<[^<>@\s]+@[^<>@\s]+>")
+_DOMAIN = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?")
+
+
+class TemplateError(PlanworkerError):
+    """A template that cannot be found, parsed or rendered; names the file and the line."""
+
+    def __init__(self, template: str, reason: str, *, line: int | None = None) -> None:
+        self.template = template
+        self.reason = reason
+        self.line = line
+        where = f"{template}, line {line}" if line else template
+        super().__init__(f"{where}: {reason}")
+
+
+@dataclass(frozen=True)
+class Rendered:
+    subject: str
+    text: str
+    html: str
+    ics: bytes | None
+
+    def __post_init__(self) -> None:
+        # The subject becomes a header: a line break in it could start a new header.
+        if self.subject != one_line(self.subject) or not self.subject:
+            raise ValueError(f"subject must be one non-empty line: {self.subject!r}")
+
+
+# --- Filters the templates use -------------------------------------------------------------
+
+
+def one_line(value: object) -> str:
+    """Any run of whitespace (line breaks included) as one space; control characters dropped."""
+    text = "".join(ch for ch in str(value) if ch.isprintable() or ch.isspace())
+    return " ".join(text.split())
+
+
+def longdate(day: date) -> str:
+    """'Sunday 30 September 2012', the same whatever the machine's locale."""
+    return f"{_DAY_NAMES[day.weekday()]} {day.day} {_MONTH_NAMES[day.month - 1]} {day.year}"
+
+
+def _count(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+def when(item: Item) -> str:
+    """The item's days in words: 'due in 6 days', 'due today', 'overdue by 14 days'."""
+    prefix = "review " if item.kind == "review" else ""
+    if item.days == 0:
+        return f"{prefix}due today"
+    if item.days > 0:
+        return f"{prefix}due in {_count(item.days, 'day')}"
+    return f"{prefix}overdue by {_count(-item.days, 'day')}"
+
+
+def read_as(item: Item) -> str:
+    """For a target that named a period, how it became a day; '' for a day date.
+
+    A period read at its start always falls on the 1st, and one read at its end never does,
+    so the day itself says which end the `dates.month_day` setting chose.
+    """
+    if item.precision not in _PERIODS:
+        return ""
+    edge = "first" if item.due.day == 1 else "last"
+    return f"{item.precision} given, read as its {edge} day"
+
+
+def rag_label(rag: str | None) -> str:
+    """'amber' -> 'Amber'; '' when no RAG has been reported."""
+    return rag.strip().capitalize() if rag else ""
+
+
+_FILTERS: Mapping[str, Any] = {
+    "oneline": one_line,
+    "longdate": longdate,
+    "when": when,
+    "read_as": read_as,
+    "rag_label": rag_label,
+}
+
+
+# --- Environment and rendering -------------------------------------------------------------
+
+
+def make_environment(folders: Sequence[Path]) -> jinja2.Environment:
+    """Templates from `folders`, first match wins (an admin's folder, then the shipped one)."""
+    if not folders:
+        raise ValueError("make_environment needs at least one templates folder")
+    for folder in folders:
+        if not folder.is_dir():
+            # A mistyped override folder would otherwise be skipped without a word.
+            raise TemplateError(str(folder), "templates folder not found")
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(list(folders)),
+        undefined=jinja2.StrictUndefined,
+        # Only .html files are escaped: escaping the .txt files would put "&amp;" in the plain
+        # text and the subject. A template made from a string has no name to judge by, so it is
+        # escaped: a stray "&amp;" is a visible nuisance, unescaped markup in HTML is not.
+        autoescape=jinja2.select_autoescape(["html"], default_for_string=True, default=False),
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters.update(_FILTERS)
+    return env
+
+
+def _template_line(exc: BaseException) -> tuple[str | None, int | None]:
+    """The innermost template frame of a runtime error (Jinja maps its frames to templates)."""
+    for frame in reversed(traceback.extract_tb(exc.__traceback__)):
+        if not frame.filename.endswith(".py"):
+            return frame.filename, frame.lineno
+    return None, None
+
+
+def _render(env: jinja2.Environment, name: str, context: Mapping[str, object]) -> str:
+    try:
+        return env.get_template(name).render(context)
+    except jinja2.TemplateSyntaxError as exc:
+        raise TemplateError(
+            exc.filename or exc.name or name, exc.message or str(exc), line=exc.lineno
+        ) from exc
+    except jinja2.TemplateNotFound as exc:
+        folders = ", ".join(str(p) for p in getattr(env.loader, "searchpath", []))
+        path, line = _template_line(exc)
+        where = path if exc.name != name and path else name
+        raise TemplateError(
+            where, f"template {exc.name!r} not found in {folders}", line=line
+        ) from exc
+    except jinja2.TemplateError as exc:  # UndefinedError and other errors while rendering
+        path, line = _template_line(exc)
+        raise TemplateError(path or name, exc.message or str(exc), line=line) from exc
+
+
+def _inline_css(html: str, name: str) -> str:
+    # No stylesheet is fetched, remote or local: the message must not depend on anything but
+    # the template, and a <link> in an admin's template must not read files from this machine.
+    inliner = css_inline.CSSInliner(
+        load_remote_stylesheets=False, keep_style_tags=False, keep_link_tags=False
+    )
+    try:
+        return inliner.inline(html)
+    except ValueError as exc:  # css_inline.InlineError
+        raise TemplateError(name, f"cannot inline its CSS: {exc}") from exc
+
+
+def _newlines(text: str) -> str:
+    """One kind of line ending, ending with one; the email package writes CRLF on the wire."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return text if text.endswith("\n") else text + "\n"
+
+
+def render_digest(
+    env: jinja2.Environment,
+    digest: Digest,
+    *,
+    template: str = "reminder",
+    prodid_domain: str = DEFAULT_DOMAIN,
+) -> Rendered:
+    """Render `<template>/subject.txt`, `body.txt` and `body.html` for one digest.
+
+    The templates see `digest` and `calendar_file` (the attachment's name, or None when there
+    is no calendar file). Raises TemplateError naming the template file and line.
+    """
+    ics = deadlines_ics(digest, prodid_domain=prodid_domain)
+    context = {"digest": digest, "calendar_file": CALENDAR_FILE if ics else None}
+    subject_name = f"{template}/subject.txt"
+    subject = one_line(_render(env, subject_name, context))
+    if not subject:
+        raise TemplateError(subject_name, "renders an empty subject")
+    text = _newlines(_render(env, f"{template}/body.txt", context))
+    html_name = f"{template}/body.html"
+    html = _newlines(_inline_css(_render(env, html_name, context), html_name))
+    return Rendered(subject=subject, text=text, html=html, ics=ics)
+
+
+# --- Calendar file -------------------------------------------------------------------------
+
+
+def _shorten(text: str, limit: int = SUMMARY_LIMIT) -> str:
+    flat = one_line(text)
+    if len(flat) <= limit:
+        return flat
+    cut = flat[: limit - 1]
+    space = cut.rfind(" ")
+    if space > limit // 2:  # end on a whole word unless that loses half the text
+        cut = cut[:space]
+    return cut.rstrip(" ,;:.-") + "…"
+
+
+def _hex_id(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
+
+
+def _event_uid(digest: Digest, item: Item, domain: str) -> str:
+    # One identity per deadline in one person's calendar: recipient, action and kind. The
+    # ledger key also holds the threshold and the due date, so a UID made from it would add a
+    # second event at the 7-day reminder after the 14-day one, and leave the old date behind
+    # when a target moves; with this one, re-imports update the same event.
+    return f"{_hex_id(f'{digest.recipient.email}|{item.action_id}|{item.kind}')}@{domain}"
+
+
+def _event_description(item: Item) -> str:
+    hint = read_as(item)
+    lines = [
+        f"Action: {one_line(item.action_text)}",
+        f"Target date as written: {one_line(item.target_text)}",
+        f"{'Review date' if item.kind == 'review' else 'Read as'}: {longdate(item.due)}"
+        + (f" ({hint})" if hint else ""),
+        f"Work stream {item.work_stream_number}: {one_line(item.work_stream_title)}",
+    ]
+    if item.key_deliverable:
+        lines.append(f"Key deliverable: {one_line(item.key_deliverable)}")
+    return "\n".join(lines)
+
+
+def _event(digest: Digest, item: Item, domain: str) -> Event:
+    what = "review due" if item.kind == "review" else "due"
+    event = Event()
+    event.add("uid", _event_uid(digest, item, domain))
+    # Midnight UTC of the run's date, not the clock: the same digest gives the same bytes.
+    event.add("dtstamp", datetime.combine(digest.as_of, time(0), tzinfo=UTC))
+    event.add("dtstart", item.due)
+    event.add("dtend", item.due + timedelta(days=1))
+    event.add("summary", f"{item.ref} {what}: {_shorten(item.action_text)}")
+    event.add("description", _event_description(item))
+    event.add("transp", "TRANSPARENT")  # a deadline, not a meeting: it does not block the day
+    return event
+
+
+def _check_domain(domain: str) -> str:
+    if not _DOMAIN.fullmatch(domain):
+        raise ValueError(f"{domain!r} is not a domain name")
+    return domain
+
+
+def deadlines_ics(digest: Digest, *, prodid_domain: str) -> bytes | None:
+    """An iCalendar file with one all-day event per deadline still ahead; None if none is."""
+    domain = _check_domain(prodid_domain)
+    events: dict[str, Event] = {}
+    for item in digest.items:
+        if item.section in CALENDAR_SECTIONS and item.due >= digest.as_of:
+            event = _event(digest, item, domain)
+            events.setdefault(str(event["uid"]), event)  # one event per UID in one file
+    if not events:
+        return None
+    calendar = Calendar()
+    calendar.add("prodid", f"-//{domain}//planworker action plan reminders//EN")
+    calendar.add("version", "2.0")
+    calendar.add("method", "PUBLISH")
+    for event in events.values():
+        calendar.add_component(event)
+    return bytes(calendar.to_ical())
+
+
+# --- The message ---------------------------------------------------------------------------
+
+
+def message_id_for(key: str, domain: str) -> str:
+    """A Message-ID that is the same every time for the same key: `<hex@domain>`."""
+    return f"<{_hex_id(key)}@{_check_domain(domain)}>"
+
+
+def make_address(name: str, email: str) -> Address:
+    """An address whose display name is one line; raises ValueError for a bad address."""
+    return Address(display_name=one_line(name), addr_spec=email)
+
+
+def _safe(address: Address) -> Address:
+    # Rebuilt so that a display name can never carry a line break into the header.
+    return Address(
+        display_name=one_line(address.display_name),
+        username=address.username,
+        domain=address.domain,
+    )
+
+
+def _check_headers(message_id: str, when_sent: datetime, headers: Mapping[str, str]) -> None:
+    if not _MESSAGE_ID.fullmatch(message_id):
+        raise ValueError(f"Message-ID must look like <id@domain>: {message_id!r}")
+    if when_sent.utcoffset() is None:
+        raise ValueError("the Date must be timezone-aware")
+    for name, value in headers.items():
+        if not _HEADER_NAME.fullmatch(name) or name.lower() in _RESERVED_HEADERS:
+            raise ValueError(f"cannot set header {name!r} as an extra header")
+        if not value.isprintable():  # a line break here would start a header of its own
+            raise ValueError(f"header {name} must be one line of text: {value!r}")
+
+
+def build_message(
+    rendered: Rendered,
+    *,
+    sender: Address,
+    to: Address,
+    reply_to: Address | None,
+    message_id: str,
+    date: datetime,
+    headers: Mapping[str, str] = _NO_HEADERS,
+) -> EmailMessage:
+    """The message: text and HTML as alternatives, plus the calendar file when there is one."""
+    _check_headers(message_id, date, headers)
+    msg = EmailMessage(policy=SMTP)
+    msg["Subject"] = rendered.subject
+    msg["From"] = _safe(sender)
+    msg["To"] = _safe(to)
+    if reply_to is not None:
+        msg["Reply-To"] = _safe(reply_to)
+    msg["Date"] = format_datetime(date)
+    msg["Message-ID"] = message_id
+    msg["Auto-Submitted"] = "auto-generated"  # RFC 3834: no out-of-office replies to this
+    for name, value in headers.items():
+        msg[name] = value
+    msg.set_content(rendered.text)
+    msg.add_alternative(rendered.html, subtype="html")
+    if rendered.ics is not None:
+        # Adding an attachment turns the message into multipart/mixed around the alternatives.
+        msg.add_attachment(
+            rendered.ics,
+            maintype="text",
+            subtype="calendar",
+            filename=CALENDAR_FILE,
+            params={"method": "PUBLISH", "charset": "utf-8"},
+        )
+    return msg

@@ -1,0 +1,238 @@
+"""The lead-reminder job: load the plan, decide who is due what (pure rules), render, put the
+messages in the outbox, and deliver. The clock and the mail backend are passed in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from email.headerregistry import Address
+from pathlib import Path
+
+from sqlalchemy import ColumnElement, or_, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from worker.contacts import Directory
+from worker.contacts_store import sync_directory
+from worker.mail.backends import Mailer
+from worker.mail.render import (
+    TemplateError,
+    build_message,
+    make_address,
+    make_environment,
+    message_id_for,
+    render_digest,
+)
+from worker.models import Action, Plan, WorkStream
+from worker.outbox import (
+    DeliveryReport,
+    LedgerRace,
+    Planned,
+    RetryPolicy,
+    deliver,
+    existing_keys,
+    record,
+)
+from worker.plan.dates import MonthDay, Recurrence
+from worker.plan.store import reread_dates, roles_by_action
+from worker.rules.digest import Digest
+from worker.rules.reminders import CLOSED, ActionFacts, PlanFacts, digests, due_items
+from worker.rules.stages import ReminderPolicy
+from worker.rules.workdays import WorkingDays
+
+JOB = "remind"
+# How far past the largest "days before" an upcoming reminder can fire early: a threshold
+# day on a bank-holiday weekend moves to the working day before it.
+SLACK_DAYS = 10
+PLAN_ATTEMPTS = 3
+
+
+@dataclass(frozen=True, slots=True)
+class MailIdentity:
+    sender: Address
+    reply_to: Address | None
+
+
+@dataclass(frozen=True, slots=True)
+class RemindConfig:
+    """Everything the job needs besides the database, the clock and the mail backend."""
+
+    directory: Directory
+    policy: ReminderPolicy
+    days: WorkingDays
+    month_day: MonthDay
+    templates: Sequence[Path]  # folders, an admin's first
+    identity: MailIdentity
+    retry: RetryPolicy
+
+
+@dataclass(slots=True)
+class RemindResult:
+    as_of: date
+    working_day: bool
+    planned: list[Digest] = field(default_factory=list)
+    message_ids: list[str] = field(default_factory=list)
+    subjects: list[str] = field(default_factory=list)
+    render_errors: list[str] = field(default_factory=list)
+    dates_reread: int = 0
+    delivery: DeliveryReport | None = None
+
+
+def _open_actions(plan_id: int, as_of: date, policy: ReminderPolicy) -> ColumnElement[bool]:
+    window = as_of + timedelta(days=max(policy.upcoming, default=0) + SLACK_DAYS)
+    return (
+        (Action.plan_id == plan_id)
+        & Action.archived.is_(False)
+        & Action.state.not_in(sorted(CLOSED))
+        & or_(Action.recurrence != "", Action.due_date <= window)
+    )
+
+
+def load_facts(
+    session: Session, plan_id: int, as_of: date, policy: ReminderPolicy
+) -> list[ActionFacts]:
+    """The open actions that could have a reminder due on `as_of` (one query, plus leads)."""
+    condition = _open_actions(plan_id, as_of, policy)
+    leads = roles_by_action(session, condition)
+    query = (
+        select(
+            Action.id,
+            Action.ref,
+            WorkStream.number,
+            WorkStream.title,
+            WorkStream.strategic_lead,
+            Action.key_deliverable,
+            Action.action_text,
+            Action.description,
+            Action.target_text,
+            Action.due_date,
+            Action.due_precision,
+            Action.start_date,
+            Action.recurrence,
+            Action.dependencies_text,
+            Action.rag,
+            Action.state,
+        )
+        .join(WorkStream, WorkStream.id == Action.work_stream_id)
+        .where(condition)
+        .order_by(Action.position, Action.id)
+    )
+    return [
+        ActionFacts(
+            id=r.id,
+            ref=r.ref,
+            work_stream_number=r.number,
+            work_stream_title=r.title,
+            strategic_lead=r.strategic_lead,
+            key_deliverable=r.key_deliverable,
+            action_text=r.action_text,
+            description=r.description,
+            target_text=r.target_text,
+            due=r.due_date,
+            precision=r.due_precision,
+            start=r.start_date,
+            recurrence=Recurrence.parse(r.recurrence),
+            dependencies_text=r.dependencies_text,
+            leads=tuple(leads.get(r.id, ())),
+            rag=r.rag,
+            state=r.state,
+        )
+        for r in session.execute(query)
+    ]
+
+
+def decide(session: Session, plan: Plan, config: RemindConfig, as_of: date) -> list[Digest]:
+    """The digests due on `as_of` that the ledger does not hold yet."""
+    facts = load_facts(session, plan.id, as_of, config.policy)
+    pairs = list(due_items(facts, config.directory, config.policy, config.days, as_of))
+    already = existing_keys(session, (item.key for _, item in pairs))
+    return digests(pairs, already, PlanFacts(plan.title, plan.organisation), as_of)
+
+
+def _domain(address: Address) -> str:
+    return address.domain or "planworker.invalid"
+
+
+def render(
+    found: Sequence[Digest], config: RemindConfig, now: datetime
+) -> tuple[list[Planned], list[str]]:
+    """Render each digest; one that fails is reported and left for the next run."""
+    env = make_environment(config.templates)
+    domain = _domain(config.identity.sender)
+    planned, errors = [], []
+    for digest in found:
+        try:
+            rendered = render_digest(env, digest, prodid_domain=domain)
+        except TemplateError as exc:
+            errors.append(f"{digest.recipient.email}: {exc}")
+            continue
+        key = "\n".join(sorted(item.key for item in digest.items))
+        message_id = message_id_for(key, domain)
+        to = make_address(digest.recipient.name, digest.recipient.email)
+        message = build_message(
+            rendered,
+            sender=config.identity.sender,
+            to=to,
+            reply_to=config.identity.reply_to,
+            message_id=message_id,
+            date=now,
+            headers={"X-Planworker-Job": f"{JOB} {digest.as_of.isoformat()}"},
+        )
+        planned.append(Planned(digest, message, message_id, rendered.subject))
+    return planned, errors
+
+
+def plan_messages(
+    sessions: sessionmaker[Session],
+    plan_id: int,
+    config: RemindConfig,
+    as_of: date,
+    now: datetime,
+    *,
+    dry_run: bool = False,
+) -> RemindResult:
+    """Decide, render and (unless a dry run) record today's reminders in one transaction."""
+    result = RemindResult(as_of, config.days.is_working(as_of))
+    for attempt in range(PLAN_ATTEMPTS):
+        with sessions() as session:
+            plan = session.get_one(Plan, plan_id)
+            sync_directory(session, config.directory)
+            result.dates_reread = reread_dates(session, plan, config.month_day)
+            found = decide(session, plan, config, as_of)
+            planned, result.render_errors = render(found, config, now)
+            result.planned = [p.digest for p in planned]
+            result.message_ids = [p.message_id for p in planned]
+            result.subjects = [p.subject for p in planned]
+            if dry_run:
+                session.rollback()
+                return result
+            try:
+                record(session, planned, plan_id=plan_id, job=JOB, as_of=as_of, now=now)
+            except LedgerRace:
+                session.rollback()
+                if attempt == PLAN_ATTEMPTS - 1:
+                    raise
+                continue
+            session.commit()
+            return result
+    raise AssertionError("unreachable")
+
+
+def run_reminders(
+    sessions: sessionmaker[Session],
+    plan_id: int,
+    config: RemindConfig,
+    as_of: date,
+    *,
+    clock: Callable[[], datetime],
+    mailer: Mailer | None,
+    dry_run: bool = False,
+) -> RemindResult:
+    """The whole job: plan today's messages, then deliver everything due in the outbox."""
+    result = plan_messages(sessions, plan_id, config, as_of, clock(), dry_run=dry_run)
+    if not dry_run and mailer is not None:
+        result.delivery = deliver(
+            sessions, mailer, clock=clock, policy=config.retry, plan_id=plan_id
+        )
+    return result

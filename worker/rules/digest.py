@@ -1,0 +1,74 @@
+"""What one reminder message tells one recipient: plain data, built by the pure rules and
+read by the templates. No I/O here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Literal
+
+# The sections of a lead's message, in the order they are shown. "unassigned" appears only in
+# the plan administrator's message: actions that reached no one else ("no one to remind").
+Section = Literal["overdue", "due_soon", "review", "unassigned"]
+SECTIONS: tuple[Section, ...] = ("overdue", "due_soon", "review", "unassigned")
+
+# What kind of reminder an item is (part of the ledger key).
+Kind = Literal["upcoming", "overdue", "review"]
+
+
+@dataclass(frozen=True, slots=True)
+class Recipient:
+    email: str  # normalised address; one message per address per run
+    name: str  # the person's name when the directory has one, else the role's name
+
+
+@dataclass(frozen=True, slots=True)
+class Contact:
+    """Someone named in a message for the reader to contact (the strategic lead)."""
+
+    name: str
+    email: str  # "" when the directory has no address for them
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    """One action in one recipient's message, with everything the templates show."""
+
+    key: str  # the ledger key: recipient, action, kind, threshold, due date
+    section: Section
+    kind: Kind
+    threshold: int  # days before (upcoming), days overdue (overdue), cycle number (review)
+    rule: str  # why, in words: "7 days before the target date", "overdue by 14 days"
+    action_id: int
+    ref: str  # "WS4-03"
+    work_stream_number: int
+    work_stream_title: str
+    key_deliverable: str
+    action_text: str
+    description: str
+    target_text: str  # the target end date as written
+    due: date  # the date this reminder is about (target as read, or the review date)
+    precision: str  # how exactly the target text gave `due`: day, month, season, year
+    recurrence: str  # "", "ongoing", "review", "every 2 months"
+    days: int  # days from the run's date to `due`: positive = left, negative = overdue
+    dependencies_text: str
+    strategic_lead: Contact
+    leads: tuple[str, ...]  # every lead role of the action, as the plan names them
+    via: tuple[str, ...]  # how it reached this recipient: "Head of QA", "deputy for X (vacant)"
+    rag: str | None  # reported RAG at the time, None when none reported
+    state: str  # "not started", "in progress"
+    reason: str = ""  # unassigned only: why no one else could be reminded
+
+
+@dataclass(frozen=True, slots=True)
+class Digest:
+    """One message: everything that needs one recipient's attention on one date."""
+
+    recipient: Recipient
+    as_of: date
+    plan_title: str
+    organisation: str
+    items: tuple[Item, ...]
+
+    def section(self, name: Section) -> tuple[Item, ...]:
+        return tuple(i for i in self.items if i.section == name)

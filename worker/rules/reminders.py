@@ -1,0 +1,174 @@
+"""Who gets reminded about what on a given date (pure).
+
+`due_items` walks the open actions and yields (recipient, item) for each one whose reminder
+stage is active on the date (see `stages`), routed to people (see `routing`). `digests` drops
+the items the ledger already holds and gathers the rest into one message per recipient.
+The shell supplies the data, the ledger's keys and the date; nothing here reads a clock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Container, Iterable, Iterator
+from dataclasses import dataclass
+from datetime import date
+
+from worker.contacts import Directory
+from worker.plan.dates import Recurrence
+from worker.rules.digest import SECTIONS, Digest, Item, Kind, Recipient, Section
+from worker.rules.routing import contact_for, route_action
+from worker.rules.stages import ActionDates, ReminderPolicy, Stage, active_stage
+from worker.rules.workdays import WorkingDays
+
+# Progress states that need no more reminders.
+CLOSED = frozenset({"completed", "dropped"})
+
+SECTION_OF: dict[Kind, Section] = {"upcoming": "due_soon", "overdue": "overdue", "review": "review"}
+
+
+@dataclass(frozen=True, slots=True)
+class ActionFacts:
+    """One action as the reminder rules see it (plain data loaded by the shell)."""
+
+    id: int
+    ref: str
+    work_stream_number: int
+    work_stream_title: str
+    strategic_lead: str
+    key_deliverable: str
+    action_text: str
+    description: str
+    target_text: str
+    due: date | None
+    precision: str
+    start: date | None
+    recurrence: Recurrence | None
+    dependencies_text: str
+    leads: tuple[str, ...]
+    rag: str | None
+    state: str
+
+
+@dataclass(frozen=True, slots=True)
+class PlanFacts:
+    title: str
+    organisation: str
+
+
+def item_key(email: str, action_id: int, stage: Stage, *, unassigned_on: date | None = None) -> str:
+    """The ledger key: one reminder per (recipient, action, kind, threshold, due date).
+
+    "No one to remind" items carry the run's date too: the administrator hears about them on
+    every run until the contacts or the plan are fixed.
+    """
+    key = f"{email.lower()}|{action_id}|{stage.kind}|{stage.threshold}|{stage.due.isoformat()}"
+    return key + (f"|unassigned|{unassigned_on.isoformat()}" if unassigned_on else "")
+
+
+@dataclass(frozen=True, slots=True)
+class _Run:
+    directory: Directory
+    policy: ReminderPolicy
+    as_of: date
+
+
+def _item(
+    action: ActionFacts,
+    stage: Stage,
+    run: _Run,
+    *,
+    key: str,
+    section: Section,
+    via: tuple[str, ...],
+    reason: str = "",
+) -> Item:
+    return Item(
+        key=key,
+        section=section,
+        kind=stage.kind,
+        threshold=stage.threshold,
+        rule=stage.rule(run.policy),
+        action_id=action.id,
+        ref=action.ref,
+        work_stream_number=action.work_stream_number,
+        work_stream_title=action.work_stream_title,
+        key_deliverable=action.key_deliverable,
+        action_text=action.action_text,
+        description=action.description,
+        target_text=action.target_text,
+        due=stage.due,
+        precision=action.precision,
+        recurrence=str(action.recurrence or ""),
+        days=(stage.due - run.as_of).days,
+        dependencies_text=action.dependencies_text,
+        strategic_lead=contact_for(action.strategic_lead, run.directory),
+        leads=action.leads,
+        via=via,
+        rag=action.rag,
+        state=action.state,
+        reason=reason,
+    )
+
+
+def stage_of(
+    action: ActionFacts, policy: ReminderPolicy, days: WorkingDays, as_of: date
+) -> Stage | None:
+    if action.state in CLOSED:
+        return None
+    dates = ActionDates(action.due, action.start, action.recurrence)
+    return active_stage(dates, policy, days, as_of)
+
+
+def due_items(
+    actions: Iterable[ActionFacts],
+    directory: Directory,
+    policy: ReminderPolicy,
+    days: WorkingDays,
+    as_of: date,
+) -> Iterator[tuple[Recipient, Item]]:
+    """Every (recipient, item) whose reminder is due on `as_of`, ledger not yet consulted."""
+    admin = Recipient(directory.administrator.email, directory.administrator.name)
+    for action in actions:
+        stage = stage_of(action, policy, days, as_of)
+        if stage is None:
+            continue
+        routing = route_action(action.leads, directory)
+        # A person holding several of the action's roles gets it once, naming each role.
+        people: dict[str, tuple[Recipient, list[str]]] = {}
+        for route in routing.routes:
+            people.setdefault(route.recipient.email.lower(), (route.recipient, []))[1].append(
+                route.via
+            )
+        run = _Run(directory, policy, as_of)
+        section = SECTION_OF[stage.kind]
+        for email, (recipient, via) in people.items():
+            key = item_key(email, action.id, stage)
+            yield recipient, _item(action, stage, run, key=key, section=section, via=tuple(via))
+        if routing.unassigned:
+            key = item_key(admin.email, action.id, stage, unassigned_on=as_of)
+            reason = "; ".join(routing.unassigned)
+            yield (
+                admin,
+                _item(action, stage, run, key=key, section="unassigned", via=(), reason=reason),
+            )
+
+
+def _order(item: Item) -> tuple[int, int, str]:
+    return SECTIONS.index(item.section), item.days, item.ref
+
+
+def digests(
+    pairs: Iterable[tuple[Recipient, Item]],
+    already: Container[str],
+    plan: PlanFacts,
+    as_of: date,
+) -> list[Digest]:
+    """One digest per recipient of the items not already in the ledger; none if empty."""
+    by_email: dict[str, tuple[Recipient, list[Item]]] = {}
+    for recipient, item in pairs:
+        if item.key in already:
+            continue
+        by_email.setdefault(recipient.email.lower(), (recipient, []))[1].append(item)
+    return [
+        Digest(recipient, as_of, plan.title, plan.organisation, tuple(sorted(items, key=_order)))
+        for _, (recipient, items) in sorted(by_email.items())
+    ]

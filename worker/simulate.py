@@ -1,0 +1,93 @@
+"""`planworker simulate`: replay every working day of a period on a scratch copy of the
+database, so an admin can see who would get what before going live. The real database is
+only read."""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Engine, insert, select
+
+from worker.db import make_engine, session_factory
+from worker.mail.backends import MemoryMailer
+from worker.migrate import upgrade
+from worker.models import Base
+from worker.remind import RemindConfig, run_reminders
+
+COPY_CHUNK = 5000
+# The simulated run happens at this time of day, in the plan's time zone.
+RUN_TIME = time(7, 0)
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """One message of the timeline."""
+
+    day: date
+    email: str
+    name: str
+    subject: str
+    items: tuple[tuple[str, str, str], ...]  # (ref, section, rule)
+
+
+def _copy(source: Engine, target: Engine) -> None:
+    with source.connect() as read, target.begin() as write:
+        for table in Base.metadata.sorted_tables:
+            rows = read.execute(select(table)).mappings()
+            while chunk := rows.fetchmany(COPY_CHUNK):
+                write.execute(insert(table), [dict(r) for r in chunk])
+
+
+@contextmanager
+def scratch_copy(source: Engine) -> Iterator[Engine]:
+    """A temporary SQLite database holding a copy of everything in `source`."""
+    with tempfile.TemporaryDirectory(prefix="planworker-simulate-") as folder:
+        engine = make_engine(f"sqlite:///{Path(folder) / 'scratch.db'}")
+        try:
+            upgrade(engine)
+            _copy(source, engine)
+            yield engine
+        finally:
+            engine.dispose()
+
+
+def _fixed(moment: datetime) -> Callable[[], datetime]:
+    return lambda: moment
+
+
+def simulate(
+    source: Engine,
+    plan_id: int,
+    timezone: str,
+    config: RemindConfig,
+    first: date,
+    last: date,
+) -> list[Delivery]:
+    """Every message the reminder job would send on each working day from first to last."""
+    zone = ZoneInfo(timezone)
+    timeline: list[Delivery] = []
+    with scratch_copy(source) as engine:
+        sessions = session_factory(engine)
+        for day in config.days.between(first, last):
+            moment = datetime.combine(day, RUN_TIME, zone).astimezone(UTC)
+            mailer = MemoryMailer()
+            result = run_reminders(
+                sessions, plan_id, config, day, clock=_fixed(moment), mailer=mailer
+            )
+            timeline.extend(
+                Delivery(
+                    day,
+                    digest.recipient.email,
+                    digest.recipient.name,
+                    subject,
+                    tuple((i.ref, i.section, i.rule) for i in digest.items),
+                )
+                for digest, subject in zip(result.planned, result.subjects, strict=True)
+            )
+    return timeline
