@@ -1,4 +1,7 @@
-"""Mail backends against a real SMTP server (aiosmtpd) and real Maildir folders; no mocks."""
+"""Mail backends against a real SMTP server (aiosmtpd) and real Maildir folders; no mocks.
+
+The backends take finished messages as bytes; the tests build an EmailMessage and pass its bytes.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +15,7 @@ import stat
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from email.message import EmailMessage
+from email.parser import BytesHeaderParser
 from email.utils import make_msgid
 from pathlib import Path
 from typing import Literal
@@ -22,7 +26,7 @@ from tests.smtp_server import SmtpServer
 from worker.mail.backends import (
     ENVELOPE_HEADER,
     ConsoleMailer,
-    DeliveryError,
+    Kept,
     MaildirMailer,
     Mailer,
     MemoryMailer,
@@ -30,13 +34,16 @@ from worker.mail.backends import (
     SmtpConfig,
     SmtpMailer,
     TransientError,
+    envelope_sender,
     make_mailer,
+    message_bytes,
 )
 
 PLAIN = "Action 3.2 (publish the housing strategy) is due on 31 March 2013.\n"
 HTML = "<p>Action <b>3.2</b> is due on 31 March 2013.</p>\n"
 ICS = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//planworker//test//EN\r\nEND:VCALENDAR\r\n"
 USER, PASSWORD = "planworker", "c0rrect-h0rse"
+SENDER = "planworker@example.org"
 
 
 def make_message(subject: str, to: Sequence[str] = ("lead@example.org",)) -> EmailMessage:
@@ -50,6 +57,11 @@ def make_message(subject: str, to: Sequence[str] = ("lead@example.org",)) -> Ema
     message.add_alternative(HTML, subtype="html")
     message.add_attachment(ICS, subtype="calendar", filename="deadlines.ics")
     return message
+
+
+def send(mailer: Mailer, message: EmailMessage, recipients: Sequence[str]) -> str:
+    """What the outbox does: the message's bytes, from its From address, to `recipients`."""
+    return mailer.send(message_bytes(message), sender=SENDER, recipients=recipients)
 
 
 def smtp_config(server: SmtpServer, *, password: str = "", timeout: float = 5.0) -> SmtpConfig:
@@ -144,7 +156,7 @@ def test_every_backend_delivers_each_message_once_to_exactly_its_recipients(
     second_rcpts = ["lead@example.org", "head@example.org", "audit@example.org"]
     with harness.mailer as mailer:
         mailer.check()
-        receipts = [mailer.send(first, ["lead@example.org"]), mailer.send(second, second_rcpts)]
+        receipts = [send(mailer, first, ["lead@example.org"]), send(mailer, second, second_rcpts)]
     assert all(receipts)
 
     delivered = harness.delivered()
@@ -165,11 +177,51 @@ def test_smtp_sends_a_whole_run_over_one_connection_and_returns_the_server_reply
     server: SmtpServer,
 ) -> None:
     with SmtpMailer(smtp_config(server)) as mailer:
-        receipts = [mailer.send(make_message(f"m{i}"), ["lead@example.org"]) for i in range(4)]
+        receipts = [send(mailer, make_message(f"m{i}"), ["lead@example.org"]) for i in range(4)]
     assert server.sessions == 1
     assert [r.connection for r in server.received] == [1, 1, 1, 1]
     assert receipts == [f"250 2.0.0 OK: queued as {n}" for n in range(1, 5)]
     assert server.received[0].mail_from == "planworker@example.org"
+
+
+def test_smtp_server_receives_exactly_the_bytes_given(server: SmtpServer) -> None:
+    message = make_message("Reminder: 3.2 due")
+    # Lines starting with a dot must survive SMTP's dot-stuffing both ways.
+    message.get_body(preferencelist=("plain",)).set_content(  # type: ignore[union-attr]
+        ".hidden line\n..two dots\n.\nend\n"
+    )
+    data = message_bytes(message)
+    assert b"\r\n.hidden line\r\n..two dots\r\n.\r\n" in data
+    with SmtpMailer(smtp_config(server)) as mailer:
+        mailer.send(data, sender=SENDER, recipients=["lead@example.org", "head@example.org"])
+    [received] = server.received
+    assert received.data == data  # aiosmtpd adds no trace headers of its own
+    assert received.mail_from == SENDER
+    assert received.rcpt_tos == ["lead@example.org", "head@example.org"]
+
+
+def test_smtp_sends_bare_line_feeds_as_crlf(server: SmtpServer) -> None:
+    data = b"From: planworker@example.org\nSubject: lf\n\nfirst\r\nsecond\rthird\n.dot\n"
+    with SmtpMailer(smtp_config(server)) as mailer:
+        mailer.send(data, sender=SENDER, recipients=["lead@example.org"])
+    expected = (
+        b"From: planworker@example.org\r\nSubject: lf\r\n\r\nfirst\r\nsecond\r\nthird\r\n.dot\r\n"
+    )
+    assert [r.data for r in server.received] == [expected]
+
+
+def test_smtp_non_ascii_addresses_go_out_with_smtputf8(server: SmtpServer) -> None:
+    with SmtpMailer(smtp_config(server)) as mailer:
+        mailer.send(
+            message_bytes(make_message("utf8")),
+            sender="plänworker@example.org",
+            recipients=["lëad@example.org"],
+        )
+    [received] = server.received
+    assert (received.mail_from, received.rcpt_tos) == (
+        "plänworker@example.org",
+        ["lëad@example.org"],
+    )
 
 
 def test_smtp_wrong_password_is_permanent_and_never_shows_the_password(
@@ -180,7 +232,7 @@ def test_smtp_wrong_password_is_permanent_and_never_shows_the_password(
     with SmtpServer("plain", username=USER, password=PASSWORD) as auth_server:
         config = smtp_config(auth_server, password=wrong)
         with SmtpMailer(config) as mailer, pytest.raises(PermanentError) as err:
-            mailer.send(make_message("hello"), ["lead@example.org"])
+            send(mailer, make_message("hello"), ["lead@example.org"])
         with pytest.raises(PermanentError) as check_err:
             SmtpMailer(config).check()
         assert auth_server.received == []
@@ -197,7 +249,7 @@ def test_smtp_recipient_refused_with_550_is_permanent_with_the_servers_text(
     server.reject_rcpt["nobody@example.org"] = (550, "5.1.1 No such user")
     with SmtpMailer(smtp_config(server)) as mailer:
         with pytest.raises(PermanentError) as err:
-            mailer.send(make_message("lost"), ["nobody@example.org"])
+            send(mailer, make_message("lost"), ["nobody@example.org"])
         assert "550 5.1.1 No such user" in err.value.reason
         assert "nobody@example.org" in err.value.reason
         assert err.value.refused == {"nobody@example.org": (550, "5.1.1 No such user")}
@@ -205,19 +257,19 @@ def test_smtp_recipient_refused_with_550_is_permanent_with_the_servers_text(
 
         # Refused in part: the error says who did get it, so nobody gets it twice on retry.
         with pytest.raises(PermanentError) as partial:
-            mailer.send(make_message("half"), ["lead@example.org", "nobody@example.org"])
+            send(mailer, make_message("half"), ["lead@example.org", "nobody@example.org"])
         assert partial.value.accepted == ("lead@example.org",)
         assert [r.rcpt_tos for r in server.received] == [["lead@example.org"]]
 
         # The connection is still good for the next message.
-        mailer.send(make_message("fine"), ["lead@example.org"])
+        send(mailer, make_message("fine"), ["lead@example.org"])
     assert server.sessions == 1
 
 
 def test_smtp_recipients_refused_only_with_4xx_is_transient(server: SmtpServer) -> None:
     server.reject_rcpt["busy@example.org"] = (452, "4.2.2 Mailbox full")
     with SmtpMailer(smtp_config(server)) as mailer, pytest.raises(TransientError) as err:
-        mailer.send(make_message("later"), ["busy@example.org"])
+        send(mailer, make_message("later"), ["busy@example.org"])
     assert "452 4.2.2 Mailbox full" in err.value.reason
 
 
@@ -227,10 +279,10 @@ def test_smtp_451_at_data_is_transient_and_the_next_message_goes_through(
     server.fail_next_data.append((451, "4.3.0 Try again later"))
     with SmtpMailer(smtp_config(server)) as mailer:
         with pytest.raises(TransientError) as err:
-            mailer.send(make_message("first"), ["lead@example.org"])
+            send(mailer, make_message("first"), ["lead@example.org"])
         assert "451 4.3.0 Try again later" in err.value.reason
-        assert err.value.transient
-        mailer.send(make_message("second"), ["lead@example.org"])
+        assert err.value.transient and not err.value.backend  # this message's trouble
+        send(mailer, make_message("second"), ["lead@example.org"])
     assert [str(r.message["Subject"]) for r in server.received] == ["second"]
 
 
@@ -238,18 +290,19 @@ def test_smtp_server_down_is_transient_and_check_says_so_then_it_comes_back() ->
     with SmtpServer("starttls") as smtp_server:
         config = smtp_config(smtp_server)
         with SmtpMailer(config) as mailer:
-            mailer.send(make_message("before"), ["lead@example.org"])
+            send(mailer, make_message("before"), ["lead@example.org"])
             smtp_server.stop()
             with pytest.raises(TransientError) as err:
-                mailer.send(make_message("while down"), ["lead@example.org"])
+                send(mailer, make_message("while down"), ["lead@example.org"])
             assert "refused" in err.value.reason.lower()
+            assert err.value.backend  # reconnecting failed: every message would fail
             assert f"{smtp_server.host}:{smtp_server.port}" in err.value.reason
             with pytest.raises(TransientError):
                 SmtpMailer(config).check()
 
             smtp_server.start()  # same port
             SmtpMailer(config).check()
-            mailer.send(make_message("after"), ["lead@example.org"])
+            send(mailer, make_message("after"), ["lead@example.org"])
         subjects = [str(r.message["Subject"]) for r in smtp_server.received]
         assert subjects == ["before", "after"]
 
@@ -262,7 +315,7 @@ def test_smtp_reconnects_when_the_server_hung_up_between_messages(
         smtp_server.drop_after = 1
         with SmtpMailer(smtp_config(smtp_server)) as mailer:
             for i in range(3):
-                mailer.send(make_message(f"m{i}"), ["lead@example.org"])
+                send(mailer, make_message(f"m{i}"), ["lead@example.org"])
         assert [str(r.message["Subject"]) for r in smtp_server.received] == ["m0", "m1", "m2"]
         assert [r.connection for r in smtp_server.received] == [1, 2, 3]
 
@@ -271,7 +324,7 @@ def test_smtp_untrusted_certificate_is_permanent() -> None:
     with SmtpServer("tls") as smtp_server:
         config = SmtpConfig(smtp_server.host, smtp_server.port, "tls", timeout=5.0)
         with SmtpMailer(config) as mailer, pytest.raises(PermanentError) as err:
-            mailer.send(make_message("hello"), ["lead@example.org"])
+            send(mailer, make_message("hello"), ["lead@example.org"])
     assert "certificate" in err.value.reason
 
 
@@ -298,7 +351,7 @@ def test_maildir_message_reads_back_with_mailbox_with_the_same_headers_and_parts
     sent = make_message("Reminder")
     with MaildirMailer(folder) as mailer:
         mailer.check()
-        key = mailer.send(sent, ["lead@example.org"])
+        key = send(mailer, sent, ["lead@example.org"])
 
     got = mailbox.Maildir(folder, create=False).get_message(key)
     assert got.get_subdir() == "new"
@@ -310,19 +363,44 @@ def test_maildir_message_reads_back_with_mailbox_with_the_same_headers_and_parts
     assert os.listdir(folder / "tmp") == []
 
 
+def test_maildir_file_is_the_given_bytes_with_lf_line_ends_under_the_trace_header(
+    tmp_path: Path,
+) -> None:
+    sent = make_message("Reminder")
+    data = message_bytes(sent)
+    rcpts = ["lead@example.org", "audit@example.org"]
+    with MaildirMailer(tmp_path / "outbox") as mailer:
+        key = mailer.send(data, sender=SENDER, recipients=rcpts)
+
+    raw = mailbox.Maildir(tmp_path / "outbox", create=False).get_bytes(key)
+    trace = f"{ENVELOPE_HEADER}: lead@example.org, audit@example.org\n".encode()
+    assert raw == trace + data.replace(b"\r\n", b"\n")
+    assert b"\r" not in raw
+    got = email.message_from_bytes(raw, policy=email.policy.default)
+    assert isinstance(got, EmailMessage)
+    assert [(k, str(v)) for k, v in got.items()][1:] == [(k, str(v)) for k, v in sent.items()]
+    sent_parts, got_parts = list(sent.walk()), list(got.walk())
+    assert [p.get_content_type() for p in got_parts] == [p.get_content_type() for p in sent_parts]
+    for got_part, sent_part in zip(got_parts, sent_parts, strict=True):
+        assert got_part.get_filename() == sent_part.get_filename()
+        if not sent_part.is_multipart():
+            assert lf(got_part.get_content()) == lf(sent_part.get_content())
+    assert_same_content(got, sent)
+
+
 def test_maildir_that_cannot_be_written_is_transient_naming_the_folder(tmp_path: Path) -> None:
     folder = tmp_path / "outbox"
     if os.geteuid() == 0:
         folder.write_text("not a folder")  # root ignores permissions, but not file types
     else:
-        MaildirMailer(folder).send(make_message("first"), ["lead@example.org"])
+        send(MaildirMailer(folder), make_message("first"), ["lead@example.org"])
         for sub in ("tmp", "new"):
             (folder / sub).chmod(stat.S_IRUSR | stat.S_IXUSR)
     new_before = sorted(os.listdir(folder / "new")) if folder.is_dir() else []
     try:
         mailer = MaildirMailer(folder)
         with pytest.raises(TransientError) as err:
-            mailer.send(make_message("second"), ["lead@example.org"])
+            send(mailer, make_message("second"), ["lead@example.org"])
         with pytest.raises(TransientError):
             mailer.check()
     finally:
@@ -330,7 +408,7 @@ def test_maildir_that_cannot_be_written_is_transient_naming_the_folder(tmp_path:
             if (folder / sub).is_dir():
                 (folder / sub).chmod(0o700)
     assert str(folder) in err.value.reason
-    assert err.value.transient
+    assert err.value.transient and err.value.backend
     assert (sorted(os.listdir(folder / "new")) if folder.is_dir() else []) == new_before
 
 
@@ -340,7 +418,7 @@ def test_maildir_that_cannot_be_written_is_transient_naming_the_folder(tmp_path:
 def test_console_shows_headers_text_and_attachment_names_but_not_the_html() -> None:
     out = io.StringIO()
     with ConsoleMailer(out) as mailer:
-        receipt = mailer.send(make_message("Reminder: 3.2 due"), ["lead@example.org"])
+        receipt = send(mailer, make_message("Reminder: 3.2 due"), ["lead@example.org"])
     text = out.getvalue()
     assert receipt == "printed"
     assert "Subject: Reminder: 3.2 due" in text
@@ -351,14 +429,22 @@ def test_console_shows_headers_text_and_attachment_names_but_not_the_html() -> N
     assert "[attachment: deadlines.ics, text/calendar]" in text
 
 
-def test_memory_keeps_a_snapshot_of_what_was_sent() -> None:
+def test_memory_keeps_the_bytes_and_parses_them_only_when_asked() -> None:
     message = make_message("original")
+    data = message_bytes(message)
     with MemoryMailer() as mailer:
-        assert mailer.send(message, ["lead@example.org"]) == "kept"
+        assert mailer.send(data, sender=SENDER, recipients=["lead@example.org"]) == "kept"
+    assert_same_content(mailer.sent[0][1], message)
     message.replace_header("Subject", "changed afterwards")
+    assert mailer.count == len(mailer.sent_bytes) == 1
+    assert mailer.sent_bytes == [Kept(SENDER, ("lead@example.org",), data)]
+    assert mailer.sent_bytes[0].data is data  # kept as given, not copied or re-serialised
     [(rcpts, kept)] = mailer.sent
     assert rcpts == ("lead@example.org",)
     assert kept["Subject"] == "original"
+    # Every access parses afresh: changing what it returned changes nothing kept.
+    kept.replace_header("Subject", "changed by the reader")
+    assert mailer.sent[0][1]["Subject"] == "original"
 
 
 def test_make_mailer_builds_each_backend_and_names_what_is_missing(tmp_path: Path) -> None:
@@ -373,12 +459,53 @@ def test_make_mailer_builds_each_backend_and_names_what_is_missing(tmp_path: Pat
         make_mailer("maildir", smtp=config, maildir=None)
 
 
-def test_a_message_without_recipients_or_sender_is_refused_permanently() -> None:
-    mailer = MemoryMailer()
-    with pytest.raises(PermanentError):
-        mailer.send(make_message("nobody"), [])
+NOWHERE = SmtpConfig("127.0.0.1", 9, "none", timeout=1.0)  # refused before connecting
+
+
+@pytest.mark.parametrize(
+    "mailer",
+    [SmtpMailer(NOWHERE), MaildirMailer(Path("/nonexistent/outbox")), MemoryMailer()],
+    ids=["smtp", "maildir", "memory"],
+)
+def test_a_message_without_recipients_sender_or_content_is_refused_permanently(
+    mailer: Mailer,
+) -> None:
+    data = message_bytes(make_message("nobody"))
+    with pytest.raises(PermanentError) as err:
+        mailer.send(data, sender=SENDER, recipients=[])
+    assert "recipients" in err.value.reason
+    for sender in ("", "  ", "a@example.org\r\nRCPT TO:<victim@example.org>"):
+        with pytest.raises(PermanentError) as err:
+            mailer.send(data, sender=sender, recipients=["lead@example.org"])
+        assert not err.value.transient and not err.value.backend and "From" in err.value.reason
+    with pytest.raises(PermanentError, match="empty"):
+        mailer.send(b"", sender=SENDER, recipients=["lead@example.org"])
+    # Mistakes in the calling code, not in the message.
+    with pytest.raises(TypeError):
+        mailer.send(data, sender=SENDER, recipients="lead@example.org")
+    with pytest.raises(TypeError):
+        mailer.send(make_message("object"), sender=SENDER, recipients=["lead@example.org"])  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        mailer.send(data.decode(), sender=SENDER, recipients=["lead@example.org"])  # type: ignore[arg-type]
+
+
+def test_envelope_sender_reads_the_first_from_address_also_from_the_headers_alone() -> None:
+    message = make_message("hello")
+    data = message_bytes(message)
+    headers_only = BytesHeaderParser(policy=email.policy.default).parsebytes(data)
+    compat = email.message_from_bytes(data)  # the old policy keeps headers as text
+    for parsed in (message, headers_only, compat):
+        assert envelope_sender(parsed) == SENDER
+    two = make_message("two")
+    two.replace_header("From", '"Worker, Plan" <first@example.org>, second@example.org')
+    assert envelope_sender(two) == "first@example.org"
     no_from = make_message("anonymous")
     del no_from["From"]
-    with pytest.raises(DeliveryError) as err:
-        SmtpMailer(SmtpConfig("127.0.0.1", 9, "none")).send(no_from, ["lead@example.org"])
-    assert not err.value.transient and "From" in err.value.reason
+    for broken in ("undisclosed-recipients:;", "<>", ""):
+        blank = make_message("broken")
+        blank.replace_header("From", broken)
+        for parsed in (blank, email.message_from_bytes(message_bytes(blank))):
+            with pytest.raises(PermanentError, match="From"):
+                envelope_sender(parsed)
+    with pytest.raises(PermanentError, match="From"):
+        envelope_sender(no_from)

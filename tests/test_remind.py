@@ -23,6 +23,7 @@ from tests.conftest import CONTACTS, ROOT, SEED, Cli, seed_data
 from tests.smtp_server import Received, SmtpServer
 
 AUDIT_MANAGER = "audit-manager@example.org"  # "Audit Manager QA" in the plan
+ADMIN = "planworker-admin@example.org"
 
 
 @pytest.fixture
@@ -104,6 +105,12 @@ def test_each_lead_gets_one_message_with_everything_that_needs_them(
         assert "Sunday 30 September 2012" in part
         assert "due in 6 days" in part
     assert "due soon" in message["Subject"]
+    # WS8-13 ("July 2012") names no lead: the administrator is told, with the reason.
+    (admin,) = for_recipient(server, ADMIN)
+    assert "with no one to remind" in admin["Subject"]
+    no_one = text_part(admin).split("No one to remind (")[1]
+    assert "WS8-13" in no_one
+    assert "no lead is named" in no_one
     calendar = next(p for p in message.iter_attachments() if p.get_filename() == "deadlines.ics")
     events = icalendar.Calendar.from_ical(calendar.get_content()).walk("VEVENT")
     starts = {str(e["SUMMARY"]).split()[0]: e.decoded("DTSTART").isoformat() for e in events}
@@ -234,6 +241,23 @@ def test_a_rejected_address_is_recorded_with_the_servers_reason(
     failed = json.loads(seeded("outbox", "--state", "failed", "--json").stdout)["messages"]
     assert [m["to"] for m in failed] == [AUDIT_MANAGER]
     assert "No such user here" in failed[0]["last_error"]
+    # The administrator hears at once which reminders did not reach their lead, and why.
+    (notice,) = [
+        m
+        for m in summary["messages"]
+        if m["to"] == ADMIN and any(i["section"] == "undelivered" for i in m["items"])
+    ]
+    refused = {i["ref"] for i in failed[0]["items"]}
+    assert {i["ref"] for i in notice["items"] if i["section"] == "undelivered"} == refused
+    (admin_mail,) = [
+        r.message
+        for r in server.received
+        if to_address(r) == ADMIN and "not delivered" in r.message["Subject"]
+    ]
+    body = text_part(admin_mail)
+    assert "Not delivered" in body
+    assert AUDIT_MANAGER in body
+    assert "No such user here" in body
     # A permanent failure is not retried by later runs.
     remind(seeded, "2012-09-25", ok=False)
     assert AUDIT_MANAGER not in {to_address(r) for r in server.received}

@@ -397,7 +397,7 @@ def outbox(
         _print_json(
             {
                 "counts": totals,
-                "messages": [message_json(m, [n for _, n in items]) for m, items in found],
+                "messages": [message_json(m, items) for m, items in found],
             }
         )
         return

@@ -16,19 +16,19 @@ by compare-and-set, commits "sending" before talking to the mail server and "sen
 
 from __future__ import annotations
 
-import email
 import email.policy
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from email.message import EmailMessage
+from email.parser import BytesHeaderParser
 from typing import Literal
 
 from sqlalchemy import ColumnElement, and_, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from worker.mail.backends import DeliveryError, Mailer
+from worker.mail.backends import DeliveryError, Mailer, envelope_sender
 from worker.models import Action, Message, Notification
 from worker.rules.digest import Digest, Item
 
@@ -69,6 +69,13 @@ class DeliveryReport:
     retrying: int = 0
     stopped_early: str = ""  # why the run stopped with messages still waiting, if it did
     errors: list[str] = field(default_factory=list)
+
+    def add(self, other: DeliveryReport) -> None:
+        self.sent += other.sent
+        self.failed += other.failed
+        self.retrying += other.retrying
+        self.stopped_early = self.stopped_early or other.stopped_early
+        self.errors += other.errors
 
 
 def existing_keys(session: Session, keys: Iterable[str]) -> set[str]:
@@ -115,30 +122,32 @@ def record(
     ids = []
     for p in planned:
         recipient = p.digest.recipient
-        message_row = session.execute(
-            insert(Message).returning(Message.id),
-            {
-                "plan_id": plan_id,
-                "job": job,
-                "as_of": as_of,
-                "recipient_email": recipient.email,
-                "recipient_name": recipient.name,
-                "message_id": p.message_id,
-                "subject": p.subject,
-                "content": p.message.as_bytes(policy=email.policy.SMTP),
-                "state": "pending",
-                "attempts": 0,
-                "created_at": now,
-                "next_attempt_at": now,
-                "receipt": "",
-                "last_error": "",
-            },
-        ).scalar_one()
-        rows = [_item_row(message_row, recipient.email, i) for i in p.digest.items]
         try:
+            # A savepoint, so a clash with another worker leaves this transaction usable.
             with session.begin_nested():
+                message_row = session.execute(
+                    insert(Message).returning(Message.id),
+                    {
+                        "plan_id": plan_id,
+                        "job": job,
+                        "as_of": as_of,
+                        "recipient_email": recipient.email,
+                        "recipient_name": recipient.name,
+                        "message_id": p.message_id,
+                        "subject": p.subject,
+                        "content": p.message.as_bytes(policy=email.policy.SMTP),
+                        "state": "pending",
+                        "attempts": 0,
+                        "created_at": now,
+                        "next_attempt_at": now,
+                        "receipt": "",
+                        "last_error": "",
+                    },
+                ).scalar_one()
+                rows = [_item_row(message_row, recipient.email, i) for i in p.digest.items]
                 session.execute(insert(Notification), rows)
         except IntegrityError as exc:
+            # The same Message-ID or item key: another worker planned it first.
             raise LedgerRace(str(exc.orig)) from None
         ids.append(message_row)
     return ids
@@ -217,6 +226,16 @@ def _finish(session: Session, claim: Claim, **values: object) -> None:
     session.commit()
 
 
+def _envelope_sender(content: bytes) -> str:
+    """The From address of a stored message, read from its header block alone."""
+    # The header block ends at the first empty line, which is at or before the first CRLF
+    # CRLF, so parsing up to there reads exactly the headers a full parse would, without
+    # walking the body line by line. (Content without one is parsed whole.)
+    head, blank, _ = content.partition(b"\r\n\r\n")
+    headers = BytesHeaderParser(policy=email.policy.default).parsebytes(head + blank)
+    return envelope_sender(headers)
+
+
 def deliver(
     sessions: sessionmaker[Session],
     mailer: Mailer,
@@ -236,9 +255,9 @@ def deliver(
             if claim is None:
                 break
             last_id = claim.id
-            message = email.message_from_bytes(claim.content, policy=email.policy.SMTP)
             try:
-                receipt = mailer.send(message, [claim.recipient])
+                sender = _envelope_sender(claim.content)
+                receipt = mailer.send(claim.content, sender=sender, recipients=[claim.recipient])
             except DeliveryError as exc:
                 now = clock()
                 if exc.backend:
@@ -310,3 +329,12 @@ def list_messages(
         for ref, notification in rows:
             items[notification.message_id].append((ref, notification))
     return [(m, items[m.id]) for m in messages]
+
+
+def mark_sent(session: Session, plan_id: int, now: datetime, *, receipt: str) -> None:
+    """Mark every pending message of a plan sent without sending it (simulations only)."""
+    session.execute(
+        update(Message)
+        .where(Message.plan_id == plan_id, Message.state == "pending")
+        .values(state="sent", sent_at=now, attempts=Message.attempts + 1, receipt=receipt)
+    )

@@ -8,8 +8,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from email.headerregistry import Address
+from functools import lru_cache
 from pathlib import Path
+from typing import cast
 
+import jinja2
 from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -24,7 +27,7 @@ from worker.mail.render import (
     message_id_for,
     render_digest,
 )
-from worker.models import Action, Plan, WorkStream
+from worker.models import Action, Message, Notification, Plan, WorkStream
 from worker.outbox import (
     DeliveryReport,
     LedgerRace,
@@ -36,8 +39,16 @@ from worker.outbox import (
 )
 from worker.plan.dates import MonthDay, Recurrence
 from worker.plan.store import reread_dates, roles_by_action
-from worker.rules.digest import Digest
-from worker.rules.reminders import CLOSED, ActionFacts, PlanFacts, digests, due_items
+from worker.rules.digest import Digest, Kind
+from worker.rules.reminders import (
+    CLOSED,
+    ActionFacts,
+    PlanFacts,
+    Refusal,
+    digests,
+    due_items,
+    undelivered_items,
+)
 from worker.rules.stages import ReminderPolicy
 from worker.rules.workdays import WorkingDays
 
@@ -78,6 +89,12 @@ class RemindResult:
     dates_reread: int = 0
     delivery: DeliveryReport | None = None
 
+    def extend(self, other: RemindResult) -> None:
+        self.planned += other.planned
+        self.message_ids += other.message_ids
+        self.subjects += other.subjects
+        self.render_errors += other.render_errors
+
 
 def _open_actions(plan_id: int, as_of: date, policy: ReminderPolicy) -> ColumnElement[bool]:
     window = as_of + timedelta(days=max(policy.upcoming, default=0) + SLACK_DAYS)
@@ -89,11 +106,8 @@ def _open_actions(plan_id: int, as_of: date, policy: ReminderPolicy) -> ColumnEl
     )
 
 
-def load_facts(
-    session: Session, plan_id: int, as_of: date, policy: ReminderPolicy
-) -> list[ActionFacts]:
-    """The open actions that could have a reminder due on `as_of` (one query, plus leads)."""
-    condition = _open_actions(plan_id, as_of, policy)
+def load_facts(session: Session, condition: ColumnElement[bool]) -> list[ActionFacts]:
+    """The actions matching `condition`, as the rules see them (one query, plus leads)."""
     leads = roles_by_action(session, condition)
     query = (
         select(
@@ -143,22 +157,57 @@ def load_facts(
 
 
 def decide(session: Session, plan: Plan, config: RemindConfig, as_of: date) -> list[Digest]:
-    """The digests due on `as_of` that the ledger does not hold yet."""
-    facts = load_facts(session, plan.id, as_of, config.policy)
+    """The digests due on `as_of` that the ledger does not hold yet: the reminders, and the
+    administrator's notice of any the mail server refused."""
+    facts = load_facts(session, _open_actions(plan.id, as_of, config.policy))
     pairs = list(due_items(facts, config.directory, config.policy, config.days, as_of))
+    refusals = load_refusals(session, plan.id)
+    if refusals:
+        ids = sorted({r.action_id for r in refusals})
+        refused = {a.id: a for a in load_facts(session, Action.id.in_(ids))}
+        pairs += undelivered_items(refusals, refused, config.directory, config.policy, as_of)
     already = existing_keys(session, (item.key for _, item in pairs))
     return digests(pairs, already, PlanFacts(plan.title, plan.organisation), as_of)
+
+
+def load_refusals(session: Session, plan_id: int) -> list[Refusal]:
+    """Every reminder of this plan in a message that failed for good."""
+    query = (
+        select(
+            Notification.action_id,
+            Notification.kind,
+            Notification.threshold,
+            Notification.due_date,
+            Message.recipient_email,
+            Notification.via,
+            Message.last_error,
+        )
+        .join(Message, Message.id == Notification.message_id)
+        .where(Message.plan_id == plan_id, Message.state == "failed")
+        .order_by(Notification.id)
+    )
+    return [
+        Refusal(action_id, cast(Kind, kind), threshold, due, to, via, reason)
+        for action_id, kind, threshold, due, to, via, reason in session.execute(query)
+    ]
 
 
 def _domain(address: Address) -> str:
     return address.domain or "planworker.invalid"
 
 
+@lru_cache(maxsize=8)
+def _environment(folders: tuple[Path, ...]) -> jinja2.Environment:
+    # One environment per folder list, so templates are compiled once, not on every run
+    # (Jinja still reloads a template whose file has changed).
+    return make_environment(folders)
+
+
 def render(
     found: Sequence[Digest], config: RemindConfig, now: datetime
 ) -> tuple[list[Planned], list[str]]:
     """Render each digest; one that fails is reported and left for the next run."""
-    env = make_environment(config.templates)
+    env = _environment(tuple(config.templates))
     domain = _domain(config.identity.sender)
     planned, errors = [], []
     for digest in found:
@@ -231,8 +280,13 @@ def run_reminders(
 ) -> RemindResult:
     """The whole job: plan today's messages, then deliver everything due in the outbox."""
     result = plan_messages(sessions, plan_id, config, as_of, clock(), dry_run=dry_run)
-    if not dry_run and mailer is not None:
-        result.delivery = deliver(
-            sessions, mailer, clock=clock, policy=config.retry, plan_id=plan_id
-        )
+    if dry_run or mailer is None:
+        return result
+    result.delivery = deliver(sessions, mailer, clock=clock, policy=config.retry, plan_id=plan_id)
+    if result.delivery.failed:
+        # Tell the administrator now which reminders the server refused, not tomorrow.
+        notice = plan_messages(sessions, plan_id, config, as_of, clock())
+        result.extend(notice)
+        more = deliver(sessions, mailer, clock=clock, policy=config.retry, plan_id=plan_id)
+        result.delivery.add(more)
     return result

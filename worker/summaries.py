@@ -16,6 +16,7 @@ SECTION_NAMES = {
     "due_soon": "due soon",
     "review": "review due",
     "unassigned": "no one to remind",
+    "undelivered": "not delivered",
 }
 
 
@@ -82,11 +83,9 @@ def render_remind(result: RemindResult, outbox: dict[str, int], where: str, dry_
     verb = "would send" if dry_run else "planned"
     items = sum(len(d.items) for d in result.planned)
     lines.append(f"  {verb} {len(result.planned)} messages with {items} items")
-    for digest, subject in zip(result.planned, result.subjects, strict=True):
+    for digest in result.planned:
         refs = ", ".join(i.ref for i in digest.items)
-        lines.append(f"  - {digest.recipient.email} ({digest.recipient.name}): {_sections(digest)}")
-        lines.append(f"      subject: {subject}")
-        lines.append(f"      actions: {refs}")
+        lines.append(f"  - {digest.recipient.email}: {_sections(digest)} ({refs})")
     if result.delivery is not None:
         d = result.delivery
         lines.append(
@@ -133,7 +132,7 @@ def timeline_json(timeline: list[Delivery]) -> dict[str, Any]:
     }
 
 
-def message_json(message: Message, items: list[Notification]) -> dict[str, Any]:
+def message_json(message: Message, items: list[tuple[str, Notification]]) -> dict[str, Any]:
     return {
         "id": message.id,
         "state": message.state,
@@ -150,6 +149,7 @@ def message_json(message: Message, items: list[Notification]) -> dict[str, Any]:
         "last_error": message.last_error,
         "items": [
             {
+                "ref": ref,
                 "action_id": n.action_id,
                 "section": n.section,
                 "kind": n.kind,
@@ -163,7 +163,7 @@ def message_json(message: Message, items: list[Notification]) -> dict[str, Any]:
                 "via": n.via,
                 "reason": n.reason,
             }
-            for n in items
+            for ref, n in items
         ],
     }
 

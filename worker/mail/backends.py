@@ -1,7 +1,9 @@
 """Where reminder e-mails go: an SMTP server, a Maildir folder, the console or a list in memory.
 
-Every backend takes one finished message plus its envelope recipients and either returns a
-short receipt or raises a DeliveryError saying whether trying again later can help.
+Every backend takes one finished message as bytes (RFC 5322, CRLF line ends, as rendered once
+by `message_bytes`) plus its envelope sender and recipients, and either returns a short receipt
+or raises a DeliveryError saying whether trying again later can help. The bytes are passed on
+as they are: parsing and re-serialising every message would cost more than sending it.
 """
 
 from __future__ import annotations
@@ -9,17 +11,19 @@ from __future__ import annotations
 import email.policy
 import logging
 import mailbox
+import re
 import smtplib
 import ssl
 import sys
 import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from email.message import EmailMessage, MIMEPart
+from email.errors import MessageError
+from email.message import EmailMessage, Message, MIMEPart
 from email.utils import getaddresses
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Literal, Protocol, Self, TextIO
+from typing import TYPE_CHECKING, Literal, NamedTuple, Protocol, Self, TextIO
 
 if TYPE_CHECKING:
     from _typeshed import ReadableBuffer
@@ -36,6 +40,7 @@ _DEFAULT_PORTS: dict[str, int] = {"none": 25, "starttls": 587, "tls": 465}
 # Local files use the platform's line ending (what mail clients reading a Maildir expect);
 # otherwise the same serialisation as on the wire.
 _FILE_POLICY = email.policy.SMTP.clone(linesep="\n")
+_ANY_EOL = re.compile(rb"\r\n|\r|\n")
 
 
 # --- errors ------------------------------------------------------------------------------
@@ -105,8 +110,9 @@ class Mailer(Protocol):
         tb: TracebackType | None,
     ) -> None: ...
 
-    def send(self, message: EmailMessage, recipients: Sequence[str]) -> str:
-        """Deliver `message` to exactly `recipients`; return a receipt or raise DeliveryError."""
+    def send(self, data: bytes, *, sender: str, recipients: Sequence[str]) -> str:
+        """Deliver the message `data` (complete, CRLF line ends) from `sender` to exactly
+        `recipients`; return a receipt or raise DeliveryError."""
         ...
 
     def check(self) -> None:
@@ -114,20 +120,62 @@ class Mailer(Protocol):
         ...
 
 
-def _require_recipients(recipients: Sequence[str]) -> tuple[str, ...]:
+def message_bytes(message: EmailMessage) -> bytes:
+    """`message` as every backend takes it: RFC 5322 bytes with CRLF line ends.
+
+    Raises PermanentError when the message cannot be encoded (nothing would ever send it).
+    """
+    try:
+        return message.as_bytes(policy=email.policy.SMTP)
+    except (UnicodeError, ValueError, TypeError, LookupError) as exc:
+        raise PermanentError(f"cannot encode the message: {exc}") from exc
+
+
+def envelope_sender(message: Message) -> str:
+    """The first From address of `message` (or of just its headers), for MAIL FROM.
+
+    Raises PermanentError when there is no usable one.
+    """
+    try:
+        header = message.get("From")
+        # Header objects of the modern policies carry the parsed addresses; compat32 has text.
+        addresses = getattr(header, "addresses", None)
+        if addresses is not None:
+            found = addresses[0].addr_spec if addresses else ""
+        else:
+            found = getaddresses([str(header)])[0][1] if header else ""
+    except (MessageError, ValueError, TypeError, LookupError, AttributeError) as exc:
+        raise PermanentError(f"the message has an unreadable From header: {exc}") from exc
+    if not found or found == "<>":
+        raise PermanentError("the message has no usable From address")
+    return found
+
+
+def _require_envelope(data: bytes, sender: str, recipients: Sequence[str]) -> tuple[str, ...]:
+    if not isinstance(data, bytes):
+        raise TypeError(f"data must be the message as bytes, not {type(data).__name__}")
+    if not isinstance(sender, str):
+        raise TypeError(f"sender must be an address string, not {type(sender).__name__}")
     # A bare string is a Sequence[str] too; sending to its letters would be a silly bug.
     if isinstance(recipients, str):
         raise TypeError("recipients must be a sequence of addresses, not a string")
+    if not data:
+        raise PermanentError("the message is empty")
+    if not sender.strip() or "\r" in sender or "\n" in sender:
+        raise PermanentError(f"the message has no usable From address: {sender!r}")
     if not recipients:
         raise PermanentError("the message has no envelope recipients")
     return tuple(recipients)
 
 
-def _serialise(message: EmailMessage, policy: email.policy.Policy) -> bytes:
-    try:
-        return message.as_bytes(policy=policy)
-    except (UnicodeError, ValueError, TypeError, LookupError) as exc:
-        raise PermanentError(f"cannot encode the message: {exc}") from exc
+def _crlf(data: bytes) -> bytes:
+    # smtplib sends bytes as they are (it only dot-stuffs them), and servers disagree about a
+    # bare CR or LF, so make sure every line ends in CRLF. Counting is cheap; copying is
+    # needed only for bytes that did not come from message_bytes.
+    crlf = data.count(b"\r\n")
+    if data.count(b"\n") == crlf and data.count(b"\r") == crlf:
+        return data
+    return _ANY_EOL.sub(b"\r\n", data)
 
 
 # --- SMTP --------------------------------------------------------------------------------
@@ -213,13 +261,16 @@ class SmtpMailer:
         except Exception as exc:
             raise self._classify(exc) from exc
 
-    def send(self, message: EmailMessage, recipients: Sequence[str]) -> str:
-        to_addrs = _require_recipients(recipients)
-        from_addr = _envelope_sender(message)
-        _serialise(message, email.policy.SMTP)  # refuse what cannot be encoded before talking
+    def send(self, data: bytes, *, sender: str, recipients: Sequence[str]) -> str:
+        to_addrs = _require_envelope(data, sender, recipients)
+        data = _crlf(data)
+        # Like smtplib's send_message: addresses beyond ASCII need a server that speaks SMTPUTF8
+        # (smtplib raises SMTPNotSupportedError, a permanent error, when it does not).
+        ascii_only = sender.isascii() and all(addr.isascii() for addr in to_addrs)
+        options = () if ascii_only else ("SMTPUTF8", "BODY=8BITMIME")
         reused = self._smtp is not None
         try:
-            return self._send_once(message, from_addr, to_addrs)
+            return self._send_once(data, sender, to_addrs, options)
         except smtplib.SMTPServerDisconnected as exc:
             self._drop()
             if not reused:
@@ -232,13 +283,15 @@ class SmtpMailer:
         except Exception as exc:
             raise self._fail(exc) from exc
         try:
-            return self._send_once(message, from_addr, to_addrs)
+            return self._send_once(data, sender, to_addrs, options)
         except DeliveryError:
             raise
         except Exception as exc:
             raise self._fail(exc) from exc
 
-    def _send_once(self, message: EmailMessage, from_addr: str, to_addrs: tuple[str, ...]) -> str:
+    def _send_once(
+        self, data: bytes, from_addr: str, to_addrs: tuple[str, ...], options: tuple[str, ...]
+    ) -> str:
         if self._smtp is None:
             try:
                 self._smtp = self._connect()
@@ -247,7 +300,7 @@ class SmtpMailer:
                 error.backend = True
                 raise error from exc
         smtp = self._smtp
-        refused = smtp.send_message(message, from_addr=from_addr, to_addrs=list(to_addrs))
+        refused = smtp.sendmail(from_addr, list(to_addrs), data, mail_options=options)
         if refused:
             # Delivered to some recipients only: say so rather than pretend success, and name
             # who has the message so that a retry need not send it to them twice.
@@ -343,14 +396,6 @@ def _refused_error(
     return cls(f"{where}: recipient(s) refused: {listed}", refused=refused, accepted=accepted)
 
 
-def _envelope_sender(message: EmailMessage) -> str:
-    header = message.get("From")
-    addresses = [addr for _, addr in getaddresses([str(header)])] if header else []
-    if not addresses or not addresses[0]:
-        raise PermanentError("the message has no usable From address")
-    return addresses[0]
-
-
 def _quit(smtp: smtplib.SMTP) -> None:
     # Saying goodbye is a courtesy; a server that already hung up is no problem.
     try:
@@ -381,16 +426,17 @@ class MaildirMailer:
     ) -> None:
         pass  # every message is complete on disk when send returns
 
-    def send(self, message: EmailMessage, recipients: Sequence[str]) -> str:
-        to_addrs = _require_recipients(recipients)
+    def send(self, data: bytes, *, sender: str, recipients: Sequence[str]) -> str:
+        to_addrs = _require_envelope(data, sender, recipients)
         # A file has no envelope, so a trace header on top records who the message was for
-        # (as delivery agents do); the message's own headers and body stay byte for byte.
+        # (as delivery agents do); the message's own headers and body stay byte for byte,
+        # only with the local line ending.
         trace = _FILE_POLICY.fold_binary(ENVELOPE_HEADER, ", ".join(to_addrs))
-        data = trace + _serialise(message, _FILE_POLICY)
+        content = trace + data.replace(b"\r\n", b"\n")
         try:
             # mailbox writes into tmp/ and then links into new/, so readers never see a
             # half-written message, and it removes the tmp file when writing fails.
-            key = self._open().add(data)
+            key = self._open().add(content)
         except (OSError, mailbox.Error) as exc:
             error = self._error(exc)
             error.backend = True
@@ -439,9 +485,13 @@ class ConsoleMailer:
     ) -> None:
         pass
 
-    def send(self, message: EmailMessage, recipients: Sequence[str]) -> str:
-        to_addrs = _require_recipients(recipients)
-        text = _render(message, to_addrs)
+    def send(self, data: bytes, *, sender: str, recipients: Sequence[str]) -> str:
+        to_addrs = _require_envelope(data, sender, recipients)
+        try:
+            # Parsed for display only; printing is not the fast path.
+            text = _render(_parse(data, email.policy.default), to_addrs)
+        except (MessageError, ValueError, TypeError, LookupError, IndexError) as exc:
+            raise PermanentError(f"cannot show the message: {exc}") from exc
         try:
             self._stream.write(text)
             self._stream.flush()
@@ -466,6 +516,12 @@ def _render(message: EmailMessage, recipients: Sequence[str]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _parse(data: bytes, policy: email.policy.EmailPolicy[EmailMessage]) -> EmailMessage:
+    parsed = email.message_from_bytes(data, policy=policy)
+    assert isinstance(parsed, EmailMessage)  # what the modern policies' factory makes
+    return parsed
+
+
 def _part_text(part: MIMEPart) -> str:
     try:
         content = part.get_content()
@@ -476,13 +532,32 @@ def _part_text(part: MIMEPart) -> str:
     return content if isinstance(content, str) else _text(bytes(content))
 
 
+class Kept(NamedTuple):
+    """One message a MemoryMailer took, exactly as it was given."""
+
+    sender: str
+    recipients: tuple[str, ...]
+    data: bytes
+
+
 class MemoryMailer:
-    """Keeps (recipients, message) pairs in `sent`; for simulations and tests."""
+    """Keeps what it is given in `sent_bytes`, and shows it parsed as (recipients, message)
+    pairs in `sent`; for simulations and tests."""
 
     name = "memory"
 
     def __init__(self) -> None:
-        self.sent: list[tuple[tuple[str, ...], EmailMessage]] = []
+        self.sent_bytes: list[Kept] = []
+
+    @property
+    def count(self) -> int:
+        return len(self.sent_bytes)
+
+    @property
+    def sent(self) -> list[tuple[tuple[str, ...], EmailMessage]]:
+        """Parsed on every access (a simulation that never looks pays nothing): a fresh list
+        of fresh messages, so changing them changes nothing kept."""
+        return [(kept.recipients, _parse(kept.data, email.policy.SMTP)) for kept in self.sent_bytes]
 
     def __enter__(self) -> Self:
         return self
@@ -495,13 +570,9 @@ class MemoryMailer:
     ) -> None:
         pass
 
-    def send(self, message: EmailMessage, recipients: Sequence[str]) -> str:
-        to_addrs = _require_recipients(recipients)
-        # Keep a parsed copy of the serialised bytes: it fails on the messages a real backend
-        # could not encode and later changes to the caller's object do not leak in.
-        data = _serialise(message, email.policy.SMTP)
-        copy = email.message_from_bytes(data, policy=email.policy.SMTP)
-        self.sent.append((to_addrs, copy))
+    def send(self, data: bytes, *, sender: str, recipients: Sequence[str]) -> str:
+        to_addrs = _require_envelope(data, sender, recipients)
+        self.sent_bytes.append(Kept(sender, to_addrs, data))  # bytes cannot change afterwards
         return "kept"
 
     def check(self) -> None:
@@ -537,6 +608,7 @@ __all__ = [
     "ENVELOPE_HEADER",
     "ConsoleMailer",
     "DeliveryError",
+    "Kept",
     "MaildirMailer",
     "Mailer",
     "MemoryMailer",
@@ -544,5 +616,7 @@ __all__ = [
     "SmtpConfig",
     "SmtpMailer",
     "TransientError",
+    "envelope_sender",
     "make_mailer",
+    "message_bytes",
 ]

@@ -7,10 +7,11 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Literal
 
-# The sections of a lead's message, in the order they are shown. "unassigned" appears only in
-# the plan administrator's message: actions that reached no one else ("no one to remind").
-Section = Literal["overdue", "due_soon", "review", "unassigned"]
-SECTIONS: tuple[Section, ...] = ("overdue", "due_soon", "review", "unassigned")
+# The sections of a lead's message, in the order they are shown. The last two appear only in
+# the plan administrator's message: actions that reached no lead ("no one to remind"), and
+# reminders the mail server refused ("not delivered").
+Section = Literal["overdue", "due_soon", "review", "unassigned", "undelivered"]
+SECTIONS: tuple[Section, ...] = ("overdue", "due_soon", "review", "unassigned", "undelivered")
 
 # What kind of reminder an item is (part of the ledger key).
 Kind = Literal["upcoming", "overdue", "review"]
@@ -57,7 +58,7 @@ class Item:
     via: tuple[str, ...]  # how it reached this recipient: "Head of QA", "deputy for X (vacant)"
     rag: str | None  # reported RAG at the time, None when none reported
     state: str  # "not started", "in progress"
-    reason: str = ""  # unassigned only: why no one else could be reminded
+    reason: str = ""  # unassigned, undelivered: why it did not reach a lead
 
 
 @dataclass(frozen=True, slots=True)

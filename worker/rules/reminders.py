@@ -8,8 +8,8 @@ The shell supplies the data, the ledger's keys and the date; nothing here reads 
 
 from __future__ import annotations
 
-from collections.abc import Container, Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Container, Iterable, Iterator, Mapping
+from dataclasses import dataclass, replace
 from datetime import date
 
 from worker.contacts import Directory
@@ -150,6 +150,50 @@ def due_items(
                 admin,
                 _item(action, stage, run, key=key, section="unassigned", via=(), reason=reason),
             )
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """A reminder the mail server refused for good (from the outbox)."""
+
+    action_id: int
+    kind: Kind
+    threshold: int
+    due: date
+    recipient: str  # the address it was meant for
+    via: str
+    reason: str  # the server's answer
+
+
+def undelivered_items(
+    refusals: Iterable[Refusal],
+    actions: Mapping[int, ActionFacts],
+    directory: Directory,
+    policy: ReminderPolicy,
+    as_of: date,
+) -> Iterator[tuple[Recipient, Item]]:
+    """The administrator's "not delivered" items: each refused reminder, once."""
+    admin = Recipient(directory.administrator.email, directory.administrator.name)
+    run = _Run(directory, policy, as_of)
+    for refusal in refusals:
+        action = actions.get(refusal.action_id)
+        # The administrator's own refusals cannot be mailed to them: the outbox and the
+        # command's exit status report those.
+        if action is None or refusal.recipient.lower() == admin.email.lower():
+            continue
+        stage = Stage(refusal.kind, refusal.threshold, refusal.due, refusal.due)
+        key = item_key(admin.email, action.id, stage) + f"|undelivered|{refusal.recipient.lower()}"
+        item = _item(
+            action,
+            stage,
+            run,
+            key=key,
+            section="undelivered",
+            via=(f"{refusal.recipient} ({refusal.via})" if refusal.via else refusal.recipient,),
+            reason=refusal.reason,
+        )
+        rule = f"the reminder to {refusal.recipient} ({item.rule}) was refused by the mail server"
+        yield admin, replace(item, rule=rule)
 
 
 def _order(item: Item) -> tuple[int, int, str]:

@@ -1,0 +1,189 @@
+"""The outbox state machine on SQLite and PostgreSQL: claims, leases, retries, races."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+from sqlalchemy import Engine, func, insert, select, update
+from sqlalchemy.orm import Session
+
+from tests.conftest import CONTACTS, SEED
+from worker.configure import remind_config
+from worker.contacts import load_directory
+from worker.db import session_factory
+from worker.mail.backends import PermanentError, TransientError
+from worker.models import Message, Notification, Plan
+from worker.outbox import RetryPolicy, after_failure, claim_next
+from worker.plan.importer import import_file
+from worker.remind import plan_messages
+from worker.settings import Settings
+
+NOW = datetime(2012, 9, 24, 7, 0, tzinfo=UTC)
+POLICY = RetryPolicy(max_attempts=4, retry_after=timedelta(seconds=60))
+
+
+# --- retry policy (pure) -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("attempts", "error", "expected"),
+    [
+        (1, TransientError("451 try later"), ("pending", NOW + timedelta(seconds=60))),
+        (2, TransientError("451 try later"), ("pending", NOW + timedelta(seconds=120))),
+        (3, TransientError("timeout"), ("pending", NOW + timedelta(seconds=240))),
+        (4, TransientError("timeout"), ("failed", NOW)),  # attempts used up
+        (1, PermanentError("550 no such user"), ("failed", NOW)),  # never retried
+    ],
+)
+def test_passing_failures_wait_longer_each_time_then_give_up(
+    attempts: int, error: TransientError, expected: tuple[str, datetime]
+) -> None:
+    assert after_failure(attempts, error, NOW, POLICY) == expected
+
+
+def test_waits_are_capped_at_six_hours() -> None:
+    policy = RetryPolicy(max_attempts=50, retry_after=timedelta(minutes=10))
+    assert after_failure(30, TransientError("x"), NOW, policy) == (
+        "pending",
+        NOW + timedelta(hours=6),
+    )
+
+
+# --- claims ------------------------------------------------------------------------------
+
+
+def _message(session: Session, plan_id: int, n: int, **values: object) -> int:
+    row = {
+        "plan_id": plan_id,
+        "job": "remind",
+        "as_of": date(2012, 9, 24),
+        "recipient_email": f"lead{n}@example.org",
+        "recipient_name": "",
+        "message_id": f"<{n}@example.org>",
+        "subject": "s",
+        "content": b"Subject: s\r\n\r\nbody\r\n",
+        "state": "pending",
+        "attempts": 0,
+        "created_at": NOW,
+        "next_attempt_at": NOW,
+        "receipt": "",
+        "last_error": "",
+        **values,
+    }
+    return session.execute(insert(Message).returning(Message.id), row).scalar_one()
+
+
+def _plan(session: Session) -> int:
+    plan = Plan(slug="p", title="P")
+    session.add(plan)
+    session.flush()
+    return plan.id
+
+
+def test_a_claimed_message_cannot_be_claimed_again_until_its_lease_runs_out(
+    engine: Engine,
+) -> None:
+    sessions = session_factory(engine)
+    with sessions() as s:
+        message = _message(s, _plan(s), 1)
+        s.commit()
+    lease = timedelta(minutes=5)
+    with sessions() as a, sessions() as b:
+        first = claim_next(a, NOW, lease)
+        assert first is not None and first.id == message and first.attempts == 1
+        assert claim_next(b, NOW + timedelta(minutes=4), lease) is None
+        again = claim_next(b, NOW + timedelta(minutes=6), lease)  # the first worker died
+        assert again is not None and again.id == message and again.attempts == 2
+
+
+def test_a_message_waiting_to_retry_is_not_claimed_early(engine: Engine) -> None:
+    sessions = session_factory(engine)
+    with sessions() as s:
+        _message(s, _plan(s), 1, next_attempt_at=NOW + timedelta(minutes=2))
+        s.commit()
+        assert claim_next(s, NOW, timedelta(minutes=5)) is None
+        assert claim_next(s, NOW + timedelta(minutes=2), timedelta(minutes=5)) is not None
+
+
+def test_two_workers_claiming_at_once_never_get_the_same_message(engine: Engine) -> None:
+    sessions = session_factory(engine)
+    with sessions() as s:
+        plan_id = _plan(s)
+        for n in range(40):
+            _message(s, plan_id, n)
+        s.commit()
+    claimed: list[list[int]] = [[], []]
+
+    def worker(index: int) -> None:
+        with sessions() as session:
+            while (claim := claim_next(session, NOW, timedelta(minutes=5))) is not None:
+                claimed[index].append(claim.id)
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(claimed[0] + claimed[1]) == sorted(set(claimed[0] + claimed[1]))
+    assert len(claimed[0]) + len(claimed[1]) == 40
+
+
+# --- planning ----------------------------------------------------------------------------
+
+
+def _seeded(engine: Engine) -> int:
+    with Session(engine) as s:
+        result = import_file(s, SEED, None, "test", "end", load_directory(CONTACTS))
+        s.commit()
+        return s.scalars(select(Plan.id).where(Plan.slug == result.plan)).one()
+
+
+def test_two_workers_planning_the_same_day_record_each_reminder_once(engine: Engine) -> None:
+    plan_id = _seeded(engine)
+    config = remind_config(Settings(), load_directory(CONTACTS))
+    sessions = session_factory(engine)
+    errors: list[BaseException] = []
+
+    def worker() -> None:
+        try:
+            plan_messages(sessions, plan_id, config, date(2012, 9, 24), NOW)
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    with sessions() as s:
+        per_recipient = s.execute(
+            select(Message.recipient_email, func.count()).group_by(Message.recipient_email)
+        ).all()
+        keys = s.scalar(select(func.count(Notification.key.distinct())))
+        rows = s.scalar(select(func.count()).select_from(Notification))
+    assert per_recipient and all(n == 1 for _, n in per_recipient)
+    assert keys == rows
+
+
+def test_a_failed_message_is_reported_to_the_administrator_once(engine: Engine) -> None:
+    plan_id = _seeded(engine)
+    config = remind_config(Settings(), load_directory(CONTACTS))
+    sessions = session_factory(engine)
+    plan_messages(sessions, plan_id, config, date(2012, 9, 24), NOW)
+    with sessions() as s:
+        s.execute(
+            update(Message)
+            .where(Message.recipient_email == "audit-manager@example.org")
+            .values(state="failed", last_error="550 5.1.1 No such user")
+        )
+        s.commit()
+    notice = plan_messages(sessions, plan_id, config, date(2012, 9, 24), NOW)
+    assert [d.recipient.email for d in notice.planned] == ["planworker-admin@example.org"]
+    items = notice.planned[0].items
+    assert {i.section for i in items} == {"undelivered"}
+    assert all("550 5.1.1 No such user" in i.reason for i in items)
+    later = plan_messages(sessions, plan_id, config, date(2012, 9, 25), NOW)
+    assert all(i.section != "undelivered" for d in later.planned for i in d.items)
