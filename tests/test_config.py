@@ -161,3 +161,69 @@ def test_shipped_directory_is_valid_and_uses_placeholder_addresses() -> None:
     emails += [directory.administrator.email, *(p.email for p in directory.board)]
     assert emails and all(e.endswith("@example.org") for e in emails)
     assert directory.board
+
+
+# --- reminders and mail ------------------------------------------------------------------
+
+
+def test_shipped_config_gives_the_documented_reminder_policy() -> None:
+    settings = load_settings(ROOT / "config" / "planworker.toml")
+    policy = settings.reminders.policy()
+    assert policy.upcoming == (14, 7, 1, 0)
+    assert (policy.every_days, policy.back_off_after_days, policy.back_off_every_days) == (
+        7,
+        28,
+        28,
+    )
+    assert settings.mail.backend == "maildir"
+
+
+def test_a_bad_smtp_security_from_the_environment_names_the_variable(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("PLANWORKER_SMTP__SECURITY", "ssl")
+    with pytest.raises(
+        InputError, match=r"PLANWORKER_SMTP__SECURITY: .*'none', 'starttls' or 'tls'"
+    ):
+        load_settings(None)
+
+
+def test_the_smtp_password_is_read_from_a_secret_file_and_never_shown(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    secret = write(tmp_path, "password", "hunter2-secret\n")
+    monkeypatch.setenv("PLANWORKER_SMTP__PASSWORD_FILE", str(secret))
+    settings = load_settings(None)
+    assert settings.smtp.password.get_secret_value() == "hunter2-secret"
+    assert "hunter2" not in repr(settings) and "hunter2" not in str(settings.smtp)
+
+
+def test_a_missing_password_file_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PLANWORKER_SMTP__PASSWORD_FILE", str(tmp_path / "nope"))
+    with pytest.raises(InputError, match=r"password_file .*nope: No such file"):
+        load_settings(None)
+
+
+def test_password_and_password_file_together_are_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PLANWORKER_SMTP__PASSWORD", "x")
+    monkeypatch.setenv("PLANWORKER_SMTP__PASSWORD_FILE", str(write(tmp_path, "pw", "y")))
+    with pytest.raises(InputError, match="not both"):
+        load_settings(None)
+
+
+@pytest.mark.parametrize(
+    ("toml", "key"),
+    [
+        ("[reminders]\nbefore_days = [14, 0]\n", "reminders.before_days"),
+        ("[reminders]\nevery_days = 0\n", "reminders.every_days"),
+        ('[reminders]\nclosed_days = ["24/12/2012"]\n', "reminders.closed_days.0"),
+        ('[mail]\nfrom_address = "not an address"\n', "mail.from_address"),
+        ('[mail]\nbackend = "pigeon"\n', "mail.backend"),
+        ("[smtp]\nport = 70000\n", "smtp.port"),
+    ],
+)
+def test_bad_reminder_and_mail_settings_name_the_key(tmp_path: Path, toml: str, key: str) -> None:
+    with pytest.raises(InputError, match=key.replace(".", r"\.")):
+        load_settings(write(tmp_path, "p.toml", toml))

@@ -149,10 +149,13 @@ def test_overdue_reminders_repeat_weekly_then_back_off(seeded: Cli, server: Smtp
         for rule, target in outbox_items(seeded, AUDIT_MANAGER)
         if target == "30 September 2012"
     ]
-    assert [r.split(" (")[0] for r in reversed(rules)] == [
-        "1 days after the target date",
-        "8 days after the target date",
-        "29 days after the target date",
+    assert list(reversed(rules)) == [
+        "overdue: reminded every 7 days until marked completed"
+        " (the reminder due 1 day after the target date)",
+        "overdue: reminded every 7 days until marked completed"
+        " (the reminder due 8 days after the target date)",
+        "overdue: reminded every 28 days until marked completed"
+        " (the reminder due 29 days after the target date)",
     ]
 
 
@@ -393,7 +396,11 @@ def test_simulate_prints_a_timeline_and_leaves_the_database_alone(seeded: Cli) -
         ("2012-09-14", "14 days before the target date"),
         ("2012-09-21", "7 days before the target date"),
         ("2012-09-28", "on the target date"),
-        ("2012-10-01", "1 days after the target date (repeats every 7 days until completed)"),
+        (
+            "2012-10-01",
+            "overdue: reminded every 7 days until marked completed"
+            " (the reminder due 1 day after the target date)",
+        ),
     ]
     assert json.loads(seeded("outbox", "--json").stdout)["messages"] == []
     text = seeded("simulate", "--from", "2012-09-10", "--to", "2012-09-14").stdout
@@ -404,3 +411,63 @@ def test_simulate_rejects_a_backwards_period(seeded: Cli) -> None:
     result = seeded("simulate", "--from", "2012-10-01", "--to", "2012-09-01", ok=False)
     assert result.exit_code != 0
     assert "--to must not be before --from" in result.output
+
+
+# --- an admin's templates ----------------------------------------------------------------
+
+
+def test_an_admins_templates_folder_rewords_the_subject_only(
+    seeded: Cli, server: SmtpServer, tmp_path: Path
+) -> None:
+    folder = tmp_path / "templates" / "reminder"
+    folder.mkdir(parents=True)
+    (folder / "subject.txt").write_text(
+        "Improvement plan: {{ digest.items|length }} action(s) for you\n", encoding="utf-8"
+    )
+    seeded.env["PLANWORKER_TEMPLATES_DIR"] = str(tmp_path / "templates")
+    remind(seeded, "2012-09-24")
+    (message,) = for_recipient(server, AUDIT_MANAGER)
+    assert message["Subject"].startswith("Improvement plan: ")
+    assert "WS1-01" in text_part(message)  # the body still comes from the shipped folder
+
+
+def test_a_broken_template_sends_nothing_and_says_where(
+    seeded: Cli, server: SmtpServer, tmp_path: Path
+) -> None:
+    folder = tmp_path / "templates" / "reminder"
+    folder.mkdir(parents=True)
+    (folder / "body.txt").write_text("Dear {{ digest.recipient.name\n", encoding="utf-8")
+    seeded.env["PLANWORKER_TEMPLATES_DIR"] = str(tmp_path / "templates")
+    result = seeded("remind", "--as-of", "2012-09-24", ok=False)
+    assert result.exit_code == 1
+    assert "body.txt" in result.output
+    assert server.received == []
+    # Nothing was recorded, so once the template is fixed the reminders go out.
+    (folder / "body.txt").unlink()
+    assert remind(seeded, "2012-09-24")["counts"]["sent"] > 0
+
+
+# --- the embedded default and the console ------------------------------------------------
+
+
+def test_by_default_messages_are_files_in_a_maildir_any_mail_client_can_read(cli: Cli) -> None:
+    import mailbox
+
+    cli("plan", "import", str(SEED))
+    result = cli("remind", "--as-of", "2012-09-24")
+    assert f"delivered to the Maildir folder {cli.maildir}" in result.stdout
+    box = mailbox.Maildir(cli.maildir, create=False)
+    messages = list(box.values())
+    sent = json.loads(cli("outbox", "--json").stdout)["counts"]["sent"]
+    assert len(messages) == sent > 10
+    subjects = {m["Subject"] for m in messages}
+    assert all(s.startswith("Action plan: ") for s in subjects)
+
+
+def test_the_console_backend_prints_each_message(cli: Cli) -> None:
+    cli("plan", "import", str(SEED))
+    cli.env["PLANWORKER_MAIL__BACKEND"] = "console"
+    out = cli("remind", "--as-of", "2012-09-24").stdout
+    assert f"To: Audit Manager <{AUDIT_MANAGER}>" in out
+    assert "WS1-01 — due in 6 days" in out
+    assert "<html" not in out

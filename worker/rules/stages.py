@@ -78,17 +78,20 @@ class Stage:
         if self.kind == "upcoming":
             if self.threshold == 0:
                 return "on the target date"
-            unit = "day" if self.threshold == 1 else "days"
-            return f"{self.threshold} {unit} before the target date"
+            return f"{_days(self.threshold)} before the target date"
         if self.kind == "overdue":
             every = _every(policy, self.threshold)
             return (
-                f"{self.threshold} days after the target date "
-                f"(repeats every {every} days until completed)"
+                f"overdue: reminded every {_days(every)} until marked completed "
+                f"(the reminder due {_days(self.threshold)} after the target date)"
             )
         return "review date of a recurring action" + (
             " (first review)" if self.threshold == 0 else f" (review {self.threshold + 1})"
         )
+
+
+def _days(n: int) -> str:
+    return f"{n} day" if n == 1 else f"{n} days"
 
 
 def add_months(day: date, months: int) -> date:
