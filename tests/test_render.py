@@ -62,7 +62,11 @@ _BASE = Item(
 
 
 def item(**changes: Any) -> Item:
-    return dataclasses.replace(_BASE, **changes)
+    made = dataclasses.replace(_BASE, **changes)
+    # The badge shows the effective RAG; in these examples it is the reported one.
+    if "effective_rag" not in changes:
+        made = dataclasses.replace(made, effective_rag=made.rag or "none")
+    return made
 
 
 def overdue() -> Item:

@@ -278,20 +278,14 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-@main.command()
-@as_of_option
-@click.option("--dry-run", is_flag=True, help="Render and list what would be sent; send nothing.")
-@plan_option
-@json_option
-@click.pass_obj
-def remind(
-    app: App, as_of: datetime | None, dry_run: bool, plan_slug: str | None, as_json: bool
-) -> None:
-    """Send the lead reminders due on a date, then deliver anything waiting in the outbox.
+dry_run_option = click.option(
+    "--dry-run", is_flag=True, help="Render and list what would be sent; send and record nothing."
+)
 
-    Each lead gets one message listing all their actions that are overdue, due soon or due
-    for review. Running it again for the same date sends nothing new.
-    """
+
+def _run_job(
+    app: App, job: str, as_of: datetime | None, dry_run: bool, plan_slug: str | None, as_json: bool
+) -> None:
     from worker.configure import mailer, remind_config, where
     from worker.db import session_factory
     from worker.outbox import counts
@@ -307,19 +301,52 @@ def remind(
     day = _date_or_today(as_of, timezone)
     backend = None if dry_run else mailer(app.settings, sys.stderr if as_json else sys.stdout)
     result = run_reminders(
-        sessions, plan_id, config, day, clock=_now, mailer=backend, dry_run=dry_run
+        sessions, plan_id, config, day, clock=_now, mailer=backend, dry_run=dry_run, job=job
     )
     with sessions() as session:
         outbox_counts = counts(session, plan_id)
     if as_json:
         _print_json(remind_json(result, outbox_counts, dry_run))
     else:
-        click.echo(render_remind(result, outbox_counts, where(app.settings), dry_run))
+        click.echo(render_remind(result, outbox_counts, where(app.settings), dry_run, job))
     delivery = result.delivery
     for error in result.render_errors + (delivery.errors if delivery else []):
         click.echo(f"error: {error}", err=True)
     if result.render_errors or (delivery and (delivery.failed or delivery.stopped_early)):
         sys.exit(1)
+
+
+@main.command()
+@as_of_option
+@dry_run_option
+@plan_option
+@json_option
+@click.pass_obj
+def remind(
+    app: App, as_of: datetime | None, dry_run: bool, plan_slug: str | None, as_json: bool
+) -> None:
+    """Send the lead reminders due on a date, then deliver anything waiting in the outbox.
+
+    Each lead gets one message listing all their actions that are overdue, due soon or due
+    for review. Running it again for the same date sends nothing new.
+    """
+    _run_job(app, "remind", as_of, dry_run, plan_slug, as_json)
+
+
+@main.command()
+@as_of_option
+@dry_run_option
+@plan_option
+@json_option
+@click.pass_obj
+def escalate(
+    app: App, as_of: datetime | None, dry_run: bool, plan_slug: str | None, as_json: bool
+) -> None:
+    """Escalate Amber, Red and long-overdue actions to their work stream's strategic lead
+    (one message each, weekly while they stay so), and tell the strategic lead and the board
+    at once when an action turns Red. Running it again for the same date sends nothing new.
+    """
+    _run_job(app, "escalate", as_of, dry_run, plan_slug, as_json)
 
 
 @main.command()
@@ -339,14 +366,27 @@ def remind(
     metavar="YYYY-MM-DD",
     help="Last day to replay.",
 )
+@click.option(
+    "--job",
+    "jobs",
+    multiple=True,
+    type=click.Choice(["remind", "escalate", "digest"]),
+    help="Replay only this job (repeatable; default: all three).",
+)
 @plan_option
 @json_option
 @click.pass_obj
 def simulate(
-    app: App, first: datetime, last: datetime, plan_slug: str | None, as_json: bool
+    app: App,
+    first: datetime,
+    last: datetime,
+    jobs: tuple[str, ...],
+    plan_slug: str | None,
+    as_json: bool,
 ) -> None:
-    """Replay the reminder job on every working day from --from to --to, on a scratch copy of
-    the database (the real one is not changed), and print who would get what, when."""
+    """Replay the jobs on every working day from --from to --to on a scratch copy of the
+    database (the real one is not changed), and print who would get what, when: lead
+    reminders and escalations every working day, the board digest weekly."""
     from worker.configure import remind_config
     from worker.errors import PlanworkerError
     from worker.simulate import simulate as replay
@@ -360,7 +400,17 @@ def simulate(
     with app.session() as session:
         plan = app.plan(session, plan_slug)
         plan_id, timezone = plan.id, plan.timezone
-    timeline = replay(app.engine, plan_id, timezone, config, first.date(), last.date())
+    weekdays = ["monday", "tuesday", "wednesday", "thursday", "friday"]
+    timeline = replay(
+        app.engine,
+        plan_id,
+        timezone,
+        config,
+        first.date(),
+        last.date(),
+        jobs=jobs or ("remind", "escalate", "digest"),
+        digest_weekday=weekdays.index(app.settings.digest.weekday),
+    )
     if as_json:
         _print_json(timeline_json(timeline))
     else:
@@ -404,3 +454,291 @@ def outbox(
     for message, items in found:
         click.echo(render_message(message, items))
     click.echo("outbox: " + ", ".join(f"{n} {s}" for s, n in totals.items()))
+
+
+# --- status ----------------------------------------------------------------------------------
+
+
+@main.group(cls=_Group)
+def status() -> None:
+    """Progress: set an action's RAG and state, import a status return, show history."""
+
+
+def _alert_after(app: App, plan_slug: str | None, as_of: datetime | None) -> None:
+    """Tell the strategic lead and the board at once about actions that are now Red."""
+    if not app.settings.escalation.red_alert:
+        return
+    _run_job(app, "alert", as_of, False, plan_slug, False)
+
+
+@status.command("set")
+@click.argument("action_id")
+@click.option("--rag", help="Green, Amber or Red (G, A, R).")
+@click.option("--state", "state_", help="not started, in progress, completed or dropped.")
+@click.option("--note", required=True, help="What happened: recorded in the history.")
+@click.option("--by", required=True, help="Who reports it.")
+@click.option("--no-alert", is_flag=True, help="Do not send the Red alert now.")
+@as_of_option
+@plan_option
+@click.pass_obj
+def status_set(
+    app: App,
+    action_id: str,
+    rag: str | None,
+    state_: str | None,
+    note: str,
+    by: str,
+    no_alert: bool,
+    as_of: datetime | None,
+    plan_slug: str | None,
+) -> None:
+    """Record a progress update for one action (ACTION_ID as in the plan, e.g. WS1-01).
+
+    If it leaves the action Red, its strategic lead and the board are told at once (unless
+    --no-alert; the daily escalation job would tell them anyway).
+    """
+    from worker.errors import PlanworkerError
+    from worker.plan.data import parse_rag, parse_state
+    from worker.status_store import StatusUpdate, apply_updates
+
+    try:
+        parsed_rag = parse_rag(rag) if rag else None
+        parsed_state = parse_state(state_) if state_ else None
+    except ValueError as exc:
+        raise PlanworkerError(str(exc)) from None
+    if not note.strip() or not by.strip():
+        raise PlanworkerError("--note and --by must not be empty")
+    update = StatusUpdate(
+        action_id.strip(), parsed_rag, parsed_state, note.strip(), by.strip(), _now(), "cli"
+    )
+    with app.session() as session:
+        plan_id = app.plan(session, plan_slug).id
+        result = apply_updates(session, plan_id, [update], ["command line"])
+        session.commit()
+    click.echo(f"{action_id}: " + ("recorded" if result.changed else "no change (same as now)"))
+    if result.changed and not no_alert:
+        _alert_after(app, plan_slug, as_of)
+
+
+@status.command("import")
+@click.argument("path", type=click.Path(path_type=Path, exists=True, dir_okay=False))
+@click.option("--no-alert", is_flag=True, help="Do not send Red alerts now.")
+@as_of_option
+@plan_option
+@json_option
+@click.pass_obj
+def status_import(
+    app: App,
+    path: Path,
+    no_alert: bool,
+    as_of: datetime | None,
+    plan_slug: str | None,
+    as_json: bool,
+) -> None:
+    """Import a status return (CSV or XLSX with ID, RAG, Status, Note, Updated By and an
+    optional Date). All or nothing: any bad row imports nothing, and the error names the row,
+    column and reason. Importing the same return again changes nothing."""
+    from zoneinfo import ZoneInfo
+
+    from worker.status_return import read_status_return
+    from worker.status_store import StatusUpdate, apply_updates
+
+    with app.session() as session:
+        plan = app.plan(session, plan_slug)
+        zone = ZoneInfo(plan.timezone)
+        read = read_status_return(path, today=datetime.now(zone).date())
+        now = _now()
+        updates = [
+            StatusUpdate(
+                u.ref,
+                u.rag,
+                u.state,
+                u.note,
+                u.by,
+                datetime.combine(u.on, datetime.min.time(), zone) if u.on else now,
+                f"status return {path.name}",
+            )
+            for u in read.updates
+        ]
+        result = apply_updates(session, plan.id, updates, [f"row {u.row}" for u in read.updates])
+        session.commit()
+    if as_json:
+        _print_json({"changed": result.changed, "unchanged": result.unchanged, "refs": result.refs})
+    else:
+        click.echo(
+            f"status return {path.name}: {result.changed} actions updated, "
+            f"{result.unchanged} unchanged"
+        )
+    for warning in read.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    if result.changed and not no_alert:
+        _alert_after(app, plan_slug, as_of)
+
+
+@status.command("history")
+@click.argument("action_id")
+@plan_option
+@json_option
+@click.pass_obj
+def status_history(app: App, action_id: str, plan_slug: str | None, as_json: bool) -> None:
+    """Every change of an action's RAG and state: who, when, what, and their note."""
+    from worker.status_store import history
+
+    with app.session() as session:
+        changes = history(session, app.plan(session, plan_slug).id, action_id.strip())
+    rows = [
+        {
+            "at": c.changed_at.isoformat(),
+            "by": c.changed_by,
+            "source": c.source,
+            "rag": [c.rag_from, c.rag_to],
+            "state": [c.state_from, c.state_to],
+            "note": c.note,
+        }
+        for c in changes
+    ]
+    if as_json:
+        _print_json({"action": action_id, "changes": rows})
+        return
+    if not rows:
+        click.echo(f"{action_id}: no status changes recorded")
+    for c in changes:
+        what = []
+        if c.rag_from != c.rag_to:
+            what.append(f"RAG {c.rag_from or 'none'} -> {c.rag_to or 'none'}")
+        if c.state_from != c.state_to:
+            what.append(f"{c.state_from} -> {c.state_to}")
+        click.echo(
+            f"{c.changed_at:%Y-%m-%d %H:%M}  {c.changed_by} ({c.source}): "
+            f"{'; '.join(what) or 'note'}" + (f" — {c.note}" if c.note else "")
+        )
+
+
+# --- the board -------------------------------------------------------------------------------
+
+
+@main.command()
+@as_of_option
+@dry_run_option
+@plan_option
+@json_option
+@click.pass_obj
+def digest(
+    app: App, as_of: datetime | None, dry_run: bool, plan_slug: str | None, as_json: bool
+) -> None:
+    """Send the project board its escalation digest for a date: every Amber and Red action,
+    what changed since the previous digest, and a RAG summary per work stream. Once per
+    date: running it again sends nothing new."""
+    from worker.board_digest import effective_counts, run_digest
+    from worker.configure import mailer, remind_config, where
+    from worker.db import session_factory
+
+    config = remind_config(app.settings, app.directory())
+    app.require_migrated()
+    sessions = session_factory(app.engine)
+    with sessions() as session:
+        plan = app.plan(session, plan_slug)
+        plan_id, timezone = plan.id, plan.timezone
+    day = _date_or_today(as_of, timezone)
+    backend = None if dry_run else mailer(app.settings, sys.stderr if as_json else sys.stdout)
+    result = run_digest(sessions, plan_id, config, day, clock=_now, mailer=backend, dry_run=dry_run)
+    board = result.digest
+    delivery = result.delivery
+    summary = {
+        "as_of": day.isoformat(),
+        "dry_run": dry_run,
+        "already_sent": result.already_sent,
+        "previous": board.previous.isoformat() if board.previous else None,
+        "subject": result.subject,
+        "recipients": result.recipients,
+        "rag": effective_counts(board),
+        "changes": [
+            {"kind": c.kind, "ref": c.ref, "before": c.before, "after": c.after}
+            for c in board.changes
+        ],
+        "attention": [
+            {
+                "ref": v.ref,
+                "effective": v.effective,
+                "reported": v.reported,
+                "derived": v.derived,
+                "disagreement": v.disagreement,
+            }
+            for v in board.attention
+        ],
+        "counts": {
+            "sent": delivery.sent if delivery else 0,
+            "failed": delivery.failed if delivery else 0,
+            "retrying": delivery.retrying if delivery else 0,
+        },
+    }
+    if as_json:
+        _print_json(summary)
+    else:
+        verb = "would send" if dry_run else ("already sent" if result.already_sent else "planned")
+        counts = effective_counts(board)
+        click.echo(f"Board digest for {day:%A} {day.day} {day:%B %Y}: {result.subject}")
+        click.echo(
+            f"  {counts['red']} Red, {counts['amber']} Amber, {counts['green']} Green, "
+            f"{counts['none']} not assessed; {len(board.changes)} changes since "
+            + (f"{board.previous}" if board.previous else "(first digest)")
+        )
+        click.echo(f"  {verb} to: {', '.join(result.recipients)}")
+        if delivery:
+            click.echo(
+                f"  delivered to {where(app.settings)}: {delivery.sent} sent, "
+                f"{delivery.failed} failed, {delivery.retrying} to retry later"
+            )
+    for error in delivery.errors if delivery else []:
+        click.echo(f"error: {error}", err=True)
+    if delivery and (delivery.failed or delivery.stopped_early):
+        sys.exit(1)
+
+
+@main.command()
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["html", "md", "csv"]),
+    required=True,
+    help="html: a page to open or print; md: Markdown for board papers; csv: a table.",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path, dir_okay=False),
+    required=True,
+    metavar="FILE",
+    help="The file to write.",
+)
+@as_of_option
+@plan_option
+@click.pass_obj
+def report(app: App, fmt: str, output: Path, as_of: datetime | None, plan_slug: str | None) -> None:
+    """Write the board report (the digest's content) to a file for board papers. Changes
+    are counted from the last digest sent before the date."""
+    from worker.board_digest import board_view
+    from worker.configure import remind_config
+    from worker.errors import PlanworkerError
+    from worker.mail.board import report_csv, report_html, report_markdown
+    from worker.remind import template_environment
+
+    config = remind_config(app.settings, app.directory())
+    with app.session() as session:
+        plan = app.plan(session, plan_slug)
+        board, _ = board_view(session, plan, config, _date_or_today(as_of, plan.timezone))
+    if fmt == "html":
+        text = report_html(template_environment(tuple(config.templates)), board)
+    elif fmt == "md":
+        text = report_markdown(board)
+    else:
+        text = report_csv(board)
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        # Written beside the target and renamed, so a reader never sees half a report.
+        partial = output.with_name(output.name + ".partial")
+        partial.write_text(text, encoding="utf-8", newline="" if fmt == "csv" else None)
+        partial.replace(output)
+    except OSError as exc:
+        raise PlanworkerError(f"cannot write {output}: {exc.strerror}") from None
+    click.echo(f"wrote the board report as of {board.as_of} to {output}")

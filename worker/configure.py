@@ -59,6 +59,8 @@ def remind_config(settings: Settings, directory: Directory) -> RemindConfig:
             retry_after=timedelta(seconds=mail.retry_after_seconds),
             lease=timedelta(seconds=mail.lease_seconds),
         ),
+        rag=settings.rag.policy(),
+        escalation=settings.escalation.policy(),
     )
 
 

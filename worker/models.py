@@ -271,3 +271,31 @@ class Notification(Base):
     state: Mapped[str] = mapped_column(String(16), default="")
     via: Mapped[str] = mapped_column(Text, default="")
     reason: Mapped[str] = mapped_column(Text, default="")
+
+
+class BoardDigestRun(Base):
+    """One board digest per plan and date: its row makes a second run on the date a no-op,
+    and its entries are what the next digest's "what changed" compares against."""
+
+    __tablename__ = "board_digests"
+    __table_args__ = (UniqueConstraint("plan_id", "as_of"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    plan_id: Mapped[int] = mapped_column(ForeignKey("plans.id", ondelete="CASCADE"))
+    as_of: Mapped[date] = mapped_column(Date)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class BoardDigestEntry(Base):
+    """An action's effective RAG and state as one digest saw it."""
+
+    __tablename__ = "board_digest_entries"
+
+    digest_id: Mapped[int] = mapped_column(
+        ForeignKey("board_digests.id", ondelete="CASCADE"), primary_key=True
+    )
+    action_id: Mapped[int] = mapped_column(
+        ForeignKey("actions.id", ondelete="CASCADE"), primary_key=True
+    )
+    rag: Mapped[str] = mapped_column(String(8))
+    state: Mapped[str] = mapped_column(String(16))

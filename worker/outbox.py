@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from worker.mail.backends import DeliveryError, Mailer, envelope_sender
 from worker.models import Action, Message, Notification
-from worker.rules.digest import Digest, Item
+from worker.rules.digest import Digest, Item, Recipient
 
 State = Literal["pending", "sending", "sent", "failed"]
 STATES: tuple[State, ...] = ("pending", "sending", "sent", "failed")
@@ -97,7 +97,7 @@ def _item_row(message_row: int, email_address: str, item: Item) -> dict[str, obj
         "section": item.section,
         "kind": item.kind,
         "threshold": item.threshold,
-        "due_date": item.due,
+        "due_date": item.key_date or item.due,
         "rule": item.rule,
         "target_text": item.target_text,
         "precision": item.precision,
@@ -106,6 +106,40 @@ def _item_row(message_row: int, email_address: str, item: Item) -> dict[str, obj
         "via": "; ".join(item.via),
         "reason": item.reason,
     }
+
+
+def insert_message(
+    session: Session,
+    *,
+    plan_id: int,
+    job: str,
+    as_of: date,
+    recipient: Recipient,
+    message: EmailMessage,
+    message_id: str,
+    subject: str,
+    now: datetime,
+) -> int:
+    """Put one rendered message in the outbox as pending; its id."""
+    return session.execute(
+        insert(Message).returning(Message.id),
+        {
+            "plan_id": plan_id,
+            "job": job,
+            "as_of": as_of,
+            "recipient_email": recipient.email,
+            "recipient_name": recipient.name,
+            "message_id": message_id,
+            "subject": subject,
+            "content": message.as_bytes(policy=email.policy.SMTP),
+            "state": "pending",
+            "attempts": 0,
+            "created_at": now,
+            "next_attempt_at": now,
+            "receipt": "",
+            "last_error": "",
+        },
+    ).scalar_one()
 
 
 def record(
@@ -125,29 +159,24 @@ def record(
         try:
             # A savepoint, so a clash with another worker leaves this transaction usable.
             with session.begin_nested():
-                message_row = session.execute(
-                    insert(Message).returning(Message.id),
-                    {
-                        "plan_id": plan_id,
-                        "job": job,
-                        "as_of": as_of,
-                        "recipient_email": recipient.email,
-                        "recipient_name": recipient.name,
-                        "message_id": p.message_id,
-                        "subject": p.subject,
-                        "content": p.message.as_bytes(policy=email.policy.SMTP),
-                        "state": "pending",
-                        "attempts": 0,
-                        "created_at": now,
-                        "next_attempt_at": now,
-                        "receipt": "",
-                        "last_error": "",
-                    },
-                ).scalar_one()
+                message_row = insert_message(
+                    session,
+                    plan_id=plan_id,
+                    job=job,
+                    as_of=as_of,
+                    recipient=recipient,
+                    message=p.message,
+                    message_id=p.message_id,
+                    subject=p.subject,
+                    now=now,
+                )
                 rows = [_item_row(message_row, recipient.email, i) for i in p.digest.items]
                 session.execute(insert(Notification), rows)
         except IntegrityError as exc:
-            # The same Message-ID or item key: another worker planned it first.
+            # The same Message-ID or item key: another worker planned it first. Anything
+            # else is a bug, and must not be retried as if it were a race.
+            if "unique" not in str(exc.orig).lower():
+                raise
             raise LedgerRace(str(exc.orig)) from None
         ids.append(message_row)
     return ids

@@ -10,7 +10,7 @@ from datetime import date, datetime, timedelta
 from email.headerregistry import Address
 from functools import lru_cache
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 import jinja2
 from sqlalchemy import ColumnElement, or_, select
@@ -39,7 +39,9 @@ from worker.outbox import (
 )
 from worker.plan.dates import MonthDay, Recurrence
 from worker.plan.store import reread_dates, roles_by_action
-from worker.rules.digest import Digest, Kind
+from worker.rules.digest import Digest, Item, Kind, Recipient
+from worker.rules.escalation import EscalationPolicy, escalation_items
+from worker.rules.rag import RagPolicy
 from worker.rules.reminders import (
     CLOSED,
     ActionFacts,
@@ -51,8 +53,11 @@ from worker.rules.reminders import (
 )
 from worker.rules.stages import ReminderPolicy
 from worker.rules.workdays import WorkingDays
+from worker.status_store import Note, dependency_risks, latest_notes
 
 JOB = "remind"
+DEFAULT_RAG = RagPolicy()
+DEFAULT_ESCALATION = EscalationPolicy()
 # How far past the largest "days before" an upcoming reminder can fire early: a threshold
 # day on a bank-holiday weekend moves to the working day before it.
 SLACK_DAYS = 10
@@ -76,6 +81,8 @@ class RemindConfig:
     templates: Sequence[Path]  # folders, an admin's first
     identity: MailIdentity
     retry: RetryPolicy
+    rag: RagPolicy = DEFAULT_RAG
+    escalation: EscalationPolicy = DEFAULT_ESCALATION
 
 
 @dataclass(slots=True)
@@ -106,9 +113,13 @@ def _open_actions(plan_id: int, as_of: date, policy: ReminderPolicy) -> ColumnEl
     )
 
 
-def load_facts(session: Session, condition: ColumnElement[bool]) -> list[ActionFacts]:
-    """The actions matching `condition`, as the rules see them (one query, plus leads)."""
+def load_facts(
+    session: Session, condition: ColumnElement[bool], plan_id: int, as_of: date
+) -> list[ActionFacts]:
+    """The actions matching `condition`, as the rules see them: one query for the actions,
+    one each for their leads, latest notes and risky dependencies."""
     leads = roles_by_action(session, condition)
+    notes = latest_notes(session, condition)
     query = (
         select(
             Action.id,
@@ -127,11 +138,14 @@ def load_facts(session: Session, condition: ColumnElement[bool]) -> list[ActionF
             Action.dependencies_text,
             Action.rag,
             Action.state,
+            WorkStream.phase,
         )
         .join(WorkStream, WorkStream.id == Action.work_stream_id)
         .where(condition)
         .order_by(Action.position, Action.id)
     )
+    rows = session.execute(query).all()
+    risks = dependency_risks(session, plan_id, condition, {r.id: r.ref for r in rows}, as_of)
     return [
         ActionFacts(
             id=r.id,
@@ -151,21 +165,83 @@ def load_facts(session: Session, condition: ColumnElement[bool]) -> list[ActionF
             leads=tuple(leads.get(r.id, ())),
             rag=r.rag,
             state=r.state,
+            phase=r.phase,
+            at_risk_from=risks.get(r.id, ()),
+            **_note_fields(notes.get(r.id)),
         )
-        for r in session.execute(query)
+        for r in rows
     ]
 
 
-def decide(session: Session, plan: Plan, config: RemindConfig, as_of: date) -> list[Digest]:
-    """The digests due on `as_of` that the ledger does not hold yet: the reminders, and the
-    administrator's notice of any the mail server refused."""
-    facts = load_facts(session, _open_actions(plan.id, as_of, config.policy))
-    pairs = list(due_items(facts, config.directory, config.policy, config.days, as_of))
+def _note_fields(note: Note | None) -> dict[str, Any]:
+    if note is None:
+        return {}
+    return {"latest_note": note.text, "latest_note_by": note.by, "latest_note_at": note.at}
+
+
+Pairs = list[tuple[Recipient, Item]]
+
+
+def reminder_pairs(session: Session, plan: Plan, config: RemindConfig, as_of: date) -> Pairs:
+    """Level 1: the leads' reminders due on `as_of`."""
+    facts = load_facts(session, _open_actions(plan.id, as_of, config.policy), plan.id, as_of)
+    return list(due_items(facts, config.directory, config.policy, config.days, as_of, config.rag))
+
+
+def escalation_pairs(session: Session, plan: Plan, config: RemindConfig, as_of: date) -> Pairs:
+    """Levels 2 and 3: strategic leads' escalations and Red alerts due on `as_of`."""
+    condition = (
+        (Action.plan_id == plan.id)
+        & Action.archived.is_(False)
+        & Action.state.not_in(sorted(CLOSED))
+    )
+    facts = load_facts(session, condition, plan.id, as_of)
+    return list(
+        escalation_items(
+            facts,
+            config.directory,
+            config.escalation,
+            config.policy,
+            config.rag,
+            config.days,
+            as_of,
+        )
+    )
+
+
+def refusal_pairs(session: Session, plan: Plan, config: RemindConfig, as_of: date) -> Pairs:
+    """The administrator's notice of messages the mail server refused."""
     refusals = load_refusals(session, plan.id)
-    if refusals:
-        ids = sorted({r.action_id for r in refusals})
-        refused = {a.id: a for a in load_facts(session, Action.id.in_(ids))}
-        pairs += undelivered_items(refusals, refused, config.directory, config.policy, as_of)
+    if not refusals:
+        return []
+    ids = sorted({r.action_id for r in refusals})
+    refused = {a.id: a for a in load_facts(session, Action.id.in_(ids), plan.id, as_of)}
+    return list(
+        undelivered_items(refusals, refused, config.directory, config.policy, as_of, config.rag)
+    )
+
+
+def alert_pairs(session: Session, plan: Plan, config: RemindConfig, as_of: date) -> Pairs:
+    """Only the Red alerts (sent straight after a status change turns an action Red)."""
+    return [
+        (r, i) for r, i in escalation_pairs(session, plan, config, as_of) if i.kind == "red_alert"
+    ]
+
+
+# The jobs that send per-action messages, by name: what each one decides.
+JOBS: dict[str, Callable[[Session, Plan, RemindConfig, date], Pairs]] = {
+    "remind": reminder_pairs,
+    "escalate": escalation_pairs,
+    "alert": alert_pairs,
+}
+
+
+def decide(
+    session: Session, plan: Plan, config: RemindConfig, as_of: date, job: str = JOB
+) -> list[Digest]:
+    """The digests due on `as_of` that the ledger does not hold yet: the job's items, and
+    the administrator's notice of any messages the mail server refused."""
+    pairs = JOBS[job](session, plan, config, as_of) + refusal_pairs(session, plan, config, as_of)
     already = existing_keys(session, (item.key for _, item in pairs))
     return digests(pairs, already, PlanFacts(plan.title, plan.organisation), as_of)
 
@@ -192,23 +268,23 @@ def load_refusals(session: Session, plan_id: int) -> list[Refusal]:
     ]
 
 
-def _domain(address: Address) -> str:
+def mail_domain(address: Address) -> str:
     return address.domain or "planworker.invalid"
 
 
 @lru_cache(maxsize=8)
-def _environment(folders: tuple[Path, ...]) -> jinja2.Environment:
+def template_environment(folders: tuple[Path, ...]) -> jinja2.Environment:
     # One environment per folder list, so templates are compiled once, not on every run
     # (Jinja still reloads a template whose file has changed).
     return make_environment(folders)
 
 
 def render(
-    found: Sequence[Digest], config: RemindConfig, now: datetime
+    found: Sequence[Digest], config: RemindConfig, now: datetime, job: str = JOB
 ) -> tuple[list[Planned], list[str]]:
     """Render each digest; one that fails is reported and left for the next run."""
-    env = _environment(tuple(config.templates))
-    domain = _domain(config.identity.sender)
+    env = template_environment(tuple(config.templates))
+    domain = mail_domain(config.identity.sender)
     planned, errors = [], []
     for digest in found:
         try:
@@ -226,7 +302,7 @@ def render(
             reply_to=config.identity.reply_to,
             message_id=message_id,
             date=now,
-            headers={"X-Planworker-Job": f"{JOB} {digest.as_of.isoformat()}"},
+            headers={"X-Planworker-Job": f"{job} {digest.as_of.isoformat()}"},
         )
         planned.append(Planned(digest, message, message_id, rendered.subject))
     return planned, errors
@@ -240,16 +316,17 @@ def plan_messages(
     now: datetime,
     *,
     dry_run: bool = False,
+    job: str = JOB,
 ) -> RemindResult:
-    """Decide, render and (unless a dry run) record today's reminders in one transaction."""
+    """Decide, render and (unless a dry run) record a job's messages in one transaction."""
     result = RemindResult(as_of, config.days.is_working(as_of))
     for attempt in range(PLAN_ATTEMPTS):
         with sessions() as session:
             plan = session.get_one(Plan, plan_id)
             sync_directory(session, config.directory)
             result.dates_reread = reread_dates(session, plan, config.month_day)
-            found = decide(session, plan, config, as_of)
-            planned, result.render_errors = render(found, config, now)
+            found = decide(session, plan, config, as_of, job)
+            planned, result.render_errors = render(found, config, now, job)
             result.planned = [p.digest for p in planned]
             result.message_ids = [p.message_id for p in planned]
             result.subjects = [p.subject for p in planned]
@@ -257,7 +334,7 @@ def plan_messages(
                 session.rollback()
                 return result
             try:
-                record(session, planned, plan_id=plan_id, job=JOB, as_of=as_of, now=now)
+                record(session, planned, plan_id=plan_id, job=job, as_of=as_of, now=now)
             except LedgerRace:
                 session.rollback()
                 if attempt == PLAN_ATTEMPTS - 1:
@@ -277,15 +354,16 @@ def run_reminders(
     clock: Callable[[], datetime],
     mailer: Mailer | None,
     dry_run: bool = False,
+    job: str = JOB,
 ) -> RemindResult:
     """The whole job: plan today's messages, then deliver everything due in the outbox."""
-    result = plan_messages(sessions, plan_id, config, as_of, clock(), dry_run=dry_run)
+    result = plan_messages(sessions, plan_id, config, as_of, clock(), dry_run=dry_run, job=job)
     if dry_run or mailer is None:
         return result
     result.delivery = deliver(sessions, mailer, clock=clock, policy=config.retry, plan_id=plan_id)
     if result.delivery.failed:
         # Tell the administrator now which reminders the server refused, not tomorrow.
-        notice = plan_messages(sessions, plan_id, config, as_of, clock())
+        notice = plan_messages(sessions, plan_id, config, as_of, clock(), job=job)
         result.extend(notice)
         more = deliver(sessions, mailer, clock=clock, policy=config.retry, plan_id=plan_id)
         result.delivery.add(more)

@@ -26,6 +26,8 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from worker.contacts import check_address
 from worker.errors import InputError, Problem
+from worker.rules.escalation import EscalationPolicy
+from worker.rules.rag import RagPolicy
 from worker.rules.stages import ReminderPolicy
 from worker.tomlfile import read_toml
 
@@ -73,6 +75,47 @@ class ReminderSettings(_Section):
             back_off_every_days=self.back_off_every_days,
             review_every_months=self.review_every_months,
         )
+
+
+class RagSettings(_Section):
+    # A derived RAG from the dates and progress, shown beside the reported one; the worse of
+    # the two counts. Overdue by more than this many days is Red, less is Amber.
+    red_after_overdue_days: int = Field(default=0, ge=0, le=366)
+    # Not completed with the target this close: Amber.
+    amber_within_days: int = Field(default=7, ge=0, le=366)
+    # Still "not started" after its start date: Amber.
+    amber_when_start_passed: bool = True
+
+    def policy(self) -> RagPolicy:
+        return RagPolicy(
+            red_after_overdue_days=self.red_after_overdue_days,
+            amber_within_days=self.amber_within_days,
+            amber_when_start_passed=self.amber_when_start_passed,
+        )
+
+
+class EscalationSettings(_Section):
+    # Level 2: a work stream's strategic lead hears about each of its actions that is Amber
+    # or Red, or overdue by more than `overdue_days`, every `repeat_every_days` while it stays so.
+    to_strategic_leads: bool = True
+    overdue_days: int = Field(default=14, ge=0, le=366)
+    repeat_every_days: int = Field(default=7, ge=1, le=366)
+    # When an action turns Red, its strategic lead and the board are told at once.
+    red_alert: bool = True
+
+    def policy(self) -> EscalationPolicy:
+        return EscalationPolicy(
+            to_strategic_leads=self.to_strategic_leads,
+            overdue_days=self.overdue_days,
+            repeat_every_days=self.repeat_every_days,
+            red_alert=self.red_alert,
+        )
+
+
+class DigestSettings(_Section):
+    # The board digest's day of the week (for `planworker simulate`; the service's schedule
+    # is set with the jobs).
+    weekday: Literal["monday", "tuesday", "wednesday", "thursday", "friday"] = "monday"
 
 
 class MailSettings(_Section):
@@ -157,6 +200,9 @@ class Settings(BaseSettings):
     # An admin's templates folder: its files replace the shipped ones of the same name.
     templates_dir: Path | None = None
     reminders: ReminderSettings = Field(default_factory=ReminderSettings)
+    rag: RagSettings = Field(default_factory=RagSettings)
+    escalation: EscalationSettings = Field(default_factory=EscalationSettings)
+    digest: DigestSettings = Field(default_factory=DigestSettings)
     mail: MailSettings = Field(default_factory=MailSettings)
     smtp: SmtpSettings = Field(default_factory=SmtpSettings)
 

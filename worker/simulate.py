@@ -5,15 +5,17 @@ only read."""
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine, insert, select
+from sqlalchemy.orm import Session, sessionmaker
 
+from worker.board_digest import plan_digest
 from worker.db import make_engine, session_factory
 from worker.migrate import upgrade
 from worker.models import Base
@@ -30,10 +32,11 @@ class Delivery:
     """One message of the timeline."""
 
     day: date
+    job: str  # "remind", "escalate" or "digest"
     email: str
     name: str
     subject: str
-    items: tuple[tuple[str, str, str], ...]  # (ref, section, rule)
+    items: tuple[tuple[str, str, str], ...]  # (ref, section or RAG, rule)
 
 
 def _copy(source: Engine, target: Engine) -> None:
@@ -68,30 +71,72 @@ def simulate(
     config: RemindConfig,
     first: date,
     last: date,
+    *,
+    jobs: Sequence[str] = ("remind", "escalate", "digest"),
+    digest_weekday: int = 0,
 ) -> list[Delivery]:
-    """Every message the reminder job would send on each working day from first to last."""
+    """Every message the jobs would send on each working day from first to last: the lead
+    reminders and escalations every working day, the board digest on `digest_weekday`
+    (0 = Monday; if that is a bank holiday, the next working day)."""
     zone = ZoneInfo(timezone)
     timeline: list[Delivery] = []
     with scratch_copy(source) as engine:
         sessions = session_factory(engine)
+        digest_week: date | None = None
         for day in config.days.between(first, last):
             moment = datetime.combine(day, RUN_TIME, zone).astimezone(UTC)
-            # Planned and recorded as the real job would; "delivery" marks them sent at
-            # once (sending is not what a simulation is about, and it is the slow part).
-            result = run_reminders(
-                sessions, plan_id, config, day, clock=_fixed(moment), mailer=None
-            )
-            with sessions() as session:
-                mark_sent(session, plan_id, moment, receipt="simulated")
-                session.commit()
-            timeline.extend(
-                Delivery(
-                    day,
-                    digest.recipient.email,
-                    digest.recipient.name,
-                    subject,
-                    tuple((i.ref, i.section, i.rule) for i in digest.items),
-                )
-                for digest, subject in zip(result.planned, result.subjects, strict=True)
-            )
+            for job in jobs:
+                if job == "digest":
+                    week = day - timedelta(days=day.weekday())
+                    if day.weekday() < digest_weekday or week == digest_week:
+                        continue
+                    digest_week = week
+                    timeline.extend(_digest(sessions, plan_id, config, day, moment))
+                else:
+                    timeline.extend(_job(sessions, plan_id, config, day, moment, job))
+                # Planned and recorded as the real job would; "delivery" marks them sent at
+                # once (sending is not what a simulation is about, and it is the slow part).
+                with sessions() as session:
+                    mark_sent(session, plan_id, moment, receipt="simulated")
+                    session.commit()
     return timeline
+
+
+def _job(
+    sessions: sessionmaker[Session],
+    plan_id: int,
+    config: RemindConfig,
+    day: date,
+    moment: datetime,
+    job: str,
+) -> list[Delivery]:
+    result = run_reminders(
+        sessions, plan_id, config, day, clock=_fixed(moment), mailer=None, job=job
+    )
+    return [
+        Delivery(
+            day,
+            job,
+            digest.recipient.email,
+            digest.recipient.name,
+            subject,
+            tuple((i.ref, i.section, i.rule) for i in digest.items),
+        )
+        for digest, subject in zip(result.planned, result.subjects, strict=True)
+    ]
+
+
+def _digest(
+    sessions: sessionmaker[Session], plan_id: int, config: RemindConfig, day: date, moment: datetime
+) -> list[Delivery]:
+    result = plan_digest(sessions, plan_id, config, day, moment)
+    if result.already_sent:
+        return []
+    board = result.digest
+    items = tuple(
+        (v.ref, v.effective, v.disagreement or f"{v.effective.capitalize()} on {day}")
+        for v in board.attention
+    )
+    return [
+        Delivery(day, "digest", email, "", result.subject, items) for email in result.recipients
+    ]

@@ -17,6 +17,8 @@ SECTION_NAMES = {
     "review": "review due",
     "unassigned": "no one to remind",
     "undelivered": "not delivered",
+    "turned_red": "turned Red",
+    "escalated": "escalated",
 }
 
 
@@ -43,7 +45,7 @@ def remind_json(result: RemindResult, outbox: dict[str, int], dry_run: bool) -> 
                         "ref": i.ref,
                         "section": i.section,
                         "rule": i.rule,
-                        "due": i.due.isoformat(),
+                        "due": i.due.isoformat() if i.due else None,
                         "days": i.days,
                         "via": list(i.via),
                         "reason": i.reason,
@@ -69,13 +71,18 @@ def remind_json(result: RemindResult, outbox: dict[str, int], dry_run: bool) -> 
     }
 
 
-def render_remind(result: RemindResult, outbox: dict[str, int], where: str, dry_run: bool) -> str:
+JOB_TITLES = {"remind": "Lead reminders", "escalate": "Escalations"}
+JOB_LABELS = {"remind": "reminder", "escalate": "escalation", "digest": "digest"}
+
+
+def render_remind(
+    result: RemindResult, outbox: dict[str, int], where: str, dry_run: bool, job: str = "remind"
+) -> str:
     day = f"{result.as_of:%A} {result.as_of.day} {result.as_of:%B %Y}"
-    lines = [
-        f"Lead reminders for {day}" + (" (dry run: nothing sent or recorded)" if dry_run else "")
-    ]
+    title = JOB_TITLES.get(job, job)
+    lines = [f"{title} for {day}" + (" (dry run: nothing sent or recorded)" if dry_run else "")]
     if not result.working_day:
-        lines.append("  not a working day: no reminders are due today")
+        lines.append("  not a working day: nothing is due today")
     if result.dates_reread:
         lines.append(
             f"  dates.month_day changed: re-read the dates of {result.dates_reread} actions"
@@ -103,9 +110,13 @@ def render_timeline(timeline: list[Delivery]) -> str:
         return "no messages in this period"
     lines = []
     for d in timeline:
-        lines.append(f"{d.day:%a %Y-%m-%d}  {d.email} ({d.name})")
+        who = f"{d.email} ({d.name})" if d.name else d.email
+        lines.append(f"{d.day:%a %Y-%m-%d}  {JOB_LABELS.get(d.job, d.job):<10} {who}")
+        if d.job == "digest":
+            lines.append(f"    {d.subject}")
+            continue
         for ref, section, rule in d.items:
-            lines.append(f"    {ref:<9} {SECTION_NAMES[section]:<16} {rule}")
+            lines.append(f"    {ref:<9} {SECTION_NAMES.get(section, section):<16} {rule}")
     people = len({d.email for d in timeline})
     items = sum(len(d.items) for d in timeline)
     lines.append(f"{len(timeline)} messages to {people} recipients, {items} items")
@@ -117,6 +128,7 @@ def timeline_json(timeline: list[Delivery]) -> dict[str, Any]:
         "messages": [
             {
                 "date": d.day.isoformat(),
+                "job": d.job,
                 "to": d.email,
                 "name": d.name,
                 "subject": d.subject,

@@ -122,6 +122,8 @@ def _count(n: int, word: str) -> str:
 def when(item: Item) -> str:
     """The item's days in words: 'due in 6 days', 'due today', 'overdue by 14 days'."""
     prefix = "review " if item.kind == "review" else ""
+    if item.due is None:
+        return "no target date could be read"
     if item.days == 0:
         return f"{prefix}due today"
     if item.days > 0:
@@ -135,7 +137,7 @@ def read_as(item: Item) -> str:
     A period read at its start always falls on the 1st, and one read at its end never does,
     so the day itself says which end the `dates.month_day` setting chose.
     """
-    if item.precision not in _PERIODS:
+    if item.precision not in _PERIODS or item.due is None:
         return ""
     edge = "first" if item.due.day == 1 else "last"
     return f"{item.precision} given, read as its {edge} day"
@@ -143,7 +145,9 @@ def read_as(item: Item) -> str:
 
 def rag_label(rag: str | None) -> str:
     """'amber' -> 'Amber'; '' when no RAG has been reported."""
-    return rag.strip().capitalize() if rag else ""
+    if not rag or rag == "none":
+        return ""
+    return rag.strip().capitalize()
 
 
 _FILTERS: Mapping[str, Any] = {
@@ -277,6 +281,7 @@ def _event_uid(digest: Digest, item: Item, domain: str) -> str:
 
 
 def _event_description(item: Item) -> str:
+    assert item.due is not None  # only dated items become events
     hint = read_as(item)
     lines = [
         f"Action: {one_line(item.action_text)}",
@@ -291,6 +296,7 @@ def _event_description(item: Item) -> str:
 
 
 def _event(digest: Digest, item: Item, domain: str) -> Event:
+    assert item.due is not None  # only dated items become events
     what = "review due" if item.kind == "review" else "due"
     event = Event()
     event.add("uid", _event_uid(digest, item, domain))
@@ -315,7 +321,7 @@ def deadlines_ics(digest: Digest, *, prodid_domain: str) -> bytes | None:
     domain = _check_domain(prodid_domain)
     events: dict[str, Event] = {}
     for item in digest.items:
-        if item.section in CALENDAR_SECTIONS and item.due >= digest.as_of:
+        if item.section in CALENDAR_SECTIONS and item.due is not None and item.due >= digest.as_of:
             event = _event(digest, item, domain)
             events.setdefault(str(event["uid"]), event)  # one event per UID in one file
     if not events:

@@ -10,11 +10,23 @@ from typing import Literal
 # The sections of a lead's message, in the order they are shown. The last two appear only in
 # the plan administrator's message: actions that reached no lead ("no one to remind"), and
 # reminders the mail server refused ("not delivered").
-Section = Literal["overdue", "due_soon", "review", "unassigned", "undelivered"]
-SECTIONS: tuple[Section, ...] = ("overdue", "due_soon", "review", "unassigned", "undelivered")
+# A strategic lead's escalation message has "turned_red" (an action has just turned Red) and
+# "escalated" (Amber or Red, or long overdue: weekly while it stays so).
+Section = Literal[
+    "turned_red", "overdue", "escalated", "due_soon", "review", "unassigned", "undelivered"
+]
+SECTIONS: tuple[Section, ...] = (
+    "turned_red",
+    "overdue",
+    "escalated",
+    "due_soon",
+    "review",
+    "unassigned",
+    "undelivered",
+)
 
-# What kind of reminder an item is (part of the ledger key).
-Kind = Literal["upcoming", "overdue", "review"]
+# What kind of message an item is (part of the ledger key).
+Kind = Literal["upcoming", "overdue", "review", "escalation", "red_alert"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,10 +60,10 @@ class Item:
     action_text: str
     description: str
     target_text: str  # the target end date as written
-    due: date  # the date this reminder is about (target as read, or the review date)
+    due: date | None  # the date it is about (target as read, review date); None: unreadable
     precision: str  # how exactly the target text gave `due`: day, month, season, year
     recurrence: str  # "", "ongoing", "review", "every 2 months"
-    days: int  # days from the run's date to `due`: positive = left, negative = overdue
+    days: int  # days from the run's date to `due`: positive = left, negative = overdue (0: no due)
     dependencies_text: str
     strategic_lead: Contact
     leads: tuple[str, ...]  # every lead role of the action, as the plan names them
@@ -59,6 +71,15 @@ class Item:
     rag: str | None  # reported RAG at the time, None when none reported
     state: str  # "not started", "in progress"
     reason: str = ""  # unassigned, undelivered: why it did not reach a lead
+    # Progress, as reported and as planworker derives it from the dates (worker/rules/rag.py).
+    effective_rag: str = "none"  # "green", "amber", "red" or "none"
+    derived_rag: str = "none"
+    disagreement: str = ""  # "reported Green, overdue by 12 days" when they disagree
+    latest_note: str = ""
+    at_risk_from: tuple[str, ...] = ()  # refs of dependencies that are Red or overdue
+    # The date in the ledger key, when it is not `due` (an escalation's week; a Red alert
+    # about an action with no readable target).
+    key_date: date | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,19 +10,30 @@ from __future__ import annotations
 
 from collections.abc import Container, Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
-from datetime import date
+from datetime import date, datetime
+from typing import Literal, cast
 
 from worker.contacts import Directory
 from worker.plan.dates import Recurrence
+from worker.rules.board import RagName
 from worker.rules.digest import SECTIONS, Digest, Item, Kind, Recipient, Section
+from worker.rules.rag import Progress, RagPolicy, assess
 from worker.rules.routing import contact_for, route_action
 from worker.rules.stages import ActionDates, ReminderPolicy, Stage, active_stage
 from worker.rules.workdays import WorkingDays
 
+DEFAULT_RAG = RagPolicy()
+
 # Progress states that need no more reminders.
 CLOSED = frozenset({"completed", "dropped"})
 
-SECTION_OF: dict[Kind, Section] = {"upcoming": "due_soon", "overdue": "overdue", "review": "review"}
+SECTION_OF: dict[Kind, Section] = {
+    "upcoming": "due_soon",
+    "overdue": "overdue",
+    "review": "review",
+    "escalation": "escalated",
+    "red_alert": "turned_red",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +57,15 @@ class ActionFacts:
     leads: tuple[str, ...]
     rag: str | None
     state: str
+    latest_note: str = ""
+    at_risk_from: tuple[str, ...] = ()
+    phase: int = 1
+    latest_note_by: str = ""
+    latest_note_at: datetime | None = None
+
+    def progress(self) -> Progress:
+        reported = cast(RagName, self.rag or "none")
+        return Progress(reported, self.state, self.due, self.start, self.recurrence is not None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +89,7 @@ class _Run:
     directory: Directory
     policy: ReminderPolicy
     as_of: date
+    rag: RagPolicy
 
 
 def _item(
@@ -80,7 +101,12 @@ def _item(
     section: Section,
     via: tuple[str, ...],
     reason: str = "",
+    shown_due: date | Literal["stage"] | None = "stage",
 ) -> Item:
+    """The item for one action at one stage. `shown_due` is the date the reader is shown,
+    when it is not the stage's (an escalation's stage date is its week, not a deadline)."""
+    status = assess(action.progress(), run.rag, run.as_of)
+    due = stage.due if shown_due == "stage" else shown_due
     return Item(
         key=key,
         section=section,
@@ -95,10 +121,10 @@ def _item(
         action_text=action.action_text,
         description=action.description,
         target_text=action.target_text,
-        due=stage.due,
+        due=due,
         precision=action.precision,
         recurrence=str(action.recurrence or ""),
-        days=(stage.due - run.as_of).days,
+        days=(due - run.as_of).days if due else 0,
         dependencies_text=action.dependencies_text,
         strategic_lead=contact_for(action.strategic_lead, run.directory),
         leads=action.leads,
@@ -106,6 +132,12 @@ def _item(
         rag=action.rag,
         state=action.state,
         reason=reason,
+        effective_rag=status.effective,
+        derived_rag=status.derived,
+        disagreement=status.disagreement(action.progress().reported),
+        latest_note=action.latest_note,
+        at_risk_from=action.at_risk_from,
+        key_date=stage.due if stage.due != due else None,
     )
 
 
@@ -124,6 +156,7 @@ def due_items(
     policy: ReminderPolicy,
     days: WorkingDays,
     as_of: date,
+    rag: RagPolicy = DEFAULT_RAG,
 ) -> Iterator[tuple[Recipient, Item]]:
     """Every (recipient, item) whose reminder is due on `as_of`, ledger not yet consulted."""
     admin = Recipient(directory.administrator.email, directory.administrator.name)
@@ -138,7 +171,7 @@ def due_items(
             people.setdefault(route.recipient.email.lower(), (route.recipient, []))[1].append(
                 route.via
             )
-        run = _Run(directory, policy, as_of)
+        run = _Run(directory, policy, as_of, rag)
         section = SECTION_OF[stage.kind]
         for email, (recipient, via) in people.items():
             key = item_key(email, action.id, stage)
@@ -171,10 +204,11 @@ def undelivered_items(
     directory: Directory,
     policy: ReminderPolicy,
     as_of: date,
+    rag: RagPolicy = DEFAULT_RAG,
 ) -> Iterator[tuple[Recipient, Item]]:
     """The administrator's "not delivered" items: each refused reminder, once."""
     admin = Recipient(directory.administrator.email, directory.administrator.name)
-    run = _Run(directory, policy, as_of)
+    run = _Run(directory, policy, as_of, rag)
     for refusal in refusals:
         action = actions.get(refusal.action_id)
         # The administrator's own refusals cannot be mailed to them: the outbox and the

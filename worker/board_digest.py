@@ -1,0 +1,187 @@
+"""The board digest job: build the board's view as of a date, mail it to every board member
+once (a second run on the same date sends nothing), and remember what it saw so the next
+digest can say what changed. Also the board report written to a file."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from sqlalchemy import insert, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from worker.contacts_store import sync_directory
+from worker.mail.backends import Mailer
+from worker.mail.board import render_board_digest
+from worker.mail.render import build_message, make_address, message_id_for
+from worker.models import Action, BoardDigestEntry, BoardDigestRun, Phase, Plan, WorkStream
+from worker.outbox import DeliveryReport, deliver, insert_message
+from worker.plan.store import reread_dates
+from worker.remind import RemindConfig, load_facts, mail_domain, template_environment
+from worker.rules.board import BoardDigest, RagName
+from worker.rules.board_view import Seen, StreamInfo, build_board_digest
+from worker.rules.digest import Recipient
+from worker.rules.reminders import PlanFacts
+
+JOB = "digest"
+
+
+@dataclass(slots=True)
+class DigestResult:
+    as_of: date
+    digest: BoardDigest
+    already_sent: bool  # a digest for this date exists: nothing new was planned
+    recipients: list[str] = field(default_factory=list)
+    subject: str = ""
+    delivery: DeliveryReport | None = None
+
+
+def _previous(session: Session, plan_id: int, as_of: date) -> tuple[date, dict[int, Seen]] | None:
+    last = session.scalars(
+        select(BoardDigestRun)
+        .where(BoardDigestRun.plan_id == plan_id, BoardDigestRun.as_of < as_of)
+        .order_by(BoardDigestRun.as_of.desc())
+        .limit(1)
+    ).first()
+    if last is None:
+        return None
+    rows = session.execute(
+        select(BoardDigestEntry.action_id, BoardDigestEntry.rag, BoardDigestEntry.state).where(
+            BoardDigestEntry.digest_id == last.id
+        )
+    )
+    return last.as_of, {a: Seen(rag, state) for a, rag, state in rows}  # type: ignore[arg-type]
+
+
+def board_view(
+    session: Session, plan: Plan, config: RemindConfig, as_of: date
+) -> tuple[BoardDigest, dict[int, Seen]]:
+    """The digest's content as of a date (read only)."""
+    condition = (Action.plan_id == plan.id) & Action.archived.is_(False)
+    facts = load_facts(session, condition, plan.id, as_of)
+    streams = [
+        StreamInfo(ws.number, ws.title, ws.phase, ws.strategic_lead)
+        for ws in session.scalars(select(WorkStream).where(WorkStream.plan_id == plan.id))
+    ]
+    phases = dict(
+        session.execute(select(Phase.number, Phase.title).where(Phase.plan_id == plan.id)).all()
+    )
+    return build_board_digest(
+        facts,
+        streams,
+        PlanFacts(plan.title, plan.organisation),
+        phases,
+        _previous(session, plan.id, as_of),
+        config.rag,
+        as_of,
+    )
+
+
+def _board(config: RemindConfig) -> list[Recipient]:
+    board = [Recipient(p.email, p.name) for p in config.directory.board]
+    # A directory with no board still must not let Red sit unnoticed: the administrator reads it.
+    admin = config.directory.administrator
+    return board or [Recipient(admin.email, admin.name)]
+
+
+def plan_digest(
+    sessions: sessionmaker[Session],
+    plan_id: int,
+    config: RemindConfig,
+    as_of: date,
+    now: datetime,
+    *,
+    dry_run: bool = False,
+) -> DigestResult:
+    """Build, render and (unless a dry run or already done) record the digest."""
+    with sessions() as session:
+        plan = session.get_one(Plan, plan_id)
+        sync_directory(session, config.directory)
+        reread_dates(session, plan, config.month_day)
+        done = session.scalars(
+            select(BoardDigestRun.id).where(
+                BoardDigestRun.plan_id == plan_id, BoardDigestRun.as_of == as_of
+            )
+        ).first()
+        digest, seen = board_view(session, plan, config, as_of)
+        result = DigestResult(as_of, digest, already_sent=done is not None)
+        rendered = render_board_digest(template_environment(tuple(config.templates)), digest)
+        result.subject = rendered.subject
+        recipients = _board(config)
+        result.recipients = [r.email for r in recipients]
+        if dry_run or done is not None:
+            session.rollback()
+            return result
+        domain = mail_domain(config.identity.sender)
+        try:
+            run = session.execute(
+                insert(BoardDigestRun).returning(BoardDigestRun.id),
+                {"plan_id": plan_id, "as_of": as_of, "created_at": now},
+            ).scalar_one()
+        except IntegrityError:
+            # Another worker recorded this date's digest first.
+            session.rollback()
+            result.already_sent = True
+            return result
+        entries = [
+            {"digest_id": run, "action_id": a, "rag": s.rag, "state": s.state}
+            for a, s in seen.items()
+        ]
+        if entries:
+            session.execute(insert(BoardDigestEntry), entries)
+        for recipient in recipients:
+            message_id = message_id_for(
+                f"{JOB}|{plan_id}|{as_of}|{recipient.email.lower()}", domain
+            )
+            message = build_message(
+                rendered,
+                sender=config.identity.sender,
+                to=make_address(recipient.name, recipient.email),
+                reply_to=config.identity.reply_to,
+                message_id=message_id,
+                date=now,
+                headers={"X-Planworker-Job": f"{JOB} {as_of.isoformat()}"},
+            )
+            insert_message(
+                session,
+                plan_id=plan_id,
+                job=JOB,
+                as_of=as_of,
+                recipient=recipient,
+                message=message,
+                message_id=message_id,
+                subject=rendered.subject,
+                now=now,
+            )
+        session.commit()
+        return result
+
+
+def run_digest(
+    sessions: sessionmaker[Session],
+    plan_id: int,
+    config: RemindConfig,
+    as_of: date,
+    *,
+    clock: Callable[[], datetime],
+    mailer: Mailer | None,
+    dry_run: bool = False,
+) -> DigestResult:
+    result = plan_digest(sessions, plan_id, config, as_of, clock(), dry_run=dry_run)
+    if not dry_run and mailer is not None:
+        result.delivery = deliver(
+            sessions, mailer, clock=clock, policy=config.retry, plan_id=plan_id
+        )
+    return result
+
+
+def effective_counts(digest: BoardDigest) -> dict[RagName, int]:
+    totals: dict[RagName, int] = {"red": 0, "amber": 0, "green": 0, "none": 0}
+    for s in digest.streams:
+        totals["red"] += s.red
+        totals["amber"] += s.amber
+        totals["green"] += s.green
+        totals["none"] += s.none
+    return totals

@@ -1,0 +1,154 @@
+"""The board's view of the plan (pure): each action's RAG, the per-work-stream summary, and
+what changed since the previous digest. Built from the same facts as the reminders."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
+
+from worker.rules.board import (
+    CHANGE_KINDS,
+    BoardDigest,
+    Change,
+    ChangeKind,
+    RagName,
+    RagView,
+    StreamSummary,
+)
+from worker.rules.rag import ORDER, RagPolicy, assess
+from worker.rules.reminders import ActionFacts, PlanFacts
+
+
+@dataclass(frozen=True, slots=True)
+class StreamInfo:
+    number: int
+    title: str
+    phase: int
+    strategic_lead: str
+
+
+@dataclass(frozen=True, slots=True)
+class Seen:
+    """An action as a digest saw it: what the next digest compares against."""
+
+    rag: RagName
+    state: str
+
+
+def rag_view(action: ActionFacts, policy: RagPolicy, as_of: date) -> RagView:
+    progress = action.progress()
+    status = assess(progress, policy, as_of)
+    return RagView(
+        action_id=action.id,
+        ref=action.ref,
+        phase=action.phase,
+        work_stream_number=action.work_stream_number,
+        work_stream_title=action.work_stream_title,
+        key_deliverable=action.key_deliverable,
+        action_text=action.action_text,
+        description=action.description,
+        leads=action.leads,
+        target_text=action.target_text,
+        due=action.due,
+        precision=action.precision,
+        days_overdue=status.days_overdue,
+        reported=progress.reported,
+        derived=status.derived,
+        effective=status.effective,
+        disagreement=status.disagreement(progress.reported),
+        state=action.state,
+        latest_note=action.latest_note,
+        latest_note_by=action.latest_note_by,
+        latest_note_at=action.latest_note_at,
+        at_risk_from=action.at_risk_from,
+    )
+
+
+def change_of(before: Seen | None, now: Seen) -> ChangeKind | None:
+    """How an action moved between two digests, if in a way the board cares about."""
+    was = before or Seen("none", "not started")  # new since the last digest
+    if now.state == "completed":
+        return "completed" if was.state != "completed" else None
+    if now.rag == "red" and was.rag != "red":
+        return "newly_red"
+    if now.rag == "amber" and was.rag not in ("amber", "red"):
+        return "newly_amber"
+    if was.rag in ("amber", "red") and ORDER[now.rag] < ORDER[was.rag] and now.rag != "none":
+        return "recovered"
+    return None
+
+
+def _summaries(
+    streams: Sequence[StreamInfo], views: Sequence[RagView]
+) -> tuple[StreamSummary, ...]:
+    counts: dict[int, dict[str, int]] = {s.number: {} for s in streams}
+    for view in views:
+        if view.state == "dropped":
+            continue
+        bucket = counts.setdefault(view.work_stream_number, {})
+        bucket[view.effective] = bucket.get(view.effective, 0) + 1
+        if view.state == "completed":
+            bucket["completed"] = bucket.get("completed", 0) + 1
+    return tuple(
+        StreamSummary(
+            number=s.number,
+            title=s.title,
+            phase=s.phase,
+            strategic_lead=s.strategic_lead,
+            green=counts[s.number].get("green", 0),
+            amber=counts[s.number].get("amber", 0),
+            red=counts[s.number].get("red", 0),
+            none=counts[s.number].get("none", 0),
+            completed=counts[s.number].get("completed", 0),
+        )
+        for s in sorted(streams, key=lambda s: s.number)
+    )
+
+
+def build_board_digest(
+    actions: Sequence[ActionFacts],
+    streams: Sequence[StreamInfo],
+    plan: PlanFacts,
+    phases: Mapping[int, str],
+    previous: tuple[date, Mapping[int, Seen]] | None,
+    policy: RagPolicy,
+    as_of: date,
+) -> tuple[BoardDigest, dict[int, Seen]]:
+    """The digest for `as_of`, and what it saw (to store for the next one)."""
+    views = [rag_view(a, policy, as_of) for a in actions]
+    seen = {v.action_id: Seen(v.effective, v.state) for v in views}
+    changes: list[Change] = []
+    if previous is not None:
+        before = previous[1]
+        for view in views:
+            kind = change_of(before.get(view.action_id), seen[view.action_id])
+            if kind is not None:
+                old = before.get(view.action_id)
+                changes.append(
+                    Change(
+                        kind=kind,
+                        ref=view.ref,
+                        work_stream_number=view.work_stream_number,
+                        action_text=view.action_text or view.description,
+                        before=old.rag if old else "none",
+                        after=view.effective,
+                        state=view.state,
+                    )
+                )
+    changes.sort(key=lambda c: CHANGE_KINDS.index(c.kind))
+    attention = sorted(
+        (v for v in views if v.effective in ("amber", "red") and v.state != "dropped"),
+        key=lambda v: (v.phase, v.work_stream_number),  # stable: plan order within a stream
+    )
+    digest = BoardDigest(
+        plan_title=plan.title,
+        organisation=plan.organisation,
+        as_of=as_of,
+        previous=previous[0] if previous else None,
+        phases=dict(phases),
+        attention=tuple(attention),
+        changes=tuple(changes),
+        streams=_summaries(streams, views),
+    )
+    return digest, seen

@@ -1,0 +1,144 @@
+"""The escalation ladder (pure): level 2, the work stream's strategic lead; level 3, the
+project board (its weekly digest, and an alert when an action turns Red). Level 1 is the
+lead's own reminder (`reminders.py`).
+
+- **Escalated** (to the strategic lead): an open action whose effective RAG is Amber or
+  Red, or that is overdue by more than `overdue_days`. Level-triggered like the reminders:
+  the ledger key names the escalation *period* (weeks starting on Monday, by default), so the
+  strategic lead hears about it once per period while it stays so, and again at once if it
+  gets worse (the key names the RAG too).
+- **Turned Red** (to the strategic lead and every board member): once per action and target
+  date, the first run on which its effective RAG is Red.
+
+A strategic lead with no address falls back like a lead (deputy, line manager, then the
+administrator's "no one to remind").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, replace
+from datetime import date, timedelta
+
+from worker.contacts import Directory
+from worker.rules.digest import Item, Recipient, Section
+from worker.rules.rag import LABEL, ORDER, RagPolicy, assess
+from worker.rules.reminders import CLOSED, ActionFacts, _item, _Run, item_key
+from worker.rules.routing import Route, route_lead
+from worker.rules.stages import ReminderPolicy, Stage
+from worker.rules.workdays import WorkingDays
+
+# A Monday: escalation periods of 7 days start on Mondays.
+EPOCH = date(1900, 1, 1)
+# The ledger needs a date for a Red alert about an action with no readable target.
+NO_DATE = date(1900, 1, 1)
+
+
+@dataclass(frozen=True, slots=True)
+class EscalationPolicy:
+    to_strategic_leads: bool = True
+    overdue_days: int = 14
+    repeat_every_days: int = 7
+    red_alert: bool = True
+
+
+def period_start(as_of: date, every_days: int) -> date:
+    """The first day of the escalation period holding `as_of`."""
+    return as_of - timedelta(days=(as_of - EPOCH).days % every_days)
+
+
+@dataclass(frozen=True, slots=True)
+class _Target:
+    recipient: Recipient
+    via: str
+
+
+def _strategic_lead(action: ActionFacts, directory: Directory) -> _Target | str:
+    if not action.strategic_lead:
+        return f"work stream {action.work_stream_number} names no strategic lead"
+    found = route_lead(action.strategic_lead, directory)
+    if isinstance(found, Route):
+        via = found.via
+        label = via if via != action.strategic_lead else "strategic lead"
+        return _Target(found.recipient, f"{label} for work stream {action.work_stream_number}")
+    return found
+
+
+def escalation_items(
+    actions: Iterable[ActionFacts],
+    directory: Directory,
+    policy: EscalationPolicy,
+    reminders: ReminderPolicy,
+    rag: RagPolicy,
+    days: WorkingDays,
+    as_of: date,
+) -> Iterator[tuple[Recipient, Item]]:
+    """Every (recipient, item) of levels 2 and 3 due on `as_of`, ledger not yet consulted."""
+    if not days.is_working(as_of):
+        return
+    run = _Run(directory, reminders, as_of, rag)
+    admin = Recipient(directory.administrator.email, directory.administrator.name)
+    board = [_Target(Recipient(p.email, p.name), "project board") for p in directory.board]
+    for action in actions:
+        if action.state in CLOSED:
+            continue
+        status = assess(action.progress(), rag, as_of)
+        colour = LABEL[status.effective]
+        lead = _strategic_lead(action, directory)
+        if policy.red_alert and status.effective == "red":
+            stage = Stage("red_alert", 0, action.due or NO_DATE, as_of)
+            rule = "it has turned Red: the strategic lead and the board are told at once"
+            targets = [lead, *board]
+            yield from _items(action, stage, run, targets, admin, rule, "turned_red")
+        late = status.days_overdue > policy.overdue_days
+        if policy.to_strategic_leads and (ORDER[status.effective] >= ORDER["amber"] or late):
+            period = period_start(as_of, policy.repeat_every_days)
+            stage = Stage("escalation", ORDER[status.effective], period, as_of)
+            why = colour if not late else f"{colour}, overdue by {status.days_overdue} days"
+            rule = (
+                f"escalated to the strategic lead ({why}); repeated every "
+                f"{policy.repeat_every_days} days while it stays so"
+            )
+            yield from _items(action, stage, run, [lead], admin, rule, "escalated")
+
+
+def _items(
+    action: ActionFacts,
+    stage: Stage,
+    run: _Run,
+    targets: list[_Target | str],
+    admin: Recipient,
+    rule: str,
+    section: Section,
+) -> Iterator[tuple[Recipient, Item]]:
+    seen: set[str] = set()
+    for target in targets:
+        if isinstance(target, str):
+            key = item_key(admin.email, action.id, stage, unassigned_on=run.as_of)
+            item = _item(
+                action,
+                stage,
+                run,
+                key=key,
+                section="unassigned",
+                via=(),
+                reason=target,
+                shown_due=action.due,
+            )
+            yield admin, replace(item, rule=rule)
+            continue
+        email = target.recipient.email.lower()
+        if email in seen:  # the strategic lead may sit on the board too
+            continue
+        seen.add(email)
+        key = item_key(email, action.id, stage)
+        item = _item(
+            action,
+            stage,
+            run,
+            key=key,
+            section=section,
+            via=(target.via,),
+            shown_due=action.due,
+        )
+        yield target.recipient, replace(item, rule=rule)

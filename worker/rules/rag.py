@@ -1,0 +1,106 @@
+"""Derived and effective RAG (pure).
+
+A lead reports a RAG; planworker also *derives* one from the dates and the progress state,
+by rules an admin can tune in `[rag]`:
+
+1. completed -> Green; dropped -> none (no longer assessed);
+2. past the target date and not completed (one-off actions only: recurring ones have no
+   end) -> Red when overdue by more than `red_after_overdue_days` (default 0), else Amber;
+3. not started although its start date has passed -> Amber;
+4. not completed with the target within `amber_within_days` (default 7) -> Amber;
+5. otherwise Green when it has a readable target or start date, none when it has neither.
+
+The *effective* RAG is the worse of reported and derived, except that a completed action is
+Green. When the two disagree the reader is told why, e.g. "reported Green, overdue by 12
+days".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from worker.rules.board import RagName
+
+ORDER: dict[RagName, int] = {"none": 0, "green": 1, "amber": 2, "red": 3}
+LABEL: dict[RagName, str] = {
+    "none": "not reported",
+    "green": "Green",
+    "amber": "Amber",
+    "red": "Red",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class RagPolicy:
+    red_after_overdue_days: int = 0
+    amber_within_days: int = 7
+    amber_when_start_passed: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    """What the rules need to know about one action."""
+
+    reported: RagName
+    state: str
+    due: date | None
+    start: date | None
+    recurring: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Assessment:
+    derived: RagName
+    reason: str  # why derived is what it is, in words ("overdue by 12 days"); "" for Green
+    effective: RagName
+    days_overdue: int
+
+    def disagreement(self, reported: RagName) -> str:
+        if reported == "none" or self.derived == "none" or reported == self.derived:
+            return ""
+        return f"reported {LABEL[reported]}, {self.reason or 'on target by its dates'}"
+
+
+def _days(n: int) -> str:
+    return f"{n} day" if n == 1 else f"{n} days"
+
+
+def _derive(progress: Progress, policy: RagPolicy, as_of: date) -> tuple[RagName, str, int]:
+    if progress.state == "completed":
+        return "green", "completed", 0
+    if progress.state == "dropped":
+        return "none", "", 0
+    due, start = progress.due, progress.start
+    if due is not None and as_of > due and not progress.recurring:
+        late = (as_of - due).days
+        colour: RagName = "red" if late > policy.red_after_overdue_days else "amber"
+        return colour, f"overdue by {_days(late)}", late
+    if (
+        policy.amber_when_start_passed
+        and progress.state == "not started"
+        and start is not None
+        and as_of > start
+    ):
+        return "amber", f"not started, due to start {start:%d %B %Y}", 0
+    if due is not None and 0 <= (due - as_of).days <= policy.amber_within_days:
+        left = (due - as_of).days
+        return (
+            "amber",
+            ("due today" if left == 0 else f"due in {_days(left)}") + ", not completed",
+            0,
+        )
+    if due is None and start is None:
+        return "none", "", 0
+    return "green", "", 0
+
+
+def assess(progress: Progress, policy: RagPolicy, as_of: date) -> Assessment:
+    derived, reason, late = _derive(progress, policy, as_of)
+    if progress.state == "completed":
+        effective: RagName = "green"
+    elif progress.state == "dropped":
+        effective = "none"  # no longer part of the plan's delivery
+    else:
+        effective = max(progress.reported, derived, key=ORDER.__getitem__)
+    return Assessment(derived, reason, effective, late)

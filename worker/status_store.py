@@ -1,0 +1,206 @@
+"""Progress in the database: setting an action's RAG and state with history, and reading
+back what the rules need (latest notes, and which deliverables are Red or overdue)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, func, insert, or_, select, update
+from sqlalchemy.orm import Session
+
+from worker.errors import InputError, PlanworkerError, Problem
+from worker.models import Action, StatusChange, WorkStream
+from worker.plan.data import DependencyRef, Rag, State
+from worker.plan.store import chunks, deps_by_action
+
+# --- reading -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Note:
+    text: str
+    by: str
+    at: datetime
+
+
+def latest_notes(session: Session, condition: ColumnElement[bool]) -> dict[int, Note]:
+    """The latest non-empty status note of each action matching `condition`."""
+    last = (
+        select(func.max(StatusChange.id).label("id"))
+        .join(Action, Action.id == StatusChange.action_id)
+        .where(condition, StatusChange.note != "")
+        .group_by(StatusChange.action_id)
+        .subquery()
+    )
+    query = select(
+        StatusChange.action_id, StatusChange.note, StatusChange.changed_by, StatusChange.changed_at
+    ).join(last, last.c.id == StatusChange.id)
+    return {a: Note(note, by, at) for a, note, by, at in session.execute(query)}
+
+
+def _kd_number(text: str) -> int | None:
+    found = re.match(r"\s*(\d+)", text)
+    return int(found.group(1)) if found else None
+
+
+def risky_deliverables(
+    session: Session, plan_id: int, as_of: date
+) -> dict[int, list[tuple[int | None, str]]]:
+    """Per work stream number, the (key deliverable, ref) of open actions that are reported
+    Red or past their target date: what makes the actions that depend on them at risk."""
+    query = (
+        select(WorkStream.number, Action.key_deliverable, Action.ref)
+        .join(WorkStream, WorkStream.id == Action.work_stream_id)
+        .where(
+            Action.plan_id == plan_id,
+            Action.archived.is_(False),
+            Action.state.not_in(["completed", "dropped"]),
+            or_(
+                Action.rag == Rag.RED.value, and_(Action.due_date < as_of, Action.recurrence == "")
+            ),
+        )
+        .order_by(Action.position, Action.id)
+    )
+    risky: dict[int, list[tuple[int | None, str]]] = {}
+    for number, kd, ref in session.execute(query):
+        risky.setdefault(number, []).append((_kd_number(kd), ref))
+    return risky
+
+
+def at_risk_from(
+    depends_on: Sequence[DependencyRef],
+    risky: dict[int, list[tuple[int | None, str]]],
+    own_ref: str,
+) -> tuple[str, ...]:
+    """Refs of the risky actions an action depends on (a whole work stream, or one of its
+    key deliverables)."""
+    found: list[str] = []
+    for dep in depends_on:
+        for kd, ref in risky.get(dep.work_stream, ()):
+            wanted = dep.key_deliverable is None or dep.key_deliverable == kd
+            if wanted and ref != own_ref and ref not in found:
+                found.append(ref)
+    return tuple(found)
+
+
+def dependency_risks(
+    session: Session,
+    plan_id: int,
+    condition: ColumnElement[bool],
+    refs: dict[int, str],
+    as_of: date,
+) -> dict[int, tuple[str, ...]]:
+    """For each action matching `condition` (ids -> refs given), its risky dependencies."""
+    risky = risky_deliverables(session, plan_id, as_of)
+    if not risky:
+        return {}
+    deps = deps_by_action(session, condition)
+    return {
+        action_id: found
+        for action_id, refs_ in deps.items()
+        if (found := at_risk_from(refs_, risky, refs.get(action_id, "")))
+    }
+
+
+# --- writing -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class StatusUpdate:
+    """One change of progress as a lead reports it."""
+
+    ref: str
+    rag: Rag | None  # None: unchanged
+    state: State | None
+    note: str
+    by: str
+    at: datetime
+    source: str  # "cli", "status return <file>"
+
+
+@dataclass(slots=True)
+class Applied:
+    changed: int = 0
+    unchanged: int = 0
+    refs: list[str] | None = None
+
+
+def _current(session: Session, plan_id: int, refs: Sequence[str]) -> dict[str, dict[str, Any]]:
+    found: dict[str, dict[str, Any]] = {}
+    for part in chunks(list(refs)):
+        query = select(Action.id, Action.ref, Action.rag, Action.state).where(
+            Action.plan_id == plan_id, Action.ref.in_(part), Action.archived.is_(False)
+        )
+        found.update({r.ref: dict(r._mapping) for r in session.execute(query)})
+    notes = latest_notes(session, Action.id.in_([r["id"] for r in found.values()])) if found else {}
+    for row in found.values():
+        note = notes.get(row["id"])
+        row["note"] = note.text if note else ""
+    return found
+
+
+def apply_updates(
+    session: Session, plan_id: int, updates: Sequence[StatusUpdate], places: Sequence[str]
+) -> Applied:
+    """Apply status updates in the open transaction, all or nothing. `places` names each
+    update's origin for errors ("row 7"). An update that changes nothing -- the same RAG,
+    state and note as now -- is skipped, so importing the same return twice is harmless."""
+    current = _current(session, plan_id, [u.ref for u in updates])
+    problems = [
+        Problem(f"{place}, column 'ID'", f"no action {u.ref!r} in this plan")
+        for u, place in zip(updates, places, strict=True)
+        if u.ref not in current
+    ]
+    if problems:
+        raise InputError("status", problems)
+    result = Applied(refs=[])
+    history: list[dict[str, Any]] = []
+    for update_ in updates:
+        row = current[update_.ref]
+        rag = update_.rag.value if update_.rag else row["rag"]
+        state = update_.state.value if update_.state else row["state"]
+        if (rag, state, update_.note) == (row["rag"], row["state"], row["note"]):
+            result.unchanged += 1
+            continue
+        history.append(
+            {
+                "action_id": row["id"],
+                "changed_at": update_.at,
+                "changed_by": update_.by,
+                "source": update_.source,
+                "rag_from": row["rag"],
+                "rag_to": rag,
+                "state_from": row["state"],
+                "state_to": state,
+                "note": update_.note,
+            }
+        )
+        if (rag, state) != (row["rag"], row["state"]):
+            session.execute(
+                update(Action).where(Action.id == row["id"]).values(rag=rag, state=state)
+            )
+        row.update(rag=rag, state=state, note=update_.note)
+        result.changed += 1
+        assert result.refs is not None
+        result.refs.append(update_.ref)
+    if history:
+        session.execute(insert(StatusChange), history)
+    return result
+
+
+def history(session: Session, plan_id: int, ref: str) -> list[StatusChange]:
+    action = session.scalars(
+        select(Action).where(Action.plan_id == plan_id, Action.ref == ref)
+    ).one_or_none()
+    if action is None:
+        raise PlanworkerError(f"no action {ref!r} in this plan")
+    query = (
+        select(StatusChange)
+        .where(StatusChange.action_id == action.id)
+        .order_by(StatusChange.changed_at, StatusChange.id)
+    )
+    return list(session.scalars(query))
