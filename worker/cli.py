@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import sys
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -555,7 +555,8 @@ def status_import(
                 u.state,
                 u.note,
                 u.by,
-                datetime.combine(u.on, datetime.min.time(), zone) if u.on else now,
+                # A dated row is recorded at midday, so the day reads the same in any zone.
+                datetime.combine(u.on, time(12), zone) if u.on else now,
                 f"status return {path.name}",
             )
             for u in read.updates
