@@ -293,6 +293,20 @@ def test_a_red_status_alerts_the_strategic_lead_and_board_at_once(
     small(
         "status",
         "set",
+        "WS1-02",
+        "--rag",
+        "amber",
+        "--note",
+        "Slipping",
+        "--by",
+        "JS",
+        "--as-of",
+        "2012-09-18",
+    )
+    assert server.received == []  # Amber is for the weekly escalation, not an alert
+    small(
+        "status",
+        "set",
         "WS1-03",
         "--rag",
         "red",

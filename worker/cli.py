@@ -284,7 +284,13 @@ dry_run_option = click.option(
 
 
 def _run_job(
-    app: App, job: str, as_of: datetime | None, dry_run: bool, plan_slug: str | None, as_json: bool
+    app: App,
+    job: str,
+    as_of: datetime | None,
+    dry_run: bool,
+    plan_slug: str | None,
+    as_json: bool,
+    only: list[str] | None = None,
 ) -> None:
     from worker.configure import mailer, remind_config, where
     from worker.db import session_factory
@@ -301,13 +307,22 @@ def _run_job(
     day = _date_or_today(as_of, timezone)
     backend = None if dry_run else mailer(app.settings, sys.stderr if as_json else sys.stdout)
     result = run_reminders(
-        sessions, plan_id, config, day, clock=_now, mailer=backend, dry_run=dry_run, job=job
+        sessions,
+        plan_id,
+        config,
+        day,
+        clock=_now,
+        mailer=backend,
+        dry_run=dry_run,
+        job=job,
+        only=only,
     )
     with sessions() as session:
         outbox_counts = counts(session, plan_id)
+    quiet = job == "alert" and not result.planned  # after a status change that is not Red
     if as_json:
         _print_json(remind_json(result, outbox_counts, dry_run))
-    else:
+    elif not quiet:
         click.echo(render_remind(result, outbox_counts, where(app.settings), dry_run, job))
     delivery = result.delivery
     for error in result.render_errors + (delivery.errors if delivery else []):
@@ -464,11 +479,11 @@ def status() -> None:
     """Progress: set an action's RAG and state, import a status return, show history."""
 
 
-def _alert_after(app: App, plan_slug: str | None, as_of: datetime | None) -> None:
-    """Tell the strategic lead and the board at once about actions that are now Red."""
+def _alert_after(app: App, plan_slug: str | None, as_of: datetime | None, refs: list[str]) -> None:
+    """Tell the strategic lead and the board at once if these actions are now Red."""
     if not app.settings.escalation.red_alert:
         return
-    _run_job(app, "alert", as_of, False, plan_slug, False)
+    _run_job(app, "alert", as_of, False, plan_slug, False, only=refs)
 
 
 @status.command("set")
@@ -517,7 +532,7 @@ def status_set(
         session.commit()
     click.echo(f"{action_id}: " + ("recorded" if result.changed else "no change (same as now)"))
     if result.changed and not no_alert:
-        _alert_after(app, plan_slug, as_of)
+        _alert_after(app, plan_slug, as_of, result.refs or [])
 
 
 @status.command("import")
@@ -573,7 +588,7 @@ def status_import(
     for warning in read.warnings:
         click.echo(f"warning: {warning}", err=True)
     if result.changed and not no_alert:
-        _alert_after(app, plan_slug, as_of)
+        _alert_after(app, plan_slug, as_of, result.refs or [])
 
 
 @status.command("history")

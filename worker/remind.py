@@ -4,7 +4,7 @@ messages in the outbox, and deliver. The clock and the mail backend are passed i
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from email.headerregistry import Address
@@ -237,11 +237,20 @@ JOBS: dict[str, Callable[[Session, Plan, RemindConfig, date], Pairs]] = {
 
 
 def decide(
-    session: Session, plan: Plan, config: RemindConfig, as_of: date, job: str = JOB
+    session: Session,
+    plan: Plan,
+    config: RemindConfig,
+    as_of: date,
+    job: str = JOB,
+    only: Collection[str] | None = None,
 ) -> list[Digest]:
     """The digests due on `as_of` that the ledger does not hold yet: the job's items, and
-    the administrator's notice of any messages the mail server refused."""
-    pairs = JOBS[job](session, plan, config, as_of) + refusal_pairs(session, plan, config, as_of)
+    the administrator's notice of any messages the mail server refused. `only` limits the
+    job's items to these action refs."""
+    pairs = JOBS[job](session, plan, config, as_of)
+    if only is not None:
+        pairs = [(r, i) for r, i in pairs if i.ref in only]
+    pairs += refusal_pairs(session, plan, config, as_of)
     already = existing_keys(session, (item.key for _, item in pairs))
     return digests(pairs, already, PlanFacts(plan.title, plan.organisation), as_of)
 
@@ -317,6 +326,7 @@ def plan_messages(
     *,
     dry_run: bool = False,
     job: str = JOB,
+    only: Collection[str] | None = None,
 ) -> RemindResult:
     """Decide, render and (unless a dry run) record a job's messages in one transaction."""
     result = RemindResult(as_of, config.days.is_working(as_of))
@@ -325,7 +335,7 @@ def plan_messages(
             plan = session.get_one(Plan, plan_id)
             sync_directory(session, config.directory)
             result.dates_reread = reread_dates(session, plan, config.month_day)
-            found = decide(session, plan, config, as_of, job)
+            found = decide(session, plan, config, as_of, job, only)
             planned, result.render_errors = render(found, config, now, job)
             result.planned = [p.digest for p in planned]
             result.message_ids = [p.message_id for p in planned]
@@ -355,9 +365,12 @@ def run_reminders(
     mailer: Mailer | None,
     dry_run: bool = False,
     job: str = JOB,
+    only: Collection[str] | None = None,
 ) -> RemindResult:
     """The whole job: plan today's messages, then deliver everything due in the outbox."""
-    result = plan_messages(sessions, plan_id, config, as_of, clock(), dry_run=dry_run, job=job)
+    result = plan_messages(
+        sessions, plan_id, config, as_of, clock(), dry_run=dry_run, job=job, only=only
+    )
     if dry_run or mailer is None:
         return result
     result.delivery = deliver(sessions, mailer, clock=clock, policy=config.retry, plan_id=plan_id)

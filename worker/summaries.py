@@ -71,7 +71,7 @@ def remind_json(result: RemindResult, outbox: dict[str, int], dry_run: bool) -> 
     }
 
 
-JOB_TITLES = {"remind": "Lead reminders", "escalate": "Escalations"}
+JOB_TITLES = {"remind": "Lead reminders", "escalate": "Escalations", "alert": "Red alerts"}
 JOB_LABELS = {"remind": "reminder", "escalate": "escalation", "digest": "digest"}
 
 
@@ -91,7 +91,7 @@ def render_remind(
     items = sum(len(d.items) for d in result.planned)
     lines.append(f"  {verb} {len(result.planned)} messages with {items} items")
     for digest in result.planned:
-        refs = ", ".join(i.ref for i in digest.items)
+        refs = ", ".join(dict.fromkeys(i.ref for i in digest.items))
         lines.append(f"  - {digest.recipient.email}: {_sections(digest)} ({refs})")
     if result.delivery is not None:
         d = result.delivery
