@@ -168,11 +168,17 @@ def run_digest(
     clock: Callable[[], datetime],
     mailer: Mailer | None,
     dry_run: bool = False,
+    should_stop: Callable[[], bool] = lambda: False,
 ) -> DigestResult:
     result = plan_digest(sessions, plan_id, config, as_of, clock(), dry_run=dry_run)
     if not dry_run and mailer is not None:
         result.delivery = deliver(
-            sessions, mailer, clock=clock, policy=config.retry, plan_id=plan_id
+            sessions,
+            mailer,
+            clock=clock,
+            policy=config.retry,
+            plan_id=plan_id,
+            should_stop=should_stop,
         )
     return result
 

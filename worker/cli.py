@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import sys
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
     from worker.contacts import Directory
     from worker.models import Plan
+    from worker.service import Service
     from worker.settings import Settings
 
 
@@ -758,3 +759,168 @@ def report(app: App, fmt: str, output: Path, as_of: datetime | None, plan_slug: 
     except OSError as exc:
         raise PlanworkerError(f"cannot write {output}: {exc.strerror}") from None
     click.echo(f"wrote the board report as of {board.as_of} to {output}")
+
+
+# --- the service -----------------------------------------------------------------------------
+
+
+def _service(app: App, plan_slug: str | None, *, real_clock: bool) -> Service:
+    from worker.configure import mailer, remind_config
+    from worker.db import session_factory
+    from worker.service import Service, job_specs
+
+    settings = app.settings
+    config = remind_config(settings, app.directory())
+    app.require_migrated()
+    sessions = session_factory(app.engine)
+    with sessions() as session:
+        plan = app.plan(session, plan_slug)
+        plan_id = plan.id
+        timezone = settings.service.timezone or plan.timezone
+    service = Service(
+        sessions=sessions,
+        plan_id=plan_id,
+        timezone=timezone,
+        config=config,
+        jobs=job_specs(settings, timezone),
+        make_mailer=lambda: mailer(settings),
+        lease=timedelta(minutes=settings.service.run_lease_minutes),
+        real_clock=real_clock,
+    )
+    service.check_health = lambda: _health_problems(app, service, _now())
+    return service
+
+
+def _health_problems(app: App, service: Service, now: datetime) -> list[str]:
+    from worker.configure import mailer
+    from worker.health import problems
+
+    grace = timedelta(minutes=app.settings.service.health_grace_minutes)
+    return problems(
+        service.sessions, service.plan_id, service.jobs, now, grace, mailer(app.settings)
+    )
+
+
+def _single_sqlite_instance(app: App) -> Any:
+    """Hold a lock beside a SQLite database: several instances need PostgreSQL."""
+    import fcntl
+
+    from sqlalchemy.engine import make_url
+
+    from worker.errors import PlanworkerError
+
+    url = make_url(app.settings.database_url)
+    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
+        return None
+    handle = open(f"{url.database}.run-lock", "w")  # noqa: SIM115 - held until exit
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        raise PlanworkerError(
+            f"another 'planworker run' is using {url.database}: run one instance on SQLite, "
+            "or use PostgreSQL for several"
+        ) from None
+    return handle
+
+
+@main.command()
+@plan_option
+@click.option("--replay-from", type=click.DateTime(formats=["%Y-%m-%d"]), hidden=True)
+@click.option("--replay-to", type=click.DateTime(formats=["%Y-%m-%d"]), hidden=True)
+@click.pass_obj
+def run(
+    app: App, plan_slug: str | None, replay_from: datetime | None, replay_to: datetime | None
+) -> None:
+    """Run the service: the jobs in the config file's [jobs] table on their schedules, until
+    SIGTERM or SIGINT. Runs missed while it was down are caught up once at start."""
+    from zoneinfo import ZoneInfo
+
+    from worker import logs
+    from worker.service import replay, serve
+
+    logs.setup(app.settings.service.log_format)
+    lock = _single_sqlite_instance(app)
+    service = _service(app, plan_slug, real_clock=replay_from is None)
+    if replay_from is None:
+        serve(service)
+    else:
+        # Hidden: drive the service through a period of scheduled times on a simulated clock.
+        zone = ZoneInfo(service.timezone)
+        end = (replay_to or replay_from).replace(hour=23, minute=59, tzinfo=zone)
+        replay(service, replay_from.replace(tzinfo=zone), end)
+    del lock
+
+
+@main.command()
+@plan_option
+@json_option
+@click.pass_obj
+def health(app: App, plan_slug: str | None, as_json: bool) -> None:
+    """Exit 0 when the service is healthy; 1, with the reasons, when a job's last successful
+    run is older than its schedule allows or the database or mail backend is unreachable."""
+    from worker.errors import PlanworkerError
+
+    try:
+        service = _service(app, plan_slug, real_clock=True)
+        found = _health_problems(app, service, _now())
+    except PlanworkerError as exc:
+        found = [str(exc)]
+    if as_json:
+        _print_json({"healthy": not found, "problems": found})
+    else:
+        click.echo("healthy" if not found else "\n".join(f"unhealthy: {p}" for p in found))
+    if found:
+        sys.exit(1)
+
+
+@main.group(cls=_Group)
+def config() -> None:
+    """The configuration files."""
+
+
+@config.command("check")
+@json_option
+@click.pass_obj
+def config_check(app: App, as_json: bool) -> None:
+    """Check the config and contacts files, and show each job's next five run times."""
+    from worker.schedule import trigger, upcoming
+    from worker.service import JOB_NAMES
+
+    settings = app.settings
+    directory = app.directory()
+    timezone = settings.service.timezone or "Europe/London"
+    now = _now()
+    jobs = []
+    for name in JOB_NAMES:
+        job = getattr(settings.jobs, name)
+        times = upcoming(trigger(job.schedule, timezone), now, 5) if job.enabled else []
+        jobs.append(
+            {
+                "job": name,
+                "enabled": job.enabled,
+                "schedule": job.schedule,
+                "next": [t.isoformat() for t in times],
+            }
+        )
+    summary = {
+        "config": str(app.config or "defaults and environment"),
+        "contacts": str(settings.contacts_file),
+        "roles": len(directory.roles),
+        "board": len(directory.board),
+        "timezone": timezone,
+        "jobs": jobs,
+    }
+    if as_json:
+        _print_json({"ok": True, **summary})
+        return
+    click.echo(
+        f"config OK; contacts OK ({len(directory.roles)} roles, "
+        f"{len(directory.board)} on the board)"
+    )
+    click.echo(f"schedules in {timezone}:")
+    for job in jobs:
+        if not job["enabled"]:
+            click.echo(f"  {job['job']:<10} disabled")
+            continue
+        shown = ", ".join(datetime.fromisoformat(t).strftime("%a %d %b %H:%M") for t in job["next"])
+        click.echo(f"  {job['job']:<10} {job['schedule']:<18} next: {shown}")

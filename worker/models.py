@@ -299,3 +299,22 @@ class BoardDigestEntry(Base):
     )
     rag: Mapped[str] = mapped_column(String(8))
     state: Mapped[str] = mapped_column(String(16))
+
+
+class JobRun(Base):
+    """One scheduled run of a job: the claim that makes several workers run each scheduled
+    period once, and the record `planworker health` reads (docs/service.md)."""
+
+    __tablename__ = "job_runs"
+    __table_args__ = (UniqueConstraint("plan_id", "job", "period"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    plan_id: Mapped[int] = mapped_column(ForeignKey("plans.id", ondelete="CASCADE"))
+    job: Mapped[str] = mapped_column(String(32))
+    # The scheduled time this run is for (UTC), not when it actually started.
+    period: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    state: Mapped[str] = mapped_column(String(16))  # running, succeeded, failed
+    worker: Mapped[str] = mapped_column(String(128), default="")
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    summary: Mapped[str] = mapped_column(Text, default="")

@@ -366,6 +366,7 @@ def run_reminders(
     dry_run: bool = False,
     job: str = JOB,
     only: Collection[str] | None = None,
+    should_stop: Callable[[], bool] = lambda: False,
 ) -> RemindResult:
     """The whole job: plan today's messages, then deliver everything due in the outbox."""
     result = plan_messages(
@@ -373,11 +374,25 @@ def run_reminders(
     )
     if dry_run or mailer is None:
         return result
-    result.delivery = deliver(sessions, mailer, clock=clock, policy=config.retry, plan_id=plan_id)
+    result.delivery = deliver(
+        sessions,
+        mailer,
+        clock=clock,
+        policy=config.retry,
+        plan_id=plan_id,
+        should_stop=should_stop,
+    )
     if result.delivery.failed:
         # Tell the administrator now which reminders the server refused, not tomorrow.
         notice = plan_messages(sessions, plan_id, config, as_of, clock(), job=job)
         result.extend(notice)
-        more = deliver(sessions, mailer, clock=clock, policy=config.retry, plan_id=plan_id)
+        more = deliver(
+            sessions,
+            mailer,
+            clock=clock,
+            policy=config.retry,
+            plan_id=plan_id,
+            should_stop=should_stop,
+        )
         result.delivery.add(more)
     return result

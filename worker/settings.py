@@ -118,6 +118,79 @@ class DigestSettings(_Section):
     weekday: Literal["monday", "tuesday", "wednesday", "thursday", "friday"] = "monday"
 
 
+def check_cron(value: str) -> str:
+    """A five-field cron expression ("0 7 * * mon-fri"); ValueError naming the problem."""
+    from apscheduler.triggers.cron import CronTrigger
+
+    if len(value.split()) != 5:
+        raise ValueError(
+            f"{value!r} is not a cron expression: it needs five fields "
+            "(minute hour day month weekday), e.g. '0 7 * * mon-fri'"
+        )
+    try:
+        CronTrigger.from_crontab(value, timezone="UTC")
+    except ValueError as exc:
+        raise ValueError(f"{value!r} is not a valid cron expression: {exc}") from None
+    return value
+
+
+class JobSettings(_Section):
+    enabled: bool = True
+    # When it runs: a cron expression in the service's time zone (minute hour day month
+    # weekday). "0 7 * * mon-fri" is 07:00 every weekday.
+    schedule: str
+
+    @field_validator("schedule")
+    @classmethod
+    def _schedule(cls, value: str) -> str:
+        return check_cron(value)
+
+
+class HeartbeatSettings(JobSettings):
+    # A monitoring URL to GET after checking the service is healthy (healthchecks.io style).
+    url: str = ""
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        if value and not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http:// or https:// URL")
+        return value
+
+
+class JobsSettings(_Section):
+    remind: JobSettings = JobSettings(schedule="0 7 * * mon-fri")
+    escalate: JobSettings = JobSettings(schedule="15 7 * * mon-fri")
+    digest: JobSettings = JobSettings(schedule="30 7 * * mon")
+    # Sends what is waiting in the outbox (messages that failed for a passing reason).
+    retry: JobSettings = JobSettings(schedule="*/10 * * * *")
+    heartbeat: HeartbeatSettings = HeartbeatSettings(enabled=False, schedule="*/5 * * * *")
+
+
+class ServiceSettings(_Section):
+    # The time zone the schedules are in; empty: the plan's (Europe/London by default).
+    timezone: str = ""
+    # "text" for people, "json" for one JSON object per line (log collectors).
+    log_format: Literal["text", "json"] = "text"
+    # A job run that started this long ago and never finished (its worker died) may be
+    # taken over by another worker.
+    run_lease_minutes: int = Field(default=60, ge=1, le=24 * 60)
+    # `planworker health` fails when a job's run due this long ago has not succeeded.
+    health_grace_minutes: int = Field(default=20, ge=1, le=24 * 60)
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        if value:
+            from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+            try:
+                ZoneInfo(value)
+            except (ZoneInfoNotFoundError, ValueError):
+                raise ValueError(f"{value!r} is not a time zone (e.g. 'Europe/London')") from None
+        return value
+
+
 class MailSettings(_Section):
     # smtp: a mail server ([smtp] below); maildir: files in a Maildir folder any mail client
     # can open; console: printed to standard output.
@@ -203,6 +276,8 @@ class Settings(BaseSettings):
     rag: RagSettings = Field(default_factory=RagSettings)
     escalation: EscalationSettings = Field(default_factory=EscalationSettings)
     digest: DigestSettings = Field(default_factory=DigestSettings)
+    jobs: JobsSettings = Field(default_factory=JobsSettings)
+    service: ServiceSettings = Field(default_factory=ServiceSettings)
     mail: MailSettings = Field(default_factory=MailSettings)
     smtp: SmtpSettings = Field(default_factory=SmtpSettings)
 

@@ -1,0 +1,268 @@
+"""`planworker run`: the long-running service (docs/service.md).
+
+APScheduler 3 is the timer: one in-memory job per configured job, with its cron trigger in
+the service's time zone. It is not the ledger: what ran is recorded in `job_runs`, one row
+per job and scheduled period, claimed before the job starts. So:
+
+- a period missed while the service was down is run once at start (only the latest
+  period: the jobs are level-triggered and catch up on their own);
+- several workers on one PostgreSQL database run each period once between them;
+- a job that failed is tried again by the next retry tick.
+
+Stopping (SIGTERM, SIGINT) lets the message being sent finish, records nothing half-done,
+and exits.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+import threading
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from apscheduler.triggers.cron import CronTrigger
+from sqlalchemy.orm import Session, sessionmaker
+
+from worker import job_runs
+from worker.board_digest import run_digest
+from worker.mail.backends import Mailer
+from worker.outbox import deliver
+from worker.remind import RemindConfig, run_reminders
+from worker.schedule import latest_fire, trigger
+
+log = logging.getLogger("planworker.service")
+
+JOB_NAMES = ("remind", "escalate", "digest", "retry", "heartbeat")
+
+
+@dataclass(frozen=True, slots=True)
+class JobSpec:
+    name: str
+    cron: str
+    trigger: CronTrigger
+    url: str = ""  # heartbeat only
+
+
+@dataclass(slots=True)
+class Service:
+    """Runs the jobs of one plan; every method takes `now` so tests drive the clock."""
+
+    sessions: sessionmaker[Session]
+    plan_id: int
+    timezone: str
+    config: RemindConfig
+    jobs: dict[str, JobSpec]
+    make_mailer: Callable[[], Mailer]
+    lease: timedelta = timedelta(hours=1)
+    worker: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")
+    stop: threading.Event = field(default_factory=threading.Event)
+    check_health: Callable[[], list[str]] = lambda: []
+    real_clock: bool = False
+
+    def period(self, name: str, now: datetime) -> datetime | None:
+        found = latest_fire(self.jobs[name].trigger, now)
+        return found.astimezone(UTC) if found else None
+
+    def run_due(self, name: str, now: datetime) -> str:
+        """Run the job's current period if no worker has; says what happened."""
+        if self.stop.is_set():
+            return "stopping"
+        period = self.period(name, now)
+        if period is None:
+            return "not due"
+        with self.sessions() as session:
+            claimed = job_runs.claim(
+                session,
+                plan_id=self.plan_id,
+                job=name,
+                period=period,
+                worker=self.worker,
+                now=now,
+                lease=self.lease,
+            )
+        if claimed is None:
+            return "done elsewhere"
+        local_day = period.astimezone(ZoneInfo(self.timezone)).date()
+        try:
+            summary = self._run(name, local_day, now)
+        except Exception as exc:
+            log.exception("job %s for %s failed", name, period.isoformat())
+            self._finish(claimed, ok=False, now=now, summary={"error": str(exc)})
+            return "failed"
+        ok = not summary.get("stopped_early") and not summary.get("errors")
+        self._finish(claimed, ok=ok, now=now, summary=summary)
+        _log_run(name, period, summary)
+        return "ran" if ok else "failed"
+
+    def catch_up(self, now: datetime) -> dict[str, str]:
+        """Each job's latest period, if not yet done: what start-up and the retry tick do."""
+        return {name: self.run_due(name, now) for name in self.jobs if not self.stop.is_set()}
+
+    def _finish(
+        self, claimed: job_runs.Claim, *, ok: bool, now: datetime, summary: dict[str, Any]
+    ) -> None:
+        with self.sessions() as session:
+            job_runs.finish(session, claimed, ok=ok, now=now, summary=summary)
+
+    def _clock(self, now: datetime) -> Callable[[], datetime]:
+        # Tests and replays drive the service with a fixed `now`; in service the clock moves.
+        if self.real_clock:
+            return lambda: datetime.now(UTC)
+        return lambda: now
+
+    def _run(self, name: str, day: date, now: datetime) -> dict[str, Any]:
+        clock = self._clock(now)
+        if name in ("remind", "escalate"):
+            result = run_reminders(
+                self.sessions,
+                self.plan_id,
+                self.config,
+                day,
+                clock=clock,
+                mailer=self.make_mailer(),
+                job=name,
+                should_stop=self.stop.is_set,
+            )
+            delivery = result.delivery
+            return {
+                "as_of": day,
+                "messages": len(result.planned),
+                "sent": delivery.sent if delivery else 0,
+                "failed": delivery.failed if delivery else 0,
+                "retrying": delivery.retrying if delivery else 0,
+                "stopped_early": delivery.stopped_early if delivery else "",
+                "errors": result.render_errors,
+            }
+        if name == "digest":
+            digest = run_digest(
+                self.sessions,
+                self.plan_id,
+                self.config,
+                day,
+                clock=clock,
+                mailer=self.make_mailer(),
+                should_stop=self.stop.is_set,
+            )
+            d = digest.delivery
+            return {
+                "as_of": day,
+                "already_sent": digest.already_sent,
+                "recipients": len(digest.recipients),
+                "sent": d.sent if d else 0,
+                "failed": d.failed if d else 0,
+                "stopped_early": d.stopped_early if d else "",
+            }
+        if name == "retry":
+            report = deliver(
+                self.sessions,
+                self.make_mailer(),
+                clock=clock,
+                policy=self.config.retry,
+                plan_id=self.plan_id,
+                should_stop=self.stop.is_set,
+            )
+            # Also the moment to take up any job period that failed or was missed.
+            others = {n: self.run_due(n, now) for n in self.jobs if n not in ("retry", "heartbeat")}
+            return {
+                "sent": report.sent,
+                "failed": report.failed,
+                "retrying": report.retrying,
+                "stopped_early": report.stopped_early,
+                "jobs": others,
+            }
+        if name == "heartbeat":
+            problems = self.check_health()
+            if problems:
+                return {"errors": problems}
+            _ping(self.jobs[name].url)
+            return {"pinged": self.jobs[name].url}
+        raise ValueError(f"unknown job {name!r}")
+
+
+def _ping(url: str) -> None:
+    # The monitoring service notices when pings stop; a failed ping is only logged.
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:
+            response.read(1024)
+    except OSError as exc:
+        log.warning("heartbeat ping to %s failed: %s", url, exc)
+
+
+def _log_run(name: str, period: datetime, summary: dict[str, Any]) -> None:
+    log.info("job %s for %s: %s", name, period.isoformat(), json.dumps(summary, default=str))
+
+
+def job_specs(settings: Any, timezone: str) -> dict[str, JobSpec]:
+    """The enabled jobs from the settings' [jobs] table."""
+    specs = {}
+    for name in JOB_NAMES:
+        job = getattr(settings.jobs, name)
+        if not job.enabled:
+            continue
+        specs[name] = JobSpec(
+            name, job.schedule, trigger(job.schedule, timezone), getattr(job, "url", "")
+        )
+    return specs
+
+
+def serve(service: Service) -> None:
+    """Run until SIGTERM or SIGINT: catch up at start, then on the jobs' schedules."""
+    import signal
+
+    from apscheduler.schedulers.background import BackgroundScheduler
+
+    scheduler = BackgroundScheduler(
+        timezone=ZoneInfo(service.timezone),
+        # In memory only (built from config at each start; job_runs is the record), one run
+        # of a job at a time, and a late wake-up still runs rather than being dropped.
+        job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 3600},
+    )
+    for name, spec in service.jobs.items():
+        scheduler.add_job(_runner(service, name), spec.trigger, id=name, name=name)
+
+    def _stop(signum: int, _frame: object) -> None:
+        log.info("received %s: stopping after the current message", signal.Signals(signum).name)
+        service.stop.set()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    scheduler.start()
+    log.info(
+        "planworker running: %s", ", ".join(f"{n} ({s.cron})" for n, s in service.jobs.items())
+    )
+    service.catch_up(datetime.now(UTC))
+    service.stop.wait()
+    scheduler.shutdown(wait=True)
+    log.info("planworker stopped")
+
+
+def _runner(service: Service, name: str) -> Callable[[], None]:
+    def run() -> None:
+        service.run_due(name, datetime.now(UTC))
+
+    return run
+
+
+def replay(service: Service, start: datetime, end: datetime) -> list[tuple[datetime, str, str]]:
+    """Drive the service through every scheduled time from start to end, in order, as if
+    the clock were moving (tests, and rehearsing a schedule on a copy of the database)."""
+    from worker.schedule import fire_times
+
+    times = sorted(
+        (at.astimezone(UTC), name)
+        for name, spec in service.jobs.items()
+        for at in fire_times(spec.trigger, start, end)
+    )
+    outcome = []
+    for at, name in times:
+        if service.stop.is_set():
+            break
+        outcome.append((at, name, service.run_due(name, at)))
+    return outcome
