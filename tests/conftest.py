@@ -70,6 +70,12 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 
 
 @pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """An empty schema on the PostgreSQL server, for tests that need PostgreSQL itself."""
+    yield from _postgres_schema_url()
+
+
+@pytest.fixture
 def engine(db_url: str) -> Iterator[Engine]:
     """A migrated database."""
     eng = make_engine(db_url)

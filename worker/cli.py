@@ -764,7 +764,7 @@ def report(app: App, fmt: str, output: Path, as_of: datetime | None, plan_slug: 
 # --- the service -----------------------------------------------------------------------------
 
 
-def _service(app: App, plan_slug: str | None, *, real_clock: bool) -> Service:
+def _service(app: App, plan_slug: str | None) -> Service:
     from worker.configure import mailer, remind_config
     from worker.db import session_factory
     from worker.service import Service, job_specs
@@ -785,7 +785,6 @@ def _service(app: App, plan_slug: str | None, *, real_clock: bool) -> Service:
         jobs=job_specs(settings, timezone),
         make_mailer=lambda: mailer(settings),
         lease=timedelta(minutes=settings.service.run_lease_minutes),
-        real_clock=real_clock,
     )
     service.check_health = lambda: _health_problems(app, service, _now())
     return service
@@ -840,7 +839,7 @@ def run(
 
     logs.setup(app.settings.service.log_format)
     lock = _single_sqlite_instance(app)
-    service = _service(app, plan_slug, real_clock=replay_from is None)
+    service = _service(app, plan_slug)
     if replay_from is None:
         serve(service)
     else:
@@ -861,7 +860,7 @@ def health(app: App, plan_slug: str | None, as_json: bool) -> None:
     from worker.errors import PlanworkerError
 
     try:
-        service = _service(app, plan_slug, real_clock=True)
+        service = _service(app, plan_slug)
         found = _health_problems(app, service, _now())
     except PlanworkerError as exc:
         found = [str(exc)]

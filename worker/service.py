@@ -64,7 +64,6 @@ class Service:
     worker: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")
     stop: threading.Event = field(default_factory=threading.Event)
     check_health: Callable[[], list[str]] = lambda: []
-    real_clock: bool = False
 
     def period(self, name: str, now: datetime) -> datetime | None:
         found = latest_fire(self.jobs[name].trigger, now)
@@ -112,10 +111,10 @@ class Service:
             job_runs.finish(session, claimed, ok=ok, now=now, summary=summary)
 
     def _clock(self, now: datetime) -> Callable[[], datetime]:
-        # Tests and replays drive the service with a fixed `now`; in service the clock moves.
-        if self.real_clock:
-            return lambda: datetime.now(UTC)
-        return lambda: now
+        # `now` picks the period and the date acted on; sending always uses the real clock,
+        # because leases must mean the same to every worker (a replay's simulated times
+        # differ between workers, and a lease measured in them would expire too early).
+        return lambda: datetime.now(UTC)
 
     def _run(self, name: str, day: date, now: datetime) -> dict[str, Any]:
         clock = self._clock(now)
