@@ -49,10 +49,9 @@ VOLUME ["/data"]
 
 # `planworker health` exits 1 when the database or mail backend is unreachable or a job's
 # scheduled run has not succeeded. The service runs what is due at start, so a minute or
-# two is enough before failures count. PLANWORKER_SEED_FILE is read by the entrypoint only,
-# which drops it before starting the command; the check is run without it too.
+# two is enough before failures count.
 HEALTHCHECK --interval=30s --timeout=20s --start-period=120s --retries=3 \
-    CMD ["env", "-u", "PLANWORKER_SEED_FILE", "planworker", "health"]
+    CMD ["planworker", "health"]
 
 # Migrates the database (and imports $PLANWORKER_SEED_FILE into an empty one), then runs
 # the command.

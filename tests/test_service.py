@@ -375,3 +375,33 @@ def test_config_check_names_the_file_and_key_of_a_bad_schedule(
     result = cli("--config", str(path), "config", "check", ok=False)
     assert result.exit_code != 0
     assert str(path) in result.output and expected in result.output
+
+
+def test_the_heartbeat_pings_the_monitor_only_while_healthy(engine: Engine) -> None:
+    import http.server
+
+    hits: list[str] = []
+
+    class Monitor(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            hits.append(self.path)
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    monitor = http.server.HTTPServer(("127.0.0.1", 0), Monitor)
+    threading.Thread(target=monitor.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{monitor.server_port}/ping/abc"
+        heartbeat = {"heartbeat": {"enabled": True, "schedule": "*/5 * * * *", "url": url}}
+        service = make_service(engine, MemoryMailer(), jobs=heartbeat)
+        service.check_health = lambda: ["job remind: late"]
+        assert service.run_due("heartbeat", at("2012-09-24", "07:05")) == "failed"
+        assert hits == []
+        service.check_health = lambda: []
+        assert service.run_due("heartbeat", at("2012-09-24", "07:10")) == "ran"
+        assert hits == ["/ping/abc"]
+    finally:
+        monitor.shutdown()

@@ -339,7 +339,7 @@ def _problem(error: Any) -> tuple[str, Problem]:
 
 
 # Variables with our prefix that are not settings: the config path and the test suite's own.
-_NOT_SETTINGS = ("CONFIG", "TEST_")
+_NOT_SETTINGS = ("CONFIG", "TEST_", "SEED_FILE")
 
 
 def _unknown_variables() -> list[Problem]:
