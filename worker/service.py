@@ -60,7 +60,7 @@ class Service:
     config: RemindConfig
     jobs: dict[str, JobSpec]
     make_mailer: Callable[[], Mailer]
-    lease: timedelta = timedelta(hours=1)
+    lease: timedelta = timedelta(minutes=15)
     worker: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")
     stop: threading.Event = field(default_factory=threading.Event)
     check_health: Callable[[], list[str]] = lambda: []

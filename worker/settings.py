@@ -174,7 +174,7 @@ class ServiceSettings(_Section):
     log_format: Literal["text", "json"] = "text"
     # A job run that started this long ago and never finished (its worker died) may be
     # taken over by another worker.
-    run_lease_minutes: int = Field(default=60, ge=1, le=24 * 60)
+    run_lease_minutes: int = Field(default=15, ge=1, le=24 * 60)
     # `planworker health` fails when a job's run due this long ago has not succeeded.
     health_grace_minutes: int = Field(default=20, ge=1, le=24 * 60)
 
