@@ -110,14 +110,11 @@ class Service:
         with self.sessions() as session:
             job_runs.finish(session, claimed, ok=ok, now=now, summary=summary)
 
-    def _clock(self, now: datetime) -> Callable[[], datetime]:
+    def _run(self, name: str, day: date, now: datetime) -> dict[str, Any]:
         # `now` picks the period and the date acted on; sending always uses the real clock,
         # because leases must mean the same to every worker (a replay's simulated times
         # differ between workers, and a lease measured in them would expire too early).
-        return lambda: datetime.now(UTC)
-
-    def _run(self, name: str, day: date, now: datetime) -> dict[str, Any]:
-        clock = self._clock(now)
+        clock = _real_clock
         if name in ("remind", "escalate"):
             result = run_reminders(
                 self.sessions,
@@ -183,6 +180,10 @@ class Service:
             _ping(self.jobs[name].url)
             return {"pinged": self.jobs[name].url}
         raise ValueError(f"unknown job {name!r}")
+
+
+def _real_clock() -> datetime:
+    return datetime.now(UTC)
 
 
 def _ping(url: str) -> None:
