@@ -529,7 +529,7 @@ def status_set(
     )
     with app.session() as session:
         plan_id = app.plan(session, plan_slug).id
-        result = apply_updates(session, plan_id, [update], ["command line"])
+        result = apply_updates(session, plan_id, [update], ["command line"], "status set")
         session.commit()
     click.echo(f"{action_id}: " + ("recorded" if result.changed else "no change (same as now)"))
     if result.changed and not no_alert:
@@ -577,7 +577,8 @@ def status_import(
             )
             for u in read.updates
         ]
-        result = apply_updates(session, plan.id, updates, [f"row {u.row}" for u in read.updates])
+        places = [f"row {u.row}" for u in read.updates]
+        result = apply_updates(session, plan.id, updates, places, str(path))
         session.commit()
     if as_json:
         _print_json({"changed": result.changed, "unchanged": result.unchanged, "refs": result.refs})

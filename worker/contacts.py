@@ -39,6 +39,14 @@ class _Person(_Strict):
     def _email(cls, value: str) -> str:
         return check_address(value)
 
+    @field_validator("name")
+    @classmethod
+    def _one_line(cls, value: str) -> str:
+        # The name goes into the To: header of messages.
+        if "\n" in value or "\r" in value:
+            raise ValueError("must be on one line")
+        return value
+
 
 class _Role(_Strict):
     person: str = ""
@@ -100,18 +108,36 @@ def _problems(exc: ValidationError) -> list[Problem]:
     return [Problem(".".join(str(p) for p in e["loc"]), e["msg"]) for e in exc.errors()]
 
 
+# The contacts tables store keys in columns of this size (worker/models.py).
+MAX_KEY = 255
+
+
 def _index(roles: dict[str, _Role]) -> tuple[dict[str, str], list[Problem]]:
     index: dict[str, str] = {}
+    named_by: dict[str, str] = {}  # key -> the role (as written) that claimed it
     problems: list[Problem] = []
     for name, role in roles.items():
         key = role_key(name)
-        for spelling in (name, *role.aliases):
+        for i, spelling in enumerate((name, *role.aliases)):
             alias_key = role_key(spelling)
+            what = "the role name" if i == 0 else f"the alias {spelling!r}"
+            if not alias_key:
+                problems.append(Problem(f"roles.{name!r}", f"{what} is blank"))
+                continue
+            if len(alias_key) > MAX_KEY:
+                reason = f"{what} is longer than {MAX_KEY} characters"
+                problems.append(Problem(f"roles.{name!r}", reason))
+                continue
             owner = index.setdefault(alias_key, key)
+            claimed = named_by.setdefault(alias_key, name)
             if owner != key:
                 problems.append(
                     Problem(f"roles.{name!r}", f"{spelling!r} already names role {owner!r}")
                 )
+            elif claimed != name:
+                # Two entries whose names differ only in case, spacing or end punctuation.
+                reason = f"{spelling!r} names the same role as {claimed!r}; merge the two entries"
+                problems.append(Problem(f"roles.{name!r}", reason))
     return index, problems
 
 
@@ -122,6 +148,9 @@ def _links(roles: dict[str, _Role], index: dict[str, str]) -> list[Problem]:
             target = getattr(role, field)
             if target and role_key(target) not in index:
                 problems.append(Problem(f"roles.{name!r}.{field}", f"no role named {target!r}"))
+            elif target and index[role_key(target)] == role_key(name):
+                reason = f"{target!r} is this role itself; name another role or leave it empty"
+                problems.append(Problem(f"roles.{name!r}.{field}", reason))
     return problems
 
 

@@ -204,7 +204,7 @@ class StatusChange(Base):
     action_id: Mapped[int] = mapped_column(ForeignKey("actions.id", ondelete="CASCADE"), index=True)
     changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     changed_by: Mapped[str] = mapped_column(Text, default="")
-    source: Mapped[str] = mapped_column(String(32), default="")
+    source: Mapped[str] = mapped_column(Text, default="")  # "cli", "status return <file>"
     rag_from: Mapped[str | None] = mapped_column(String(8), nullable=True)
     rag_to: Mapped[str | None] = mapped_column(String(8), nullable=True)
     state_from: Mapped[str | None] = mapped_column(String(16), nullable=True)

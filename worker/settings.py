@@ -186,7 +186,7 @@ class ServiceSettings(_Section):
 
             try:
                 ZoneInfo(value)
-            except (ZoneInfoNotFoundError, ValueError):
+            except (ZoneInfoNotFoundError, ValueError, OSError):
                 raise ValueError(f"{value!r} is not a time zone (e.g. 'Europe/London')") from None
         return value
 
@@ -242,7 +242,11 @@ class SmtpSettings(_Section):
     @field_validator("ca_file")
     @classmethod
     def _ca_file(cls, value: Path | None) -> Path | None:
-        if value is not None and not value.is_file():
+        try:
+            is_file = value is None or value.is_file()
+        except OSError as exc:  # a name too long for the file system, say
+            raise ValueError(f"cannot use {value}: {exc.strerror}") from None
+        if not is_file:
             raise ValueError(f"{value} is not a file")
         return value
 
@@ -363,6 +367,11 @@ def load_settings(path: Path | None = None) -> Settings:
         raise InputError("environment", unknown)
     resolved = config_path(path)
     data = read_toml(resolved, "config file") if resolved else {}
+    # BaseSettings takes "_env_file", "_cli_parse_args"... as arguments that change how it
+    # loads: a file must not reach them (nor clash with "__pydantic_self__").
+    private = [Problem(key, "unknown key") for key in data if key.startswith("_")]
+    if private:
+        raise InputError(str(resolved), private)
     try:
         return Settings(**data)
     except ValidationError as exc:

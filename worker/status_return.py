@@ -117,7 +117,8 @@ def _csv_records(raw: bytes, source: str) -> tuple[list[_Record], list[str]]:
         )
     # The same limit the plan reader sets, so neither depends on which ran first.
     csv.field_size_limit(MAX_CELL * 4 + 16)
-    reader = csv.reader(io.StringIO(text, newline=""))
+    # strict: an unclosed quote is an error, not a note running to the end of the file
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     records: list[_Record] = []
     try:
         for number, values in enumerate(reader, start=1):

@@ -144,7 +144,11 @@ def _current(session: Session, plan_id: int, refs: Sequence[str]) -> dict[str, d
 
 
 def apply_updates(
-    session: Session, plan_id: int, updates: Sequence[StatusUpdate], places: Sequence[str]
+    session: Session,
+    plan_id: int,
+    updates: Sequence[StatusUpdate],
+    places: Sequence[str],
+    source: str = "status",
 ) -> Applied:
     """Apply status updates in the open transaction, all or nothing. `places` names each
     update's origin for errors ("row 7"). An update that changes nothing -- the same RAG,
@@ -156,7 +160,7 @@ def apply_updates(
         if u.ref not in current
     ]
     if problems:
-        raise InputError("status", problems)
+        raise InputError(source, problems)
     result = Applied(refs=[])
     history: list[dict[str, Any]] = []
     for update_ in updates:

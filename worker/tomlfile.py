@@ -20,3 +20,7 @@ def read_toml(path: Path, what: str) -> dict[str, Any]:
         raise InputError(str(path), [Problem("", f"not valid TOML: {exc}")]) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(str(path), [Problem("", f"cannot read: {exc}")]) from None
+    except RecursionError:  # tomllib nests one Python call per "[" or "{"
+        raise InputError(
+            str(path), [Problem("", "not valid TOML: arrays or tables are nested too deeply")]
+        ) from None

@@ -14,16 +14,22 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from pathlib import Path
+from typing import Any
 
 from worker.errors import InputError, Problem
 from worker.plan.data import ActionData, DependencyRef, Row, parse_rag, parse_state
 from worker.plan.dates import MonthDay, read_date_cell
 from worker.plan.due import read_action_dates
-from worker.plan.leads import split_roles
+from worker.plan.leads import role_key, split_roles
 from worker.plan.split import date_items, items, row_shape, split_row
 
 # Excel's own limit for one cell; anything longer is not a plan cell.
 MAX_CELL = 32_767
+# Sizes of the database columns (worker/models.py): a longer value cannot be stored.
+MAX_REF = 64  # action IDs, row references, key deliverables
+MAX_ROLE = 255  # lead role keys
+# Work streams and key deliverables are numbered 1..9999.
+MAX_NUMBER = 9999
 
 # heading -> field; the document's long headings are accepted too.
 HEADINGS = {
@@ -120,7 +126,46 @@ def _work_stream(text: str) -> int:
 
 def _depends_on(text: str) -> tuple[DependencyRef, ...]:
     parts = [p.strip() for p in re.split(r"[;\n]", text) if p.strip()]
-    return tuple(DependencyRef.parse(p) for p in parts)
+    refs = tuple(DependencyRef.parse(p) for p in parts)
+    for ref in refs:
+        numbers = (ref.work_stream, 1 if ref.key_deliverable is None else ref.key_deliverable)
+        if not all(1 <= n <= MAX_NUMBER for n in numbers):
+            raise ValueError(
+                f"{ref} in 'Depends On' names no work stream: work streams and key "
+                f"deliverables are numbered 1 to {MAX_NUMBER}"
+            )
+    return refs
+
+
+def _shown(text: str) -> str:
+    return repr(text if len(text) <= 40 else text[:40] + "…")
+
+
+def action_problems(action: ActionData) -> list[tuple[str, str]]:
+    """(field, reason) for each value of a read action that the database cannot hold;
+    the CSV/XLSX and YAML readers name the place."""
+    found: list[tuple[str, str]] = []
+    # One item of a row split into one action per item: its ID is the row's ID plus ".n".
+    split = action.ref.startswith(action.row_ref + ".")
+    if "\n" in action.ref or "\r" in action.ref:
+        found.append(("id", f"the ID {_shown(action.ref)} must be on one line"))
+    if len(action.ref) > MAX_REF:
+        hint = " (the row is split into one action per item: '.n' is added)" if split else ""
+        reason = f"the ID {_shown(action.ref)} is longer than {MAX_REF} characters{hint}"
+        found.append(("id", reason))
+    # The row reference is reported only where it is not the ID itself.
+    own_row = not split and action.row_ref != action.ref
+    for field, value in (
+        ("row", action.row_ref if own_row else ""),
+        ("key_deliverable", action.key_deliverable),
+    ):
+        if len(value) > MAX_REF:
+            found.append((field, f"{_shown(value)} is longer than {MAX_REF} characters"))
+    for role in action.lead_roles:
+        if len(role_key(role)) > MAX_ROLE:
+            reason = f"the lead role {_shown(role)} is longer than {MAX_ROLE} characters"
+            found.append(("lead_roles", reason))
+    return found
 
 
 def _lead_roles(lead: tuple[str, ...], given: str, split: bool) -> tuple[tuple[str, ...], ...]:
@@ -144,6 +189,14 @@ class _Reader:
     problems: list[Problem]
     last_key_deliverable: dict[int, str]
     generated: dict[int, int]
+    headings: Sequence[str]
+
+    def heading(self, field: str) -> str:
+        """The file's heading for a field (roles split from the lead: the Lead column)."""
+        if field == "lead_roles" and field not in self.columns:
+            field = "lead"
+        index = self.columns.get(field)
+        return self.headings[index] if index is not None else field
 
     def cell(self, values: Sequence[str], field: str) -> str:
         index = self.columns.get(field)
@@ -215,7 +268,7 @@ def rows_to_actions(records: Iterable[tuple[int, list[str]]], source: str) -> Ta
     columns, unknown = _columns(headings, problems)
     if problems:
         raise InputError(source, problems)
-    reader = _Reader(columns, problems, {}, {})
+    reader = _Reader(columns, problems, {}, {}, headings)
     actions: list[ActionData] = []
     seen: dict[str, int] = {}
     for number, values in iterator:
@@ -226,6 +279,8 @@ def rows_to_actions(records: Iterable[tuple[int, list[str]]], source: str) -> Ta
         if row is None:
             continue
         for action in split_row(row):
+            for field, reason in action_problems(action):
+                problems.append(Problem(f"row {number}, column {reader.heading(field)!r}", reason))
             if action.ref in seen:
                 problems.append(
                     Problem(
@@ -241,6 +296,13 @@ def rows_to_actions(records: Iterable[tuple[int, list[str]]], source: str) -> Ta
     return Table(tuple(actions), tuple(warnings))
 
 
+def _with_rows(table: Table, source: str) -> Table:
+    # Imported into a plan, a file of no actions would archive every action it has.
+    if not table.actions:
+        raise InputError(source, [Problem("", "no action rows: the file has headings only")])
+    return table
+
+
 # --- reading files -------------------------------------------------------------------------
 
 
@@ -252,6 +314,9 @@ def _unescape(text: str) -> str:
 
 
 def _decode(raw: bytes, source: str) -> tuple[str, list[str]]:
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        reason = "the file is UTF-16 text (Excel's 'Unicode Text'); save it as CSV UTF-8"
+        raise InputError(source, [Problem("", reason)])
     try:
         return raw.decode("utf-8-sig"), []
     except UnicodeDecodeError:
@@ -280,7 +345,8 @@ def read_csv(path: Path) -> Table:
         )
 
     def records() -> Iterator[tuple[int, list[str]]]:
-        reader = csv.reader(io.StringIO(text, newline=""))
+        # strict: an unclosed quote is an error, not a cell running to the end of the file
+        reader = csv.reader(io.StringIO(text, newline=""), strict=True)
         try:
             for number, values in enumerate(reader, start=1):
                 yield number, [_unescape(v) for v in values]
@@ -290,7 +356,7 @@ def read_csv(path: Path) -> Table:
             ) from None
 
     csv.field_size_limit(MAX_CELL * 4 + 16)
-    table = rows_to_actions(records(), source)
+    table = _with_rows(rows_to_actions(records(), source), source)
     return Table(table.actions, tuple(notes) + table.warnings)
 
 
@@ -318,11 +384,24 @@ def read_xlsx(path: Path, month_day: MonthDay = "end") -> Table:
     except Exception as exc:
         raise InputError(source, [Problem("", f"not a readable .xlsx workbook: {exc}")]) from None
     try:
+        if not book.worksheets:
+            raise InputError(source, [Problem("", "the workbook has no worksheet")])
         sheet = book["Actions"] if "Actions" in book.sheetnames else book.worksheets[0]
         problems: list[Problem] = []
 
+        def sheet_rows() -> Iterator[tuple[int, tuple[Any, ...]]]:
+            rows = enumerate(sheet.iter_rows(), start=1)
+            while True:
+                try:
+                    yield next(rows)
+                except StopIteration:
+                    return
+                except Exception as exc:  # openpyxl parses a damaged sheet only now
+                    reason = f"not a readable .xlsx worksheet: {exc}"
+                    raise InputError(source, [Problem(f"sheet {sheet.title!r}", reason)]) from None
+
         def records() -> Iterator[tuple[int, list[str]]]:
-            for number, cells in enumerate(sheet.iter_rows(), start=1):
+            for number, cells in sheet_rows():
                 values = []
                 for cell in cells:
                     if getattr(cell, "data_type", None) == "f":
@@ -340,7 +419,7 @@ def read_xlsx(path: Path, month_day: MonthDay = "end") -> Table:
         table = rows_to_actions(records(), source)
         if problems:
             raise InputError(source, problems)
-        return table
+        return _with_rows(table, source)
     finally:
         book.close()
 

@@ -24,6 +24,7 @@ from worker.plan.data import (
 )
 from worker.plan.leads import split_roles
 from worker.plan.split import date_items, items, row_shape, split_row
+from worker.plan.table_io import MAX_NUMBER, MAX_REF, action_problems
 
 Items = str | list[str]
 
@@ -33,14 +34,14 @@ class _Strict(BaseModel):
 
 
 class _Ref(_Strict):
-    work_stream: int = Field(ge=1)
-    key_deliverable: int | None = Field(default=None, ge=1)
+    work_stream: int = Field(ge=1, le=MAX_NUMBER)
+    key_deliverable: int | None = Field(default=None, ge=1, le=MAX_NUMBER)
 
 
 class _Action(_Strict):
-    id: str = Field(min_length=1, max_length=64)
-    row: str = ""
-    key_deliverable: str = ""
+    id: str = Field(min_length=1, max_length=MAX_REF)
+    row: str = Field(default="", max_length=MAX_REF)
+    key_deliverable: str = Field(default="", max_length=MAX_REF)
     action: Items = ""
     description: Items = ""
     lead: Items = ""
@@ -66,15 +67,15 @@ class _Action(_Strict):
 
 
 class _Outcome(_Strict):
-    number: str
+    number: str = Field(max_length=16)  # the database column's size
     text: str
 
 
 class _WorkStream(_Strict):
-    number: int = Field(ge=1)
+    number: int = Field(ge=1, le=MAX_NUMBER)
     title: str
     heading: str = ""
-    phase: int = Field(ge=1)
+    phase: int = Field(ge=1, le=MAX_NUMBER)
     strategic_lead: str = ""
     key_aim: str = ""
     outcomes: list[_Outcome] = []
@@ -82,7 +83,7 @@ class _WorkStream(_Strict):
 
 
 class _Phase(_Strict):
-    number: int = Field(ge=1)
+    number: int = Field(ge=1, le=MAX_NUMBER)
     title: str
 
 
@@ -94,6 +95,17 @@ class _Plan(_Strict):
     timezone: str = "Europe/London"
     rag_legend: dict[str, str] = {}
     phases: list[_Phase] = []
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError, OSError):
+            raise ValueError(f"{value!r} is not a time zone (e.g. 'Europe/London')") from None
+        return value
 
 
 class _File(_Strict):
@@ -175,12 +187,17 @@ def _doc(parsed: _File, source: str) -> PlanDoc:
     actions: list[ActionData] = []
     for i, ws in enumerate(parsed.work_streams):
         for j, action in enumerate(ws.actions):
+            place = f"work_streams[{i}].actions[{j}]"
             try:
                 row = _row(ws.number, action)
                 _check_split_roles(row)
-                actions.extend(split_row(row))
+                split = split_row(row)
             except ValueError as exc:
-                problems.append(Problem(f"work_streams[{i}].actions[{j}] ({action.id})", str(exc)))
+                problems.append(Problem(f"{place} ({action.id})", str(exc)))
+                continue
+            for item in split:
+                problems += [Problem(f"{place}.{f}", r) for f, r in action_problems(item)]
+            actions.extend(split)
     if problems:
         raise InputError(source, problems)
     plan = parsed.plan
@@ -208,13 +225,39 @@ def _doc(parsed: _File, source: str) -> PlanDoc:
     return PlanDoc(info, streams, tuple(actions))
 
 
+class _Loader(yaml.SafeLoader):
+    """The safe loader, refusing two things a plan never needs: aliases (``*name``), which
+    can make a small file expand into a huge plan, and a key given twice in one mapping,
+    which would silently keep only the last."""
+
+    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
+        if self.check_event(yaml.AliasEvent):
+            mark = self.peek_event().start_mark  # type: ignore[no-untyped-call]
+            raise yaml.MarkedYAMLError(None, None, "aliases (*name) are not allowed", mark)
+        return super().compose_node(parent, index)
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[tuple[str, str]] = set()
+        for key_node, _ in node.value:
+            if isinstance(key_node, yaml.ScalarNode):
+                key = (key_node.tag, key_node.value)
+                if key in seen:
+                    reason = f"the key {key_node.value!r} is given twice"
+                    raise yaml.MarkedYAMLError(None, None, reason, key_node.start_mark)
+                seen.add(key)
+        return super().construct_mapping(node, deep)
+
+
 def read_yaml(path: Path) -> PlanDoc:
     """Read a plan in the seed format. Raises InputError naming every problem found."""
     source = str(path)
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader)  # a SafeLoader
     except UnicodeDecodeError as exc:
         raise InputError(source, [Problem("", f"not UTF-8 text ({exc.reason})")]) from None
+    except RecursionError:  # the composer nests one Python call per nested list or mapping
+        reason = "not valid YAML: lists or mappings are nested too deeply"
+        raise InputError(source, [Problem("", reason)]) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
