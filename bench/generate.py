@@ -42,6 +42,7 @@ from worker.models import (  # noqa: E402
     Action,
     ActionDependency,
     ActionLead,
+    Base,
     LeadRole,
     Outcome,
     Phase,
@@ -51,6 +52,23 @@ from worker.models import (  # noqa: E402
 )
 from worker.plan.due import read_action_dates  # noqa: E402
 from worker.plan.leads import role_key  # noqa: E402
+
+
+def _table(model: type[Base]) -> Table:
+    table = model.__table__
+    assert isinstance(table, Table)
+    return table
+
+
+PLANS = _table(Plan)
+PHASES = _table(Phase)
+WORK_STREAMS = _table(WorkStream)
+OUTCOMES = _table(Outcome)
+ACTIONS = _table(Action)
+LEAD_ROLES = _table(LeadRole)
+ACTION_LEADS = _table(ActionLead)
+ACTION_DEPENDENCIES = _table(ActionDependency)
+STATUS_HISTORY = _table(StatusChange)
 
 CHUNK = 5000
 ACTIONS_PER_DELIVERABLE = 5
@@ -304,8 +322,8 @@ def make_people(leads: int, seed: int) -> People:
     roles: list[Role] = []
     for index, (name, alias) in enumerate(pairs):
         vacant = index >= len(SENIOR) and rng.random() < 0.05
-        # A deputy must have an address: the role before a vacant one never is vacant itself
-        # when it is senior, else fall back to the line manager.
+        # A vacant post's deputy is the role before it when that one has an address;
+        # otherwise its reminders fall back to its line manager (a senior post, never vacant).
         deputy = ""
         if vacant and roles and roles[-1].email:
             deputy = roles[-1].name
@@ -617,7 +635,7 @@ class Writer:
         if self.postgres:
             columns = list(rows[0])
             quoted = ", ".join(f'"{c}"' for c in columns)
-            assert self.raw is not None
+            assert self.raw is not None and self.raw.driver_connection is not None
             with (
                 self.raw.driver_connection.cursor() as cursor,
                 cursor.copy(f'COPY "{table.name}" ({quoted}) FROM STDIN') as copy,
@@ -655,14 +673,14 @@ def write_database(spec: Spec, engine: Engine, people: People) -> dict[str, int]
     ids = {
         t.name: writer.next_id(t)
         for t in (
-            Plan.__table__,
-            Phase.__table__,
-            WorkStream.__table__,
-            Outcome.__table__,
-            Action.__table__,
-            LeadRole.__table__,
-            ActionDependency.__table__,
-            StatusChange.__table__,
+            PLANS,
+            PHASES,
+            WORK_STREAMS,
+            OUTCOMES,
+            ACTIONS,
+            LEAD_ROLES,
+            ACTION_DEPENDENCIES,
+            STATUS_HISTORY,
         )
     }
 
@@ -674,7 +692,7 @@ def write_database(spec: Spec, engine: Engine, people: People) -> dict[str, int]
     for plan_number, size in enumerate(spec.plan_sizes(), start=1):
         plan_id = take("plans")
         writer.write(
-            Plan.__table__,
+            PLANS,
             [
                 {
                     "id": plan_id,
@@ -691,7 +709,7 @@ def write_database(spec: Spec, engine: Engine, people: People) -> dict[str, int]
             ],
         )
         writer.write(
-            Phase.__table__,
+            PHASES,
             [
                 {
                     "id": take("phases"),
@@ -728,8 +746,8 @@ def write_database(spec: Spec, engine: Engine, people: People) -> dict[str, int]
                 }
                 for position in range(2)
             ]
-        writer.write(WorkStream.__table__, ws_rows)
-        writer.write(Outcome.__table__, outcome_rows)
+        writer.write(WORK_STREAMS, ws_rows)
+        writer.write(OUTCOMES, outcome_rows)
         role_ids: dict[str, int] = {}
         role_rows = []
         for name in people.spellings():
@@ -739,7 +757,7 @@ def write_database(spec: Spec, engine: Engine, people: People) -> dict[str, int]
                 role_rows.append(
                     {"id": role_ids[key], "plan_id": plan_id, "name": name, "key": key}
                 )
-        writer.write(LeadRole.__table__, role_rows)
+        writer.write(LEAD_ROLES, role_rows)
 
         batch: list[Synth] = []
         for synth in synth_actions(spec, plan_number, size, people):
@@ -803,10 +821,10 @@ def _write_batch(
             {"id": take("status_history"), "action_id": action_id, **change}
             for change in synth.history
         ]
-    writer.write(Action.__table__, actions)
-    writer.write(ActionLead.__table__, links)
-    writer.write(ActionDependency.__table__, deps)
-    writer.write(StatusChange.__table__, history)
+    writer.write(ACTIONS, actions)
+    writer.write(ACTION_LEADS, links)
+    writer.write(ACTION_DEPENDENCIES, deps)
+    writer.write(STATUS_HISTORY, history)
 
 
 # --- writing CSV -----------------------------------------------------------------------------
