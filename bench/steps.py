@@ -180,7 +180,15 @@ def step_record(args: argparse.Namespace, measure: Measure) -> None:
         planned, _ = render(found, config, now)
         measure.out["rss_before_mb"] = round(rss_mb(), 1)
         with measure.part():
-            record(session, planned, plan_id=plan_id, job="remind", as_of=args.as_of, now=now)
+            record(
+                session,
+                planned,
+                plan_id=plan_id,
+                job="remind",
+                as_of=args.as_of,
+                now=now,
+                sender=config.identity.sender.addr_spec,
+            )
             session.commit()
     with sessions() as session:
         size = session.scalar(select(func.sum(func.length(Message.content)))) or 0
@@ -202,13 +210,17 @@ def step_daily(args: argparse.Namespace, measure: Measure) -> None:
         before = session.scalar(select(func.count(Notification.id))) or 0
     measure.out["rss_before_mb"] = round(rss_mb(), 1)
     with measure.part():
-        result = plan_messages(sessions, plan_id, config, args.as_of, _now(args.as_of))
+        # As the service runs it: counts only, not every message's items kept to the end.
+        result = plan_messages(
+            sessions, plan_id, config, args.as_of, _now(args.as_of), keep_digests=False
+        )
     with sessions() as session:
         size = session.scalar(
             select(func.sum(func.length(Message.content))).where(Message.as_of == args.as_of)
         )
     measure.out.update(
-        _counts(result.planned),
+        messages=result.messages,
+        items=result.items,
         ledger_items_before=before,
         content_mb=round((size or 0) / 2**20, 1),
     )
@@ -244,7 +256,15 @@ def step_phases(args: argparse.Namespace, measure: Measure) -> None:
         mark("render", began)
         snapshot = tracemalloc.take_snapshot()
         began = time.perf_counter()
-        record(session, planned, plan_id=plan_id, job="remind", as_of=args.as_of, now=now)
+        record(
+            session,
+            planned,
+            plan_id=plan_id,
+            job="remind",
+            as_of=args.as_of,
+            now=now,
+            sender=config.identity.sender.addr_spec,
+        )
         mark("record", began)
         session.rollback()
     tracemalloc.stop()

@@ -15,7 +15,7 @@ from worker.contacts import load_directory
 from worker.db import session_factory
 from worker.mail.backends import PermanentError, TransientError
 from worker.models import Message, Notification, Plan
-from worker.outbox import RetryPolicy, after_failure, claim_next
+from worker.outbox import RetryPolicy, after_failure, claim_batch, claim_next
 from worker.plan.importer import import_file
 from worker.remind import plan_messages
 from worker.settings import Settings
@@ -128,6 +128,33 @@ def test_two_workers_claiming_at_once_never_get_the_same_message(engine: Engine)
         t.join()
     assert sorted(claimed[0] + claimed[1]) == sorted(set(claimed[0] + claimed[1]))
     assert len(claimed[0]) + len(claimed[1]) == 40
+
+
+def test_workers_claiming_batches_at_once_share_the_outbox_without_overlap(
+    engine: Engine,
+) -> None:
+    sessions = session_factory(engine)
+    with sessions() as s:
+        plan_id = _plan(s)
+        for n in range(60):
+            _message(s, plan_id, n)
+        s.commit()
+    claimed: list[list[list[int]]] = [[], [], []]
+
+    def worker(index: int) -> None:
+        with sessions() as session:
+            while batch := claim_batch(session, NOW, timedelta(minutes=5), size=7):
+                claimed[index].append([c.id for c in batch])
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    batches = [b for worker_batches in claimed for b in worker_batches]
+    assert all(1 <= len(b) <= 7 for b in batches)  # a batch is never more than asked for
+    every = sorted(i for b in batches for i in b)
+    assert len(every) == len(set(every)) == 60  # each message claimed once, none missed
 
 
 # --- planning ----------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from worker.contacts import Directory, parse_directory
 from worker.plan.dates import Recurrence
-from worker.rules.reminders import ActionFacts, PlanFacts, digests, due_items
+from worker.rules.reminders import ActionFacts, PlanFacts, digests, due_items, due_keys
 from worker.rules.stages import ActionDates, ReminderPolicy, Stage, active_stage, add_months
 from worker.rules.workdays import WorkingDays
 
@@ -338,3 +338,24 @@ def test_completed_and_dropped_actions_get_nothing() -> None:
         facts(2, date(2012, 9, 1), ("Head of QA",), state="dropped"),
     ]
     assert list(due_items(actions, d, POLICY, DAYS, date(2012, 9, 21))) == []
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    dues=st.lists(st.dates(date(2012, 6, 1), date(2012, 12, 31)), min_size=1, max_size=6),
+    leads=st.lists(
+        st.sampled_from(["Head of QA", "Deputy Director", "Nobody On File"]), max_size=3
+    ),
+    closed=st.booleans(),
+    today=st.dates(date(2012, 6, 1), date(2013, 1, 31)),
+)
+def test_the_quick_pass_finds_the_same_reminders_as_the_full_one(
+    dues: list[date], leads: list[str], closed: bool, today: date
+) -> None:
+    # A run first finds who is due what by key alone, then builds the items of those people:
+    # both must see the same reminders, or someone is missed or gets an empty message.
+    d = directory({"Head of QA": "qa@example.org", "Deputy Director": "QA@example.org"})
+    state = "completed" if closed else "in progress"
+    actions = [facts(i + 1, due, tuple(leads), state) for i, due in enumerate(dues)]
+    full = [(r, i.action_id, i.key) for r, i in due_items(actions, d, POLICY, DAYS, today)]
+    assert list(due_keys(actions, d, POLICY, DAYS, today)) == full

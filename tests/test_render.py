@@ -15,6 +15,8 @@ from typing import Any
 import icalendar
 import jinja2
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from worker.mail.render import (
     Rendered,
@@ -24,6 +26,7 @@ from worker.mail.render import (
     make_address,
     make_environment,
     message_id_for,
+    one_line,
     render_digest,
 )
 from worker.rules.digest import Contact, Digest, Item, Recipient
@@ -528,3 +531,12 @@ def test_an_admin_stylesheet_link_is_neither_fetched_nor_kept(tmp_path: Path) ->
     html = render_digest(make_environment([tmp_path, TEMPLATES]), digest(overdue())).html
     assert "<link" not in html
     assert '<p style="color: #123456;">Head of QA</p>' in html
+
+
+@given(st.text())
+def test_oneline_gives_one_line_of_the_printable_words(text: str) -> None:
+    # The plain definition: drop control characters, then make each run of whitespace
+    # (line breaks included) a single space, with none at the ends.
+    kept = "".join(ch for ch in text if ch.isprintable() or ch.isspace())
+    assert one_line(text) == " ".join(kept.split())
+    assert one_line(text).isprintable()

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from worker.contacts_store import sync_directory
 from worker.mail.backends import Mailer
 from worker.mail.board import render_board_digest
-from worker.mail.render import build_message, make_address, message_id_for
+from worker.mail.render import make_address, message_bytes, message_id_for
 from worker.models import Action, BoardDigestEntry, BoardDigestRun, Phase, Plan, WorkStream
 from worker.outbox import DeliveryReport, deliver, insert_message
 from worker.plan.store import reread_dates
@@ -135,7 +135,7 @@ def plan_digest(
             message_id = message_id_for(
                 f"{JOB}|{plan_id}|{as_of}|{recipient.email.lower()}", domain
             )
-            message = build_message(
+            content = message_bytes(
                 rendered,
                 sender=config.identity.sender,
                 to=make_address(recipient.name, recipient.email),
@@ -150,7 +150,8 @@ def plan_digest(
                 job=JOB,
                 as_of=as_of,
                 recipient=recipient,
-                message=message,
+                content=content,
+                sender=config.identity.sender.addr_spec,
                 message_id=message_id,
                 subject=rendered.subject,
                 now=now,

@@ -16,6 +16,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -220,7 +221,16 @@ class Message(Base):
     """
 
     __tablename__ = "messages"
-    __table_args__ = (Index("ix_messages_state_next", "state", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_messages_state_next", "state", "next_attempt_at"),
+        # The messages still to send, in claiming order: small however large the history.
+        Index(
+            "ix_messages_open",
+            "id",
+            sqlite_where=text("state IN ('pending', 'sending')"),
+            postgresql_where=text("state IN ('pending', 'sending')"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     plan_id: Mapped[int] = mapped_column(ForeignKey("plans.id", ondelete="CASCADE"), index=True)
@@ -231,6 +241,9 @@ class Message(Base):
     message_id: Mapped[str] = mapped_column(String(255), unique=True)
     subject: Mapped[str] = mapped_column(Text, default="")
     content: Mapped[bytes] = mapped_column(LargeBinary)
+    # The envelope sender (MAIL FROM), the From address it was rendered with; "" in rows
+    # from before it was stored, whose From header is read instead.
+    sender: Mapped[str] = mapped_column(String(320), default="", server_default="")
     state: Mapped[str] = mapped_column(String(16), default="pending")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -20,25 +20,47 @@ import email.policy
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from email.message import EmailMessage
 from email.parser import BytesHeaderParser
 from typing import Literal
 
-from sqlalchemy import ColumnElement, and_, func, insert, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Table,
+    and_,
+    bindparam,
+    func,
+    insert,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from worker.mail.backends import DeliveryError, Mailer, envelope_sender
-from worker.models import Action, Message, Notification
+from worker.models import Action, Base, Message, Notification
 from worker.rules.digest import Digest, Item, Recipient
 
 State = Literal["pending", "sending", "sent", "failed"]
 STATES: tuple[State, ...] = ("pending", "sending", "sent", "failed")
 KEY_CHUNK = 500
+# Messages claimed per statement by a delivery run (each still marked sent on its own).
+CLAIM_BATCH = 50
 # Stop a delivery run after this many passing failures in a row: the server is down, and
 # waiting out a timeout per message would only delay the run. The rest stay pending.
 GIVE_UP_AFTER_FAILURES_IN_A_ROW = 3
 MAX_WAIT = timedelta(hours=6)
+
+
+def _table(model: type[Base]) -> Table:
+    table = model.__table__
+    assert isinstance(table, Table)
+    return table
+
+
+MESSAGES = _table(Message)
+NOTIFICATIONS = _table(Notification)
 
 
 class LedgerRace(Exception):
@@ -50,7 +72,7 @@ class Planned:
     """A rendered message for one digest, ready to go into the outbox."""
 
     digest: Digest
-    message: EmailMessage
+    content: bytes  # the whole message, CRLF line endings
     message_id: str
     subject: str
 
@@ -108,6 +130,37 @@ def _item_row(message_row: int, email_address: str, item: Item) -> dict[str, obj
     }
 
 
+def _message_row(
+    *,
+    plan_id: int,
+    job: str,
+    as_of: date,
+    recipient: Recipient,
+    content: bytes,
+    sender: str,
+    message_id: str,
+    subject: str,
+    now: datetime,
+) -> dict[str, object]:
+    return {
+        "sender": sender,
+        "plan_id": plan_id,
+        "job": job,
+        "as_of": as_of,
+        "recipient_email": recipient.email,
+        "recipient_name": recipient.name,
+        "message_id": message_id,
+        "subject": subject,
+        "content": content,
+        "state": "pending",
+        "attempts": 0,
+        "created_at": now,
+        "next_attempt_at": now,
+        "receipt": "",
+        "last_error": "",
+    }
+
+
 def insert_message(
     session: Session,
     *,
@@ -115,31 +168,27 @@ def insert_message(
     job: str,
     as_of: date,
     recipient: Recipient,
-    message: EmailMessage,
+    content: bytes,
+    sender: str,
     message_id: str,
     subject: str,
     now: datetime,
 ) -> int:
-    """Put one rendered message in the outbox as pending; its id."""
-    return session.execute(
-        insert(Message).returning(Message.id),
-        {
-            "plan_id": plan_id,
-            "job": job,
-            "as_of": as_of,
-            "recipient_email": recipient.email,
-            "recipient_name": recipient.name,
-            "message_id": message_id,
-            "subject": subject,
-            "content": message.as_bytes(policy=email.policy.SMTP),
-            "state": "pending",
-            "attempts": 0,
-            "created_at": now,
-            "next_attempt_at": now,
-            "receipt": "",
-            "last_error": "",
-        },
-    ).scalar_one()
+    """Put one rendered message in the outbox as pending; its id. `sender` is the envelope
+    sender: the address in the message's From header."""
+    row = _message_row(
+        plan_id=plan_id,
+        job=job,
+        as_of=as_of,
+        recipient=recipient,
+        content=content,
+        sender=sender,
+        message_id=message_id,
+        subject=subject,
+        now=now,
+    )
+    row_id: int = session.execute(insert(MESSAGES).returning(MESSAGES.c.id), row).scalar_one()
+    return row_id
 
 
 def record(
@@ -150,35 +199,48 @@ def record(
     job: str,
     as_of: date,
     now: datetime,
+    sender: str,
 ) -> list[int]:
-    """Put the messages and their items in the outbox (the caller commits). Raises
-    LedgerRace if another worker recorded one of the items first."""
-    ids = []
-    for p in planned:
-        recipient = p.digest.recipient
-        try:
-            # A savepoint, so a clash with another worker leaves this transaction usable.
-            with session.begin_nested():
-                message_row = insert_message(
-                    session,
-                    plan_id=plan_id,
-                    job=job,
-                    as_of=as_of,
-                    recipient=recipient,
-                    message=p.message,
-                    message_id=p.message_id,
-                    subject=p.subject,
-                    now=now,
-                )
-                rows = [_item_row(message_row, recipient.email, i) for i in p.digest.items]
-                session.execute(insert(Notification), rows)
-        except IntegrityError as exc:
-            # The same Message-ID or item key: another worker planned it first. Anything
-            # else is a bug, and must not be retried as if it were a race.
-            if "unique" not in str(exc.orig).lower():
-                raise
-            raise LedgerRace(str(exc.orig)) from None
-        ids.append(message_row)
+    """Put the messages and their items in the outbox, in two statements (the caller
+    commits). Raises LedgerRace if another worker recorded one of the items first; the
+    caller must then roll back."""
+    if not planned:
+        return []
+    messages = [
+        _message_row(
+            plan_id=plan_id,
+            job=job,
+            as_of=as_of,
+            recipient=p.digest.recipient,
+            content=p.content,
+            sender=sender,
+            message_id=p.message_id,
+            subject=p.subject,
+            now=now,
+        )
+        for p in planned
+    ]
+    try:
+        ids = list(
+            session.scalars(
+                insert(MESSAGES).returning(MESSAGES.c.id, sort_by_parameter_order=True),
+                messages,
+            )
+        )
+        items = [
+            _item_row(message_row, p.digest.recipient.email, item)
+            for message_row, p in zip(ids, planned, strict=True)
+            for item in p.digest.items
+        ]
+        # The Core table, not the ORM entity: the ORM would split the rows into a batch per
+        # pattern of None values (docs/benchmarks.md), one statement for a few rows.
+        session.execute(insert(NOTIFICATIONS), items)
+    except IntegrityError as exc:
+        # The same Message-ID or item key: another worker planned it first. Anything else
+        # is a bug, and must not be retried as if it were a race.
+        if "unique" not in str(exc.orig).lower():
+            raise
+        raise LedgerRace(str(exc.orig)) from None
     return ids
 
 
@@ -186,9 +248,9 @@ def record(
 
 
 def _claimable(now: datetime) -> ColumnElement[bool]:
-    return or_(
-        and_(Message.state == "pending", Message.next_attempt_at <= now),
-        and_(Message.state == "sending", Message.lease_until < now),
+    return MESSAGES.c.state.in_(["pending", "sending"]) & or_(
+        and_(MESSAGES.c.state == "pending", MESSAGES.c.next_attempt_at <= now),
+        and_(MESSAGES.c.state == "sending", MESSAGES.c.lease_until < now),
     )
 
 
@@ -197,7 +259,45 @@ class Claim:
     id: int
     attempts: int
     recipient: str
+    sender: str  # "" for rows stored before the sender was
     content: bytes
+
+
+def claim_batch(
+    session: Session,
+    now: datetime,
+    lease: timedelta,
+    plan_id: int | None = None,
+    after_id: int = 0,
+    size: int = CLAIM_BATCH,
+) -> list[Claim]:
+    """Claim up to `size` messages due for delivery with ids above `after_id`, oldest first.
+    Commits, so other workers see the claims.
+
+    One compare-and-set UPDATE: a row another worker claimed first no longer matches, and on
+    PostgreSQL rows locked by another worker's claim are skipped rather than waited for.
+    """
+    candidates = select(MESSAGES.c.id).where(_claimable(now), MESSAGES.c.id > after_id)
+    if plan_id is not None:
+        candidates = candidates.where(MESSAGES.c.plan_id == plan_id)
+    candidates = candidates.order_by(MESSAGES.c.id).limit(size).with_for_update(skip_locked=True)
+    # A materialised CTE, not "id IN (subquery)": PostgreSQL may run such a subquery again
+    # for each row it updates, and so ignore its LIMIT.
+    picked = candidates.cte("picked").prefix_with("MATERIALIZED", dialect="postgresql")
+    rows = session.execute(
+        update(MESSAGES)
+        .where(MESSAGES.c.id == picked.c.id, _claimable(now))
+        .values(state="sending", lease_until=now + lease, attempts=MESSAGES.c.attempts + 1)
+        .returning(
+            MESSAGES.c.id,
+            MESSAGES.c.attempts,
+            MESSAGES.c.recipient_email,
+            MESSAGES.c.sender,
+            MESSAGES.c.content,
+        )
+    ).all()
+    session.commit()
+    return sorted((Claim(*row) for row in rows), key=lambda c: c.id)
 
 
 def claim_next(
@@ -207,28 +307,9 @@ def claim_next(
     plan_id: int | None = None,
     after_id: int = 0,
 ) -> Claim | None:
-    """Claim the next message due for delivery with an id above `after_id`, or None.
-    Commits, so other workers see the claim."""
-    while True:
-        query = (
-            select(Message.id).where(_claimable(now), Message.id > after_id).order_by(Message.id)
-        )
-        if plan_id is not None:
-            query = query.where(Message.plan_id == plan_id)
-        candidate = session.scalars(query.limit(1)).first()
-        if candidate is None:
-            session.commit()
-            return None
-        # Compare-and-set: only one worker's UPDATE can match the still-claimable row.
-        claimed = session.execute(
-            update(Message)
-            .where(Message.id == candidate, _claimable(now))
-            .values(state="sending", lease_until=now + lease, attempts=Message.attempts + 1)
-            .returning(Message.attempts, Message.recipient_email, Message.content)
-        ).first()
-        session.commit()
-        if claimed is not None:
-            return Claim(candidate, claimed.attempts, claimed.recipient_email, claimed.content)
+    """Claim the next message due for delivery with an id above `after_id`, or None."""
+    found = claim_batch(session, now, lease, plan_id, after_id, size=1)
+    return found[0] if found else None
 
 
 def after_failure(
@@ -241,26 +322,99 @@ def after_failure(
     return "pending", now + wait
 
 
-def _finish(session: Session, claim: Claim, **values: object) -> None:
-    # Only the holder of this claim may finish it (a lease that expired was re-claimed).
+# Finishing a claim: only its holder may (a lease that expired was claimed again, with one
+# more attempt). Built once: a delivery run executes them once per message.
+_HELD = (
+    (MESSAGES.c.id == bindparam("b_id"))
+    & (MESSAGES.c.state == "sending")
+    & (MESSAGES.c.attempts == bindparam("b_attempts"))
+)
+_SENT = (
+    update(MESSAGES)
+    .where(_HELD)
+    .values(
+        state="sent",
+        lease_until=None,
+        sent_at=bindparam("b_at"),
+        receipt=bindparam("b_receipt"),
+        last_error="",
+    )
+)
+_NOT_SENT = (
+    update(MESSAGES)
+    .where(_HELD)
+    .values(
+        state=bindparam("b_state"),
+        lease_until=None,
+        attempts=bindparam("b_attempts_after"),
+        next_attempt_at=bindparam("b_at"),
+        last_error=bindparam("b_error"),
+    )
+)
+
+
+def _fast_commits(session: Session) -> None:
+    """On PostgreSQL, let this transaction's commit return before its record reaches the
+    disk. Only a crash of the database server itself can then lose it, and what is lost is
+    a "sent" mark: that message is sent once more after its lease, never lost
+    (docs/ledger.md)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SET LOCAL synchronous_commit TO OFF"))
+
+
+def _mark_sent(session: Session, claim: Claim, at: datetime, receipt: str) -> None:
+    _fast_commits(session)
+    params = {"b_id": claim.id, "b_attempts": claim.attempts, "b_at": at, "b_receipt": receipt}
+    session.execute(_SENT, params)
+    session.commit()
+
+
+def _mark_not_sent(
+    session: Session, claim: Claim, state: State, at: datetime, error: str, *, count: bool = True
+) -> None:
+    """Back to pending (to retry at `at`) or failed. `count=False` gives the attempt back:
+    the message was never tried (the backend was down, or the run stopped first)."""
     session.execute(
-        update(Message)
-        .where(
-            Message.id == claim.id,
-            Message.state == "sending",
-            Message.attempts == claim.attempts,
-        )
-        .values(lease_until=None, **values)
+        _NOT_SENT,
+        {
+            "b_id": claim.id,
+            "b_attempts": claim.attempts,
+            "b_state": state,
+            "b_attempts_after": claim.attempts if count else claim.attempts - 1,
+            "b_at": at,
+            "b_error": error,
+        },
     )
     session.commit()
 
 
-def _envelope_sender(content: bytes) -> str:
-    """The From address of a stored message, read from its header block alone."""
+def _release(session: Session, claims: Sequence[Claim], now: datetime) -> None:
+    """Hand back claimed messages that were not tried, for this or another worker."""
+    if not claims:
+        return
+    rows = [
+        {
+            "b_id": c.id,
+            "b_attempts": c.attempts,
+            "b_state": "pending",
+            "b_attempts_after": c.attempts - 1,
+            "b_at": now,
+            "b_error": "",
+        }
+        for c in claims
+    ]
+    session.execute(_NOT_SENT, rows)
+    session.commit()
+
+
+def _envelope_sender(claim: Claim) -> str:
+    """The envelope sender: stored with the message, or read from an older row's From."""
+    if claim.sender:
+        return claim.sender
     # The header block ends at the first empty line, which is at or before the first CRLF
     # CRLF, so parsing up to there reads exactly the headers a full parse would, without
     # walking the body line by line. (Content without one is parsed whole.)
-    head, blank, _ = content.partition(b"\r\n\r\n")
+    head, blank, _ = claim.content.partition(b"\r\n\r\n")
     headers = BytesHeaderParser(policy=email.policy.default).parsebytes(head + blank)
     return envelope_sender(headers)
 
@@ -274,50 +428,69 @@ def deliver(
     plan_id: int | None = None,
     should_stop: Callable[[], bool] = lambda: False,
 ) -> DeliveryReport:
-    """Send every message that is due, one at a time, until none is left (or told to stop)."""
+    """Send every message that is due, oldest first, until none is left (or told to stop).
+
+    Messages are claimed a batch at a time and marked one at a time, each right after the
+    server accepts it: a crash can repeat at most the one message in flight. Claims not yet
+    tried go back to pending when the run stops early or half their lease has gone.
+    """
     report = DeliveryReport()
     in_a_row = 0
     last_id = 0  # each message is tried at most once per run, oldest first
     with sessions() as session, mailer:
         while not should_stop():
-            claim = claim_next(session, clock(), policy.lease, plan_id, last_id)
-            if claim is None:
+            claimed_at = clock()
+            batch = claim_batch(session, claimed_at, policy.lease, plan_id, last_id)
+            if not batch:
                 break
-            last_id = claim.id
-            try:
-                sender = _envelope_sender(claim.content)
-                receipt = mailer.send(claim.content, sender=sender, recipients=[claim.recipient])
-            except DeliveryError as exc:
+            last_id = batch[-1].id
+            for index, claim in enumerate(batch):
                 now = clock()
-                if exc.backend:
-                    # Not this message's fault: it waits, unharmed, for the backend to be fixed.
-                    _finish(
-                        session,
-                        claim,
-                        state="pending",
-                        attempts=claim.attempts - 1,
-                        next_attempt_at=now,
-                        last_error=exc.reason,
-                    )
-                    report.errors.append(exc.reason)
-                    report.stopped_early = exc.reason
+                if should_stop() or now - claimed_at > policy.lease / 2 or report.stopped_early:
+                    _release(session, batch[index:], now)
                     break
-                state, next_at = after_failure(claim.attempts, exc, now, policy)
-                _finish(session, claim, state=state, next_attempt_at=next_at, last_error=exc.reason)
-                report.errors.append(f"{claim.recipient}: {exc.reason}")
-                if state == "failed":
-                    report.failed += 1
-                else:
-                    report.retrying += 1
-                in_a_row = in_a_row + 1 if exc.transient else 0
-                if in_a_row >= GIVE_UP_AFTER_FAILURES_IN_A_ROW:
-                    report.stopped_early = f"{in_a_row} passing failures in a row: {exc.reason}"
-                    break
-                continue
-            in_a_row = 0
-            _finish(session, claim, state="sent", sent_at=clock(), receipt=receipt, last_error="")
-            report.sent += 1
+                in_a_row = _deliver_one(session, mailer, claim, clock, policy, report, in_a_row)
+            if report.stopped_early:
+                break
     return report
+
+
+def _deliver_one(
+    session: Session,
+    mailer: Mailer,
+    claim: Claim,
+    clock: Callable[[], datetime],
+    policy: RetryPolicy,
+    report: DeliveryReport,
+    in_a_row: int,
+) -> int:
+    """Send one claimed message and record what happened; the new count of passing
+    failures in a row. Sets report.stopped_early when the run should stop."""
+    try:
+        sender = _envelope_sender(claim)
+        receipt = mailer.send(claim.content, sender=sender, recipients=[claim.recipient])
+    except DeliveryError as exc:
+        now = clock()
+        if exc.backend:
+            # Not this message's fault: it waits, unharmed, for the backend to be fixed.
+            _mark_not_sent(session, claim, "pending", now, exc.reason, count=False)
+            report.errors.append(exc.reason)
+            report.stopped_early = exc.reason
+            return in_a_row
+        state, next_at = after_failure(claim.attempts, exc, now, policy)
+        _mark_not_sent(session, claim, state, next_at, exc.reason)
+        report.errors.append(f"{claim.recipient}: {exc.reason}")
+        if state == "failed":
+            report.failed += 1
+        else:
+            report.retrying += 1
+        in_a_row = in_a_row + 1 if exc.transient else 0
+        if in_a_row >= GIVE_UP_AFTER_FAILURES_IN_A_ROW:
+            report.stopped_early = f"{in_a_row} passing failures in a row: {exc.reason}"
+        return in_a_row
+    _mark_sent(session, claim, clock(), receipt)
+    report.sent += 1
+    return 0
 
 
 def counts(session: Session, plan_id: int | None = None) -> dict[str, int]:

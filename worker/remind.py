@@ -4,8 +4,8 @@ messages in the outbox, and deliver. The clock and the mail backend are passed i
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from email.headerregistry import Address
 from functools import lru_cache
@@ -21,9 +21,9 @@ from worker.contacts_store import sync_directory
 from worker.mail.backends import Mailer
 from worker.mail.render import (
     TemplateError,
-    build_message,
     make_address,
     make_environment,
+    message_bytes,
     message_id_for,
     render_digest,
 )
@@ -38,7 +38,7 @@ from worker.outbox import (
     record,
 )
 from worker.plan.dates import MonthDay, Recurrence
-from worker.plan.store import reread_dates, roles_by_action
+from worker.plan.store import chunks, reread_dates, roles_by_action
 from worker.rules.digest import Digest, Item, Kind, Recipient
 from worker.rules.escalation import EscalationPolicy, escalation_items
 from worker.rules.rag import RagPolicy
@@ -49,11 +49,12 @@ from worker.rules.reminders import (
     Refusal,
     digests,
     due_items,
+    due_keys,
     undelivered_items,
 )
 from worker.rules.stages import ReminderPolicy
 from worker.rules.workdays import WorkingDays
-from worker.status_store import Note, dependency_risks, latest_notes
+from worker.status_store import Note, RiskIndex, dependency_risks, latest_notes, plan_risks
 
 JOB = "remind"
 DEFAULT_RAG = RagPolicy()
@@ -62,6 +63,10 @@ DEFAULT_ESCALATION = EscalationPolicy()
 # day on a bank-holiday weekend moves to the working day before it.
 SLACK_DAYS = 10
 PLAN_ATTEMPTS = 3
+# Actions read and assessed at a time, and items rendered and recorded per transaction: what
+# bounds a run's memory, whatever the size of the plan.
+FACTS_CHUNK = 5000
+BATCH_ITEMS = 2000
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,9 +94,14 @@ class RemindConfig:
 class RemindResult:
     as_of: date
     working_day: bool
+    # Each recorded message's digest (its items without their long texts), subject and
+    # Message-ID, unless the caller asked for counts only (the service: a large plan's run
+    # would otherwise hold every item to the end).
     planned: list[Digest] = field(default_factory=list)
     message_ids: list[str] = field(default_factory=list)
     subjects: list[str] = field(default_factory=list)
+    messages: int = 0
+    items: int = 0
     render_errors: list[str] = field(default_factory=list)
     dates_reread: int = 0
     delivery: DeliveryReport | None = None
@@ -100,7 +110,26 @@ class RemindResult:
         self.planned += other.planned
         self.message_ids += other.message_ids
         self.subjects += other.subjects
+        self.messages += other.messages
+        self.items += other.items
         self.render_errors += other.render_errors
+
+    def note(self, planned: Sequence[Planned], keep_digests: bool) -> None:
+        self.messages += len(planned)
+        self.items += sum(len(p.digest.items) for p in planned)
+        if keep_digests:
+            self.planned += [_slim(p.digest) for p in planned]
+            self.message_ids += [p.message_id for p in planned]
+            self.subjects += [p.subject for p in planned]
+
+
+def _slim(digest: Digest) -> Digest:
+    # What a run reports about an item: the long texts are in the message already.
+    items = tuple(
+        replace(i, action_text="", description="", dependencies_text="", latest_note="")
+        for i in digest.items
+    )
+    return replace(digest, items=items)
 
 
 def _open_actions(plan_id: int, as_of: date, policy: ReminderPolicy) -> ColumnElement[bool]:
@@ -114,10 +143,15 @@ def _open_actions(plan_id: int, as_of: date, policy: ReminderPolicy) -> ColumnEl
 
 
 def load_facts(
-    session: Session, condition: ColumnElement[bool], plan_id: int, as_of: date
+    session: Session,
+    condition: ColumnElement[bool],
+    plan_id: int,
+    as_of: date,
+    risks: RiskIndex | None = None,
 ) -> list[ActionFacts]:
     """The actions matching `condition`, as the rules see them: one query for the actions,
-    one each for their leads, latest notes and risky dependencies."""
+    one each for their leads, latest notes and risky dependencies. A run that loads the plan
+    in chunks passes the plan's `risks` (risk_index), read once."""
     leads = roles_by_action(session, condition)
     notes = latest_notes(session, condition)
     query = (
@@ -145,7 +179,9 @@ def load_facts(
         .order_by(Action.position, Action.id)
     )
     rows = session.execute(query).all()
-    risks = dependency_risks(session, plan_id, condition, {r.id: r.ref for r in rows}, as_of)
+    if risks is None:
+        risks = plan_risks(session, plan_id, as_of)
+    at_risk = dependency_risks(session, condition, {r.id: r.ref for r in rows}, risks)
     return [
         ActionFacts(
             id=r.id,
@@ -166,7 +202,7 @@ def load_facts(
             rag=r.rag,
             state=r.state,
             phase=r.phase,
-            at_risk_from=risks.get(r.id, ()),
+            at_risk_from=at_risk.get(r.id, ()),
             **_note_fields(notes.get(r.id)),
         )
         for r in rows
@@ -179,61 +215,227 @@ def _note_fields(note: Note | None) -> dict[str, Any]:
     return {"latest_note": note.text, "latest_note_by": note.by, "latest_note_at": note.at}
 
 
+def load_schedule(session: Session, condition: ColumnElement[bool]) -> list[ActionFacts]:
+    """The actions matching `condition` with only what says whether, and to whom, a
+    reminder is due: dates, progress state and leads (texts left empty). Two queries."""
+    leads = roles_by_action(session, condition)
+    query = select(
+        Action.id,
+        Action.ref,
+        Action.due_date,
+        Action.start_date,
+        Action.recurrence,
+        Action.state,
+    ).where(condition)
+    return [
+        ActionFacts(
+            id=r.id,
+            ref=r.ref,
+            work_stream_number=0,
+            work_stream_title="",
+            strategic_lead="",
+            key_deliverable="",
+            action_text="",
+            description="",
+            target_text="",
+            due=r.due_date,
+            precision="",
+            start=r.start_date,
+            recurrence=Recurrence.parse(r.recurrence),
+            dependencies_text="",
+            leads=tuple(leads.get(r.id, ())),
+            rag=None,
+            state=r.state,
+        )
+        for r in session.execute(query)
+    ]
+
+
 Pairs = list[tuple[Recipient, Item]]
+ItemRules = Callable[[Sequence[ActionFacts], RemindConfig, date], Iterable[tuple[Recipient, Item]]]
+KeyRules = Callable[
+    [Sequence[ActionFacts], RemindConfig, date], Iterable[tuple[Recipient, int, str]]
+]
 
 
-def reminder_pairs(session: Session, plan: Plan, config: RemindConfig, as_of: date) -> Pairs:
-    """Level 1: the leads' reminders due on `as_of`."""
-    facts = load_facts(session, _open_actions(plan.id, as_of, config.policy), plan.id, as_of)
-    return list(due_items(facts, config.directory, config.policy, config.days, as_of, config.rag))
-
-
-def escalation_pairs(session: Session, plan: Plan, config: RemindConfig, as_of: date) -> Pairs:
-    """Levels 2 and 3: strategic leads' escalations and Red alerts due on `as_of`."""
-    condition = (
-        (Action.plan_id == plan.id)
+def _open(plan_id: int, as_of: date, policy: ReminderPolicy) -> ColumnElement[bool]:
+    del as_of, policy  # escalations look at every open action, whatever its date
+    return (
+        (Action.plan_id == plan_id)
         & Action.archived.is_(False)
         & Action.state.not_in(sorted(CLOSED))
     )
-    facts = load_facts(session, condition, plan.id, as_of)
-    return list(
-        escalation_items(
-            facts,
-            config.directory,
-            config.escalation,
-            config.policy,
-            config.rag,
-            config.days,
-            as_of,
-        )
-    )
 
 
-def refusal_pairs(session: Session, plan: Plan, config: RemindConfig, as_of: date) -> Pairs:
+def _reminders(
+    facts: Sequence[ActionFacts], config: RemindConfig, as_of: date
+) -> Iterable[tuple[Recipient, Item]]:
+    """Level 1: the leads' reminders due on `as_of`."""
+    return due_items(facts, config.directory, config.policy, config.days, as_of, config.rag)
+
+
+def _reminder_keys(
+    facts: Sequence[ActionFacts], config: RemindConfig, as_of: date
+) -> Iterable[tuple[Recipient, int, str]]:
+    return due_keys(facts, config.directory, config.policy, config.days, as_of)
+
+
+def _escalations(
+    facts: Sequence[ActionFacts], config: RemindConfig, as_of: date
+) -> Iterable[tuple[Recipient, Item]]:
+    """Levels 2 and 3: strategic leads' escalations and Red alerts due on `as_of`."""
+    c = config
+    return escalation_items(facts, c.directory, c.escalation, c.policy, c.rag, c.days, as_of)
+
+
+def _alerts(
+    facts: Sequence[ActionFacts], config: RemindConfig, as_of: date
+) -> Iterable[tuple[Recipient, Item]]:
+    """Only the Red alerts (sent straight after a status change turns an action Red)."""
+    return ((r, i) for r, i in _escalations(facts, config, as_of) if i.kind == "red_alert")
+
+
+@dataclass(frozen=True, slots=True)
+class JobRules:
+    """A job that sends per-action messages: which actions it reads, and its pure rules."""
+
+    scope: Callable[[int, date, ReminderPolicy], ColumnElement[bool]]
+    items: ItemRules
+    # Who is due what, from load_schedule's facts alone, when the rules need no more; a run's
+    # first pass over the whole plan then reads and builds far less.
+    keys: KeyRules | None = None
+
+    def who(
+        self, session: Session, chunk: ColumnElement[bool], run: _RunContext
+    ) -> Iterator[tuple[Recipient, int, str]]:
+        if self.keys is not None:
+            facts = _only(load_schedule(session, chunk), run.only)
+            return iter(self.keys(facts, run.config, run.as_of))
+        facts = _only(load_facts(session, chunk, run.plan_id, run.as_of, run.risks), run.only)
+        return ((r, i.action_id, i.key) for r, i in self.items(facts, run.config, run.as_of))
+
+
+JOBS: dict[str, JobRules] = {
+    "remind": JobRules(_open_actions, _reminders, _reminder_keys),
+    "escalate": JobRules(_open, _escalations),
+    "alert": JobRules(_open, _alerts),
+}
+
+
+def refusal_pairs(
+    session: Session, plan_id: int, config: RemindConfig, as_of: date, risks: RiskIndex
+) -> Pairs:
     """The administrator's notice of messages the mail server refused."""
-    refusals = load_refusals(session, plan.id)
+    refusals = load_refusals(session, plan_id)
     if not refusals:
         return []
     ids = sorted({r.action_id for r in refusals})
-    refused = {a.id: a for a in load_facts(session, Action.id.in_(ids), plan.id, as_of)}
+    refused = {a.id: a for a in load_facts(session, Action.id.in_(ids), plan_id, as_of, risks)}
     return list(
         undelivered_items(refusals, refused, config.directory, config.policy, as_of, config.rag)
     )
 
 
-def alert_pairs(session: Session, plan: Plan, config: RemindConfig, as_of: date) -> Pairs:
-    """Only the Red alerts (sent straight after a status change turns an action Red)."""
-    return [
-        (r, i) for r, i in escalation_pairs(session, plan, config, as_of) if i.kind == "red_alert"
-    ]
+def _chunk_bounds(
+    session: Session, condition: ColumnElement[bool], size: int
+) -> Iterator[ColumnElement[bool]]:
+    """The actions matching `condition` as consecutive id ranges of `size` actions each, so a
+    run holds one chunk of the plan in memory, not all of it (keyset paging: no OFFSET)."""
+    last = 0
+    while True:
+        ids = session.scalars(
+            select(Action.id)
+            .where(condition, Action.id > last)
+            .order_by(Action.id)
+            .offset(size - 1)
+            .limit(1)
+        ).first()
+        if ids is None:
+            yield condition & (Action.id > last)
+            return
+        yield condition & (Action.id > last) & (Action.id <= ids)
+        last = ids
 
 
-# The jobs that send per-action messages, by name: what each one decides.
-JOBS: dict[str, Callable[[Session, Plan, RemindConfig, date], Pairs]] = {
-    "remind": reminder_pairs,
-    "escalate": escalation_pairs,
-    "alert": alert_pairs,
-}
+def _only(facts: list[ActionFacts], only: Collection[str] | None) -> list[ActionFacts]:
+    return facts if only is None else [f for f in facts if f.ref in only]
+
+
+@dataclass(frozen=True, slots=True)
+class _RunContext:
+    plan_id: int
+    config: RemindConfig
+    as_of: date
+    only: Collection[str] | None
+    risks: RiskIndex
+
+
+@dataclass(slots=True)
+class _Who:
+    """Pass one of a run: who is due something new, and about which actions."""
+
+    actions: dict[str, set[int]] = field(default_factory=dict)  # lower-case email -> ids
+    extra: Pairs = field(default_factory=list)  # items not derived from actions (refusals)
+
+    def add(self, found: Sequence[tuple[Recipient, int, str]], already: Collection[str]) -> None:
+        for recipient, action_id, key in found:
+            if key not in already:
+                self.actions.setdefault(recipient.email.lower(), set()).add(action_id)
+
+    def batches(self, size: int) -> Iterator[list[str]]:
+        """Recipients in address order, grouped so a batch holds about `size` items."""
+        batch: list[str] = []
+        held = 0
+        for email in sorted(self.actions):
+            batch.append(email)
+            held += len(self.actions[email])
+            if held >= size:
+                yield batch
+                batch, held = [], 0
+        if batch:
+            yield batch
+
+
+def _who(
+    session: Session,
+    rules: JobRules,
+    run: _RunContext,
+    checkpoint: Callable[[], None] = lambda: None,
+) -> _Who:
+    """Assess the plan a chunk at a time and keep only who is due what: ids, not items.
+    `checkpoint` ends the transaction between chunks (so SQLite's write lock is let go)."""
+    who = _Who()
+    scope = rules.scope(run.plan_id, run.as_of, run.config.policy)
+    for chunk in _chunk_bounds(session, scope, FACTS_CHUNK):
+        found = list(rules.who(session, chunk, run))
+        who.add(found, existing_keys(session, (key for _, _, key in found)))
+        checkpoint()
+    who.extra = refusal_pairs(session, run.plan_id, run.config, run.as_of, run.risks)
+    extra = [(r, i.action_id, i.key) for r, i in who.extra]
+    who.add(extra, existing_keys(session, (key for _, _, key in extra)))
+    return who
+
+
+def _digests_for(
+    session: Session,
+    plan: Plan,
+    rules: JobRules,
+    run: _RunContext,
+    who: _Who,
+    emails: Sequence[str],
+) -> list[Digest]:
+    """Pass two, for some recipients: their items afresh, complete, and not in the ledger."""
+    wanted = set(emails)
+    ids = sorted(set().union(*(who.actions[e] for e in emails)))
+    pairs: Pairs = []
+    for part in chunks(ids):
+        condition = Action.id.in_(part)
+        facts = _only(load_facts(session, condition, plan.id, run.as_of, run.risks), run.only)
+        found = rules.items(facts, run.config, run.as_of)
+        pairs += [(r, i) for r, i in found if r.email.lower() in wanted]
+    pairs += [(r, i) for r, i in who.extra if r.email.lower() in wanted]
+    already = existing_keys(session, (item.key for _, item in pairs))
+    return digests(pairs, already, PlanFacts(plan.title, plan.organisation), run.as_of)
 
 
 def decide(
@@ -244,15 +446,13 @@ def decide(
     job: str = JOB,
     only: Collection[str] | None = None,
 ) -> list[Digest]:
-    """The digests due on `as_of` that the ledger does not hold yet: the job's items, and
+    """Every digest due on `as_of` that the ledger does not hold yet: the job's items, and
     the administrator's notice of any messages the mail server refused. `only` limits the
-    job's items to these action refs."""
-    pairs = JOBS[job](session, plan, config, as_of)
-    if only is not None:
-        pairs = [(r, i) for r, i in pairs if i.ref in only]
-    pairs += refusal_pairs(session, plan, config, as_of)
-    already = existing_keys(session, (item.key for _, item in pairs))
-    return digests(pairs, already, PlanFacts(plan.title, plan.organisation), as_of)
+    job's items to these action refs. (Holds them all: plan_messages streams instead.)"""
+    rules = JOBS[job]
+    run = _RunContext(plan.id, config, as_of, only, plan_risks(session, plan.id, as_of))
+    who = _who(session, rules, run)
+    return _digests_for(session, plan, rules, run, who, list(who.actions))
 
 
 def load_refusals(session: Session, plan_id: int) -> list[Refusal]:
@@ -304,7 +504,7 @@ def render(
         key = "\n".join(sorted(item.key for item in digest.items))
         message_id = message_id_for(key, domain)
         to = make_address(digest.recipient.name, digest.recipient.email)
-        message = build_message(
+        content = message_bytes(
             rendered,
             sender=config.identity.sender,
             to=to,
@@ -313,8 +513,12 @@ def render(
             date=now,
             headers={"X-Planworker-Job": f"{job} {digest.as_of.isoformat()}"},
         )
-        planned.append(Planned(digest, message, message_id, rendered.subject))
+        planned.append(Planned(digest, content, message_id, rendered.subject))
     return planned, errors
+
+
+def _nothing() -> None:
+    pass
 
 
 def plan_messages(
@@ -327,32 +531,54 @@ def plan_messages(
     dry_run: bool = False,
     job: str = JOB,
     only: Collection[str] | None = None,
+    keep_digests: bool = True,
 ) -> RemindResult:
-    """Decide, render and (unless a dry run) record a job's messages in one transaction."""
+    """Decide, render and (unless a dry run) record a job's messages.
+
+    The plan is read in two passes so that memory holds one chunk of it at a time: the
+    first finds who is due something new, the second renders and records the messages of a
+    batch of recipients in one transaction (a message and its items are never apart), and
+    drops them before the next. A dry run records nothing and rolls everything back.
+    """
     result = RemindResult(as_of, config.days.is_working(as_of))
-    for attempt in range(PLAN_ATTEMPTS):
-        with sessions() as session:
-            plan = session.get_one(Plan, plan_id)
-            sync_directory(session, config.directory)
-            result.dates_reread = reread_dates(session, plan, config.month_day)
-            found = decide(session, plan, config, as_of, job, only)
-            planned, result.render_errors = render(found, config, now, job)
-            result.planned = [p.digest for p in planned]
-            result.message_ids = [p.message_id for p in planned]
-            result.subjects = [p.subject for p in planned]
-            if dry_run:
-                session.rollback()
-                return result
-            try:
-                record(session, planned, plan_id=plan_id, job=job, as_of=as_of, now=now)
-            except LedgerRace:
-                session.rollback()
-                if attempt == PLAN_ATTEMPTS - 1:
-                    raise
-                continue
-            session.commit()
-            return result
-    raise AssertionError("unreachable")
+    rules = JOBS[job]
+    with sessions() as session:
+        checkpoint: Callable[[], None] = _nothing if dry_run else session.commit
+        plan = session.get_one(Plan, plan_id)
+        sync_directory(session, config.directory)
+        result.dates_reread = reread_dates(session, plan, config.month_day)
+        checkpoint()
+        run = _RunContext(plan.id, config, as_of, only, plan_risks(session, plan.id, as_of))
+        who = _who(session, rules, run, checkpoint)
+        for emails in who.batches(BATCH_ITEMS):
+            for attempt in range(PLAN_ATTEMPTS):
+                found = _digests_for(session, plan, rules, run, who, emails)
+                planned, errors = render(found, config, now, job)
+                if dry_run:
+                    break
+                try:
+                    record(
+                        session,
+                        planned,
+                        plan_id=plan_id,
+                        job=job,
+                        as_of=as_of,
+                        now=now,
+                        sender=config.identity.sender.addr_spec,
+                    )
+                except LedgerRace:
+                    # Another worker planned some of these first: read the ledger again.
+                    session.rollback()
+                    if attempt == PLAN_ATTEMPTS - 1:
+                        raise
+                    continue
+                session.commit()
+                break
+            result.note(planned, keep_digests)
+            result.render_errors += errors
+        if dry_run:
+            session.rollback()
+    return result
 
 
 def run_reminders(
@@ -367,10 +593,19 @@ def run_reminders(
     job: str = JOB,
     only: Collection[str] | None = None,
     should_stop: Callable[[], bool] = lambda: False,
+    keep_digests: bool = True,
 ) -> RemindResult:
     """The whole job: plan today's messages, then deliver everything due in the outbox."""
     result = plan_messages(
-        sessions, plan_id, config, as_of, clock(), dry_run=dry_run, job=job, only=only
+        sessions,
+        plan_id,
+        config,
+        as_of,
+        clock(),
+        dry_run=dry_run,
+        job=job,
+        only=only,
+        keep_digests=keep_digests,
     )
     if dry_run or mailer is None:
         return result
@@ -384,7 +619,9 @@ def run_reminders(
     )
     if result.delivery.failed:
         # Tell the administrator now which reminders the server refused, not tomorrow.
-        notice = plan_messages(sessions, plan_id, config, as_of, clock(), job=job)
+        notice = plan_messages(
+            sessions, plan_id, config, as_of, clock(), job=job, keep_digests=keep_digests
+        )
         result.extend(notice)
         more = deliver(
             sessions,

@@ -125,11 +125,12 @@ class Service:
                 mailer=self.make_mailer(),
                 job=name,
                 should_stop=self.stop.is_set,
+                keep_digests=False,
             )
             delivery = result.delivery
             return {
                 "as_of": day,
-                "messages": len(result.planned),
+                "messages": result.messages,
                 "sent": delivery.sent if delivery else 0,
                 "failed": delivery.failed if delivery else 0,
                 "retrying": delivery.retrying if delivery else 0,

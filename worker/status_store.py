@@ -71,38 +71,79 @@ def risky_deliverables(
     return risky
 
 
+# A reminder lists at most this many of the risky actions it depends on, then "and N more":
+# a work stream can hold thousands, and a list that long helps no reader (and costs memory
+# and time in every message that carries it).
+RISK_REFS_SHOWN = 10
+
+
+@dataclass(frozen=True, slots=True)
+class RiskGroup:
+    """The risky actions of one work stream, or of one of its key deliverables."""
+
+    refs: tuple[str, ...]  # in plan order
+    members: frozenset[str]
+
+
+RiskIndex = dict[tuple[int, int | None], RiskGroup]
+
+
+def risk_index(risky: dict[int, list[tuple[int | None, str]]]) -> RiskIndex:
+    """Group the risky actions by work stream (key None) and by key deliverable."""
+    grouped: dict[tuple[int, int | None], list[str]] = {}
+    for number, found in risky.items():
+        for kd, ref in found:
+            grouped.setdefault((number, None), []).append(ref)
+            if kd is not None:
+                grouped.setdefault((number, kd), []).append(ref)
+    return {key: RiskGroup(tuple(refs), frozenset(refs)) for key, refs in grouped.items()}
+
+
 def at_risk_from(
-    depends_on: Sequence[DependencyRef],
-    risky: dict[int, list[tuple[int | None, str]]],
-    own_ref: str,
+    depends_on: Sequence[DependencyRef], index: RiskIndex, own_ref: str
 ) -> tuple[str, ...]:
     """Refs of the risky actions an action depends on (a whole work stream, or one of its
-    key deliverables)."""
-    found: list[str] = []
+    key deliverables): the first RISK_REFS_SHOWN, then "and N more" if there are more."""
+    whole = {dep.work_stream for dep in depends_on if dep.key_deliverable is None}
+    keys: dict[tuple[int, int | None], None] = {}
     for dep in depends_on:
-        for kd, ref in risky.get(dep.work_stream, ()):
-            wanted = dep.key_deliverable is None or dep.key_deliverable == kd
-            if wanted and ref != own_ref and ref not in found:
-                found.append(ref)
-    return tuple(found)
+        # A key deliverable of a stream the action depends on as a whole adds nothing new.
+        if dep.key_deliverable is None or dep.work_stream not in whole:
+            keys[(dep.work_stream, dep.key_deliverable)] = None
+    # Different streams, and different key deliverables of one stream, share no action.
+    groups = [index[key] for key in keys if key in index]
+    total = sum(len(g.refs) - (own_ref in g.members) for g in groups)
+    shown: list[str] = []
+    for group in groups:
+        for ref in group.refs:
+            if len(shown) == RISK_REFS_SHOWN:
+                break
+            if ref != own_ref:
+                shown.append(ref)
+    if total > len(shown):
+        shown.append(f"and {total - len(shown)} more")
+    return tuple(shown)
+
+
+def plan_risks(session: Session, plan_id: int, as_of: date) -> RiskIndex:
+    """The plan's risky actions, grouped for at_risk_from."""
+    return risk_index(risky_deliverables(session, plan_id, as_of))
 
 
 def dependency_risks(
     session: Session,
-    plan_id: int,
     condition: ColumnElement[bool],
     refs: dict[int, str],
-    as_of: date,
+    risks: RiskIndex,
 ) -> dict[int, tuple[str, ...]]:
     """For each action matching `condition` (ids -> refs given), its risky dependencies."""
-    risky = risky_deliverables(session, plan_id, as_of)
-    if not risky:
+    if not risks:
         return {}
     deps = deps_by_action(session, condition)
     return {
         action_id: found
         for action_id, refs_ in deps.items()
-        if (found := at_risk_from(refs_, risky, refs.get(action_id, "")))
+        if (found := at_risk_from(refs_, risks, refs.get(action_id, "")))
     }
 
 

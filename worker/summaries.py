@@ -59,7 +59,7 @@ def remind_json(result: RemindResult, outbox: dict[str, int], dry_run: bool) -> 
             )
         ],
         "counts": {
-            "planned": len(result.planned),
+            "planned": result.messages,
             "sent": delivery.sent,
             "failed": delivery.failed,
             "retrying": delivery.retrying,

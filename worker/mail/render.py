@@ -7,14 +7,17 @@ No clock and no network: the same Digest and templates always render the same.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import re
 import traceback
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time
 from email.headerregistry import Address
 from email.message import EmailMessage
+from email.parser import BytesParser
 from email.policy import SMTP
 from email.utils import format_datetime
 from pathlib import Path
@@ -23,9 +26,9 @@ from typing import Any
 
 import css_inline
 import jinja2
-from icalendar import Calendar, Event
 
 from worker.errors import PlanworkerError
+from worker.mail import ics
 from worker.rules.digest import Digest, Item
 
 CALENDAR_FILE = "deadlines.ics"
@@ -106,7 +109,10 @@ class Rendered:
 
 def one_line(value: object) -> str:
     """Any run of whitespace (line breaks included) as one space; control characters dropped."""
-    text = "".join(ch for ch in str(value) if ch.isprintable() or ch.isspace())
+    joined = " ".join(str(value).split())
+    if joined.isprintable():  # the usual case, checked in C rather than character by character
+        return joined
+    text = "".join(ch for ch in joined if ch.isprintable() or ch.isspace())
     return " ".join(text.split())
 
 
@@ -295,19 +301,17 @@ def _event_description(item: Item) -> str:
     return "\n".join(lines)
 
 
-def _event(digest: Digest, item: Item, domain: str) -> Event:
+def _event(digest: Digest, item: Item, domain: str) -> ics.AllDayEvent:
     assert item.due is not None  # only dated items become events
     what = "review due" if item.kind == "review" else "due"
-    event = Event()
-    event.add("uid", _event_uid(digest, item, domain))
-    # Midnight UTC of the run's date, not the clock: the same digest gives the same bytes.
-    event.add("dtstamp", datetime.combine(digest.as_of, time(0), tzinfo=UTC))
-    event.add("dtstart", item.due)
-    event.add("dtend", item.due + timedelta(days=1))
-    event.add("summary", f"{item.ref} {what}: {_shorten(item.action_text)}")
-    event.add("description", _event_description(item))
-    event.add("transp", "TRANSPARENT")  # a deadline, not a meeting: it does not block the day
-    return event
+    return ics.AllDayEvent(
+        uid=_event_uid(digest, item, domain),
+        # Midnight UTC of the run's date, not the clock: the same digest gives the same bytes.
+        stamp=datetime.combine(digest.as_of, time(0), tzinfo=UTC),
+        day=item.due,
+        summary=f"{item.ref} {what}: {_shorten(item.action_text)}",
+        description=_event_description(item),
+    )
 
 
 def _check_domain(domain: str) -> str:
@@ -319,20 +323,15 @@ def _check_domain(domain: str) -> str:
 def deadlines_ics(digest: Digest, *, prodid_domain: str) -> bytes | None:
     """An iCalendar file with one all-day event per deadline still ahead; None if none is."""
     domain = _check_domain(prodid_domain)
-    events: dict[str, Event] = {}
+    events: dict[str, ics.AllDayEvent] = {}
     for item in digest.items:
         if item.section in CALENDAR_SECTIONS and item.due is not None and item.due >= digest.as_of:
             event = _event(digest, item, domain)
-            events.setdefault(str(event["uid"]), event)  # one event per UID in one file
+            events.setdefault(event.uid, event)  # one event per UID in one file
     if not events:
         return None
-    calendar = Calendar()
-    calendar.add("prodid", f"-//{domain}//planworker action plan reminders//EN")
-    calendar.add("version", "2.0")
-    calendar.add("method", "PUBLISH")
-    for event in events.values():
-        calendar.add_component(event)
-    return bytes(calendar.to_ical())
+    prodid = f"-//{domain}//planworker action plan reminders//EN"
+    return ics.calendar(prodid, list(events.values()))
 
 
 # --- The message ---------------------------------------------------------------------------
@@ -369,6 +368,90 @@ def _check_headers(message_id: str, when_sent: datetime, headers: Mapping[str, s
             raise ValueError(f"header {name} must be one line of text: {value!r}")
 
 
+def message_bytes(
+    rendered: Rendered,
+    *,
+    sender: Address,
+    to: Address,
+    reply_to: Address | None,
+    message_id: str,
+    date: datetime,
+    headers: Mapping[str, str] = _NO_HEADERS,
+) -> bytes:
+    """The message as it goes on the wire (CRLF line endings): text and HTML as
+    alternatives, plus the calendar file when there is one.
+
+    The email package writes the headers (folding, encoded words, address syntax); the
+    bodies are encoded here with binascii, in C, because the email package's own encoders
+    are pure Python and were the largest single cost of a large run (docs/benchmarks.md).
+    """
+    _check_headers(message_id, date, headers)
+    head = EmailMessage(policy=SMTP)
+    head["Subject"] = rendered.subject
+    head["From"] = _safe(sender)
+    head["To"] = _safe(to)
+    if reply_to is not None:
+        head["Reply-To"] = _safe(reply_to)
+    head["Date"] = format_datetime(date)
+    head["Message-ID"] = message_id
+    head["Auto-Submitted"] = "auto-generated"  # RFC 3834: no out-of-office replies to this
+    for name, value in headers.items():
+        head[name] = value
+    head["MIME-Version"] = "1.0"
+    # "=_" never occurs in quoted-printable or base64 text, so no body can contain the
+    # boundary; deriving it from the Message-ID keeps the same message byte for byte.
+    tag = _hex_id(message_id)[:24]
+    alternative = _multipart(
+        "alternative",
+        f"=_alt_{tag}",
+        [_text_part("plain", rendered.text), _text_part("html", rendered.html)],
+    )
+    if rendered.ics is None:
+        content_type, body = alternative
+    else:
+        content_type, body = _multipart(
+            "mixed", f"=_mix_{tag}", [_join(*alternative), _calendar_part(rendered.ics)]
+        )
+    # Written after the other headers: given a multipart Content-Type, the email package
+    # would write an (empty) multipart body of its own.
+    headers_block = head.as_bytes(policy=SMTP)  # the headers, then the blank line
+    assert headers_block.endswith(_CRLF + _CRLF)
+    return headers_block[:-2] + _join(content_type, body)
+
+
+_CRLF = b"\r\n"
+
+
+def _join(content_type: str, body: bytes) -> bytes:
+    return f"Content-Type: {content_type}".encode("ascii") + _CRLF + _CRLF + body
+
+
+def _text_part(subtype: str, text: str) -> bytes:
+    # `text` ends with one "\n" (_newlines); quoted-printable keeps lines short and 7-bit.
+    body = binascii.b2a_qp(text.encode("utf-8"), istext=True).replace(b"\n", _CRLF)
+    return (
+        f'Content-Type: text/{subtype}; charset="utf-8"\r\n'
+        "Content-Transfer-Encoding: quoted-printable\r\n\r\n"
+    ).encode("ascii") + body
+
+
+def _calendar_part(ics: bytes) -> bytes:
+    # base64 keeps the file's own CRLF line endings, which iCalendar requires.
+    body = base64.encodebytes(ics).replace(b"\n", _CRLF)
+    return (
+        'Content-Type: text/calendar; method="PUBLISH"; charset="utf-8"\r\n'
+        "Content-Transfer-Encoding: base64\r\n"
+        f'Content-Disposition: attachment; filename="{CALENDAR_FILE}"\r\n\r\n'
+    ).encode("ascii") + body
+
+
+def _multipart(subtype: str, boundary: str, parts: Sequence[bytes]) -> tuple[str, bytes]:
+    """A multipart body (RFC 2046) and its Content-Type; each part ends with CRLF."""
+    delimiter = b"--" + boundary.encode("ascii")
+    body = b"".join(delimiter + _CRLF + part + _CRLF for part in parts) + delimiter + b"--\r\n"
+    return f'multipart/{subtype}; boundary="{boundary}"', body
+
+
 def build_message(
     rendered: Rendered,
     *,
@@ -379,28 +462,16 @@ def build_message(
     date: datetime,
     headers: Mapping[str, str] = _NO_HEADERS,
 ) -> EmailMessage:
-    """The message: text and HTML as alternatives, plus the calendar file when there is one."""
-    _check_headers(message_id, date, headers)
-    msg = EmailMessage(policy=SMTP)
-    msg["Subject"] = rendered.subject
-    msg["From"] = _safe(sender)
-    msg["To"] = _safe(to)
-    if reply_to is not None:
-        msg["Reply-To"] = _safe(reply_to)
-    msg["Date"] = format_datetime(date)
-    msg["Message-ID"] = message_id
-    msg["Auto-Submitted"] = "auto-generated"  # RFC 3834: no out-of-office replies to this
-    for name, value in headers.items():
-        msg[name] = value
-    msg.set_content(rendered.text)
-    msg.add_alternative(rendered.html, subtype="html")
-    if rendered.ics is not None:
-        # Adding an attachment turns the message into multipart/mixed around the alternatives.
-        msg.add_attachment(
-            rendered.ics,
-            maintype="text",
-            subtype="calendar",
-            filename=CALENDAR_FILE,
-            params={"method": "PUBLISH", "charset": "utf-8"},
-        )
-    return msg
+    """The message (message_bytes) parsed, for reading it back."""
+    content = message_bytes(
+        rendered,
+        sender=sender,
+        to=to,
+        reply_to=reply_to,
+        message_id=message_id,
+        date=date,
+        headers=headers,
+    )
+    parsed = BytesParser(policy=SMTP).parsebytes(content)
+    assert isinstance(parsed, EmailMessage)
+    return parsed

@@ -150,6 +150,48 @@ def stage_of(
     return active_stage(dates, policy, days, as_of)
 
 
+@dataclass(frozen=True, slots=True)
+class Due:
+    """One recipient's reminder about one action: who, its ledger key, and how it got there."""
+
+    recipient: Recipient
+    key: str
+    section: Section
+    via: tuple[str, ...]
+    reason: str = ""  # unassigned: why it reached no lead
+
+
+def _due(action: ActionFacts, directory: Directory, stage: Stage, as_of: date) -> Iterator[Due]:
+    routing = route_action(action.leads, directory)
+    # A person holding several of the action's roles gets it once, naming each role.
+    people: dict[str, tuple[Recipient, list[str]]] = {}
+    for route in routing.routes:
+        people.setdefault(route.recipient.email.lower(), (route.recipient, []))[1].append(route.via)
+    section = SECTION_OF[stage.kind]
+    for email, (recipient, via) in people.items():
+        yield Due(recipient, item_key(email, action.id, stage), section, tuple(via))
+    if routing.unassigned:
+        admin = Recipient(directory.administrator.email, directory.administrator.name)
+        key = item_key(admin.email, action.id, stage, unassigned_on=as_of)
+        yield Due(admin, key, "unassigned", (), "; ".join(routing.unassigned))
+
+
+def due_keys(
+    actions: Iterable[ActionFacts],
+    directory: Directory,
+    policy: ReminderPolicy,
+    days: WorkingDays,
+    as_of: date,
+) -> Iterator[tuple[Recipient, int, str]]:
+    """(recipient, action id, ledger key) of every item due_items would give, without
+    building the items: what a run needs to know who is due something new."""
+    for action in actions:
+        stage = stage_of(action, policy, days, as_of)
+        if stage is not None:
+            for due in _due(action, directory, stage, as_of):
+                yield due.recipient, action.id, due.key
+
+
 def due_items(
     actions: Iterable[ActionFacts],
     directory: Directory,
@@ -159,30 +201,22 @@ def due_items(
     rag: RagPolicy = DEFAULT_RAG,
 ) -> Iterator[tuple[Recipient, Item]]:
     """Every (recipient, item) whose reminder is due on `as_of`, ledger not yet consulted."""
-    admin = Recipient(directory.administrator.email, directory.administrator.name)
+    run = _Run(directory, policy, as_of, rag)
     for action in actions:
         stage = stage_of(action, policy, days, as_of)
         if stage is None:
             continue
-        routing = route_action(action.leads, directory)
-        # A person holding several of the action's roles gets it once, naming each role.
-        people: dict[str, tuple[Recipient, list[str]]] = {}
-        for route in routing.routes:
-            people.setdefault(route.recipient.email.lower(), (route.recipient, []))[1].append(
-                route.via
+        for due in _due(action, directory, stage, as_of):
+            item = _item(
+                action,
+                stage,
+                run,
+                key=due.key,
+                section=due.section,
+                via=due.via,
+                reason=due.reason,
             )
-        run = _Run(directory, policy, as_of, rag)
-        section = SECTION_OF[stage.kind]
-        for email, (recipient, via) in people.items():
-            key = item_key(email, action.id, stage)
-            yield recipient, _item(action, stage, run, key=key, section=section, via=tuple(via))
-        if routing.unassigned:
-            key = item_key(admin.email, action.id, stage, unassigned_on=as_of)
-            reason = "; ".join(routing.unassigned)
-            yield (
-                admin,
-                _item(action, stage, run, key=key, section="unassigned", via=(), reason=reason),
-            )
+            yield due.recipient, item
 
 
 @dataclass(frozen=True, slots=True)
