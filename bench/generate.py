@@ -42,33 +42,26 @@ from worker.models import (  # noqa: E402
     Action,
     ActionDependency,
     ActionLead,
-    Base,
     LeadRole,
     Outcome,
     Phase,
     Plan,
     StatusChange,
     WorkStream,
+    table_of,
 )
 from worker.plan.due import read_action_dates  # noqa: E402
 from worker.plan.leads import role_key  # noqa: E402
 
-
-def _table(model: type[Base]) -> Table:
-    table = model.__table__
-    assert isinstance(table, Table)
-    return table
-
-
-PLANS = _table(Plan)
-PHASES = _table(Phase)
-WORK_STREAMS = _table(WorkStream)
-OUTCOMES = _table(Outcome)
-ACTIONS = _table(Action)
-LEAD_ROLES = _table(LeadRole)
-ACTION_LEADS = _table(ActionLead)
-ACTION_DEPENDENCIES = _table(ActionDependency)
-STATUS_HISTORY = _table(StatusChange)
+PLANS = table_of(Plan)
+PHASES = table_of(Phase)
+WORK_STREAMS = table_of(WorkStream)
+OUTCOMES = table_of(Outcome)
+ACTIONS = table_of(Action)
+LEAD_ROLES = table_of(LeadRole)
+ACTION_LEADS = table_of(ActionLead)
+ACTION_DEPENDENCIES = table_of(ActionDependency)
+STATUS_HISTORY = table_of(StatusChange)
 
 CHUNK = 5000
 ACTIONS_PER_DELIVERABLE = 5

@@ -14,6 +14,7 @@ from sqlalchemy import (
     LargeBinary,
     MetaData,
     String,
+    Table,
     Text,
     UniqueConstraint,
     text,
@@ -32,6 +33,14 @@ NAMING = {
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
+
+
+def table_of(model: type[Base]) -> Table:
+    """A model's Core table. Bulk writes go through it: given a list of rows, the ORM splits
+    them into one statement per pattern of None values, the Core table sends one."""
+    table = model.__table__
+    assert isinstance(table, Table)
+    return table
 
 
 class Plan(Base):

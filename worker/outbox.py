@@ -25,7 +25,6 @@ from typing import Literal
 
 from sqlalchemy import (
     ColumnElement,
-    Table,
     and_,
     bindparam,
     func,
@@ -39,7 +38,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from worker.mail.backends import DeliveryError, Mailer, envelope_sender
-from worker.models import Action, Base, Message, Notification
+from worker.models import Action, Message, Notification, table_of
 from worker.rules.digest import Digest, Item, Recipient
 
 State = Literal["pending", "sending", "sent", "failed"]
@@ -53,14 +52,8 @@ GIVE_UP_AFTER_FAILURES_IN_A_ROW = 3
 MAX_WAIT = timedelta(hours=6)
 
 
-def _table(model: type[Base]) -> Table:
-    table = model.__table__
-    assert isinstance(table, Table)
-    return table
-
-
-MESSAGES = _table(Message)
-NOTIFICATIONS = _table(Notification)
+MESSAGES = table_of(Message)
+NOTIFICATIONS = table_of(Notification)
 
 
 class LedgerRace(Exception):
@@ -232,8 +225,6 @@ def record(
             for message_row, p in zip(ids, planned, strict=True)
             for item in p.digest.items
         ]
-        # The Core table, not the ORM entity: the ORM would split the rows into a batch per
-        # pattern of None values (docs/benchmarks.md), one statement for a few rows.
         session.execute(insert(NOTIFICATIONS), items)
     except IntegrityError as exc:
         # The same Message-ID or item key: another worker planned it first. Anything else

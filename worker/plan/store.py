@@ -26,6 +26,7 @@ from worker.models import (
     Plan,
     StatusChange,
     WorkStream,
+    table_of,
 )
 from worker.plan.data import (
     ActionData,
@@ -346,7 +347,11 @@ def _sync_chunk(
         if status:
             history.append(_history(old["id"], old, status, who))
     if new_rows:
-        inserted = session.execute(insert(Action).returning(Action.id, Action.ref), new_rows)
+        actions = table_of(Action)
+        inserted = session.execute(
+            insert(actions).returning(actions.c.id, actions.c.ref, sort_by_parameter_order=True),
+            new_rows,
+        )
         by_ref = {ref: action_id for action_id, ref in inserted}
         for action in new_actions:
             stored[action.ref] = {"id": by_ref[action.ref]}
@@ -358,7 +363,7 @@ def _sync_chunk(
         # ORM bulk UPDATE by primary key: rows with the same changed columns share a statement.
         session.execute(update(Action), updates)
     if history:
-        session.execute(insert(StatusChange), history)
+        session.execute(insert(table_of(StatusChange)), history)
         result.status_changes += len(history)
     ids_by_ref = {ref: row["id"] for ref, row in stored.items()}
     _sync_links(session, chunk, ids_by_ref, role_ids)
@@ -387,7 +392,7 @@ def _sync_links(
     if stale:
         session.execute(delete(ActionLead).where(ActionLead.action_id.in_(stale)))
     if rows:
-        session.execute(insert(ActionLead), rows)
+        session.execute(insert(table_of(ActionLead)), rows)
 
 
 def _sync_deps(
@@ -412,7 +417,7 @@ def _sync_deps(
     if stale:
         session.execute(delete(ActionDependency).where(ActionDependency.action_id.in_(stale)))
     if rows:
-        session.execute(insert(ActionDependency), rows)
+        session.execute(insert(table_of(ActionDependency)), rows)
 
 
 def _archive_missing(session: Session, plan_id: int, refs: set[str]) -> int:
