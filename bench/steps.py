@@ -168,7 +168,7 @@ def step_render(args: argparse.Namespace, measure: Measure) -> None:
 def step_record(args: argparse.Namespace, measure: Measure) -> None:
     from sqlalchemy import delete, func, select
 
-    from worker.models import Message, Notification
+    from worker.models import Message, MessageContent, Notification
     from worker.outbox import record
     from worker.remind import decide, render
 
@@ -191,9 +191,10 @@ def step_record(args: argparse.Namespace, measure: Measure) -> None:
             )
             session.commit()
     with sessions() as session:
-        size = session.scalar(select(func.sum(func.length(Message.content)))) or 0
+        size = session.scalar(select(func.sum(func.length(MessageContent.content)))) or 0
         # Leave the ledger as it was, for the steps after this one.
         session.execute(delete(Notification))
+        session.execute(delete(MessageContent))
         session.execute(delete(Message))
         session.commit()
     measure.out.update(_counts(found), content_mb=round(size / 2**20, 1))
@@ -202,7 +203,7 @@ def step_record(args: argparse.Namespace, measure: Measure) -> None:
 def step_daily(args: argparse.Namespace, measure: Measure) -> None:
     from sqlalchemy import func, select
 
-    from worker.models import Message, Notification
+    from worker.models import Message, MessageContent, Notification
     from worker.remind import plan_messages
 
     config, sessions, plan_id = _context(args)
@@ -216,7 +217,9 @@ def step_daily(args: argparse.Namespace, measure: Measure) -> None:
         )
     with sessions() as session:
         size = session.scalar(
-            select(func.sum(func.length(Message.content))).where(Message.as_of == args.as_of)
+            select(func.sum(func.length(MessageContent.content)))
+            .join(Message, Message.id == MessageContent.message_id)
+            .where(Message.as_of == args.as_of)
         )
     measure.out.update(
         messages=result.messages,
@@ -281,7 +284,7 @@ def _top_up(sessions: Any, plan_id: int, wanted: int) -> int:
     """Copy pending messages (new Message-IDs) until `wanted` are pending; how many copied."""
     from sqlalchemy import func, insert, select
 
-    from worker.models import Message
+    from worker.models import Message, MessageContent
 
     with sessions() as session:
         pending = (
@@ -290,20 +293,18 @@ def _top_up(sessions: Any, plan_id: int, wanted: int) -> int:
         if pending == 0 or pending >= wanted:
             return 0
         columns = [c for c in Message.__table__.columns if c.name not in ("id", "message_id")]
-        rows = [
-            dict(r._mapping)
-            for r in session.execute(select(*columns).where(Message.state == "pending"))
-        ]
-        copies = []
+        query = (
+            select(*columns, MessageContent.content)
+            .join(MessageContent, MessageContent.message_id == Message.id)
+            .where(Message.state == "pending")
+        )
+        rows = [dict(r._mapping) for r in session.execute(query)]
         for n in range(wanted - pending):
             row = dict(rows[n % len(rows)])
+            content = row.pop("content")
             row["message_id"] = f"<bench-copy-{n}@example.org>"
-            copies.append(row)
-            if len(copies) == 500:
-                session.execute(insert(Message), copies)
-                copies = []
-        if copies:
-            session.execute(insert(Message), copies)
+            copy = session.execute(insert(Message).returning(Message.id), row).scalar_one()
+            session.execute(insert(MessageContent), {"message_id": copy, "content": content})
         session.commit()
         return wanted - pending
 
@@ -335,17 +336,21 @@ def step_deliver(args: argparse.Namespace, measure: Measure) -> None:
     """Deliver the outbox to the test SMTP server (aiosmtpd), then send the same messages
     again without the outbox; with --sink-port, both again against a minimal SMTP sink, to
     tell planworker's share of the time from the server's."""
-    from sqlalchemy import func, select, update
+    from sqlalchemy import select, update
 
-    from worker.models import Message
+    from worker.models import Message, MessageContent
 
     _, sessions, plan_id = _context(args)
     copied = _top_up(sessions, plan_id, args.messages)
     with sessions() as session:
         pending = Message.state == "pending"
-        query = select(Message.id, Message.recipient_email, Message.content).where(pending)
+        query = (
+            select(Message.id, Message.recipient_email, MessageContent.content)
+            .join(MessageContent, MessageContent.message_id == Message.id)
+            .where(pending)
+        )
         rows = list(session.execute(query.order_by(Message.id)))
-        size = session.scalar(select(func.avg(func.length(Message.content))).where(pending))
+        size = sum(len(r.content) for r in rows) / len(rows) if rows else 0
     ids = [r.id for r in rows]
     contents = [(r.recipient_email, r.content) for r in rows]
     measure.out["rss_before_mb"] = round(rss_mb(), 1)

@@ -15,7 +15,7 @@ from typing import Any
 import icalendar
 import jinja2
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from worker.mail.render import (
@@ -540,3 +540,23 @@ def test_oneline_gives_one_line_of_the_printable_words(text: str) -> None:
     kept = "".join(ch for ch in text if ch.isprintable() or ch.isspace())
     assert one_line(text) == " ".join(kept.split())
     assert one_line(text).isprintable()
+
+
+# Text as templates produce it: any characters, line breaks normalised, ending with one.
+bodies = st.text(st.characters(exclude_categories=("Cs",), exclude_characters="\r")).map(
+    lambda t: t + "\n"
+)
+
+
+@settings(max_examples=80, deadline=None)
+@given(text=bodies, html=bodies, ics=st.none() | st.binary(max_size=300))
+def test_every_part_reads_back_exactly_as_rendered(text: str, html: str, ics: bytes | None) -> None:
+    msg = message(Rendered(subject="Reminders", text=text, html=html, ics=ics))
+    # Text travels with CRLF line endings (RFC 2046's canonical form); a reader's own
+    # line ending is its business.
+    assert body(msg, "plain").replace("\r\n", "\n") == text
+    assert body(msg, "html").replace("\r\n", "\n") == html
+    attachments = list(msg.iter_attachments())
+    assert [a.get_payload(decode=True) for a in attachments] == ([] if ics is None else [ics])
+    raw = msg.as_bytes(policy=email.policy.SMTP)
+    assert all(len(line) <= 998 for line in raw.split(b"\r\n"))  # RFC 5322 line limit

@@ -225,8 +225,8 @@ class StatusChange(Base):
 class Message(Base):
     """One email in the outbox. States: pending -> sending -> sent | failed (docs/ledger.md).
 
-    The message is rendered once, when planned, and stored whole, so a retry sends exactly
-    the same bytes with the same Message-ID.
+    The message is rendered once, when planned, and stored whole (MessageContent), so a retry
+    sends exactly the same bytes with the same Message-ID.
     """
 
     __tablename__ = "messages"
@@ -249,7 +249,6 @@ class Message(Base):
     recipient_name: Mapped[str] = mapped_column(Text, default="")
     message_id: Mapped[str] = mapped_column(String(255), unique=True)
     subject: Mapped[str] = mapped_column(Text, default="")
-    content: Mapped[bytes] = mapped_column(LargeBinary)
     # The envelope sender (MAIL FROM), the From address it was rendered with; "" in rows
     # from before it was stored, whose From header is read instead.
     sender: Mapped[str] = mapped_column(String(320), default="", server_default="")
@@ -262,6 +261,19 @@ class Message(Base):
     # The mail backend's answer: the server's reply when sent, its reason when not.
     receipt: Mapped[str] = mapped_column(Text, default="")
     last_error: Mapped[str] = mapped_column(Text, default="")
+
+
+class MessageContent(Base):
+    """The bytes of one outbox message, kept apart from its state: claiming and marking a
+    message sent then rewrite a small row, not the whole message (SQLite rewrites a row
+    whole, its overflow pages too)."""
+
+    __tablename__ = "message_contents"
+
+    message_id: Mapped[int] = mapped_column(
+        ForeignKey("messages.id", ondelete="CASCADE"), primary_key=True
+    )
+    content: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 class Notification(Base):

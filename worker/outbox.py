@@ -38,7 +38,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from worker.mail.backends import DeliveryError, Mailer, envelope_sender
-from worker.models import Action, Message, Notification, table_of
+from worker.models import Action, Message, MessageContent, Notification, table_of
 from worker.rules.digest import Digest, Item, Recipient
 
 State = Literal["pending", "sending", "sent", "failed"]
@@ -53,6 +53,7 @@ MAX_WAIT = timedelta(hours=6)
 
 
 MESSAGES = table_of(Message)
+CONTENTS = table_of(MessageContent)
 NOTIFICATIONS = table_of(Notification)
 
 
@@ -129,7 +130,6 @@ def _message_row(
     job: str,
     as_of: date,
     recipient: Recipient,
-    content: bytes,
     sender: str,
     message_id: str,
     subject: str,
@@ -144,7 +144,6 @@ def _message_row(
         "recipient_name": recipient.name,
         "message_id": message_id,
         "subject": subject,
-        "content": content,
         "state": "pending",
         "attempts": 0,
         "created_at": now,
@@ -174,13 +173,13 @@ def insert_message(
         job=job,
         as_of=as_of,
         recipient=recipient,
-        content=content,
         sender=sender,
         message_id=message_id,
         subject=subject,
         now=now,
     )
     row_id: int = session.execute(insert(MESSAGES).returning(MESSAGES.c.id), row).scalar_one()
+    session.execute(insert(CONTENTS), {"message_id": row_id, "content": content})
     return row_id
 
 
@@ -205,7 +204,6 @@ def record(
             job=job,
             as_of=as_of,
             recipient=p.digest.recipient,
-            content=p.content,
             sender=sender,
             message_id=p.message_id,
             subject=p.subject,
@@ -220,6 +218,10 @@ def record(
                 messages,
             )
         )
+        contents = [
+            {"message_id": i, "content": p.content} for i, p in zip(ids, planned, strict=True)
+        ]
+        session.execute(insert(CONTENTS), contents)
         items = [
             _item_row(message_row, p.digest.recipient.email, item)
             for message_row, p in zip(ids, planned, strict=True)
@@ -280,15 +282,22 @@ def claim_batch(
         .where(MESSAGES.c.id == picked.c.id, _claimable(now))
         .values(state="sending", lease_until=now + lease, attempts=MESSAGES.c.attempts + 1)
         .returning(
-            MESSAGES.c.id,
-            MESSAGES.c.attempts,
-            MESSAGES.c.recipient_email,
-            MESSAGES.c.sender,
-            MESSAGES.c.content,
+            MESSAGES.c.id, MESSAGES.c.attempts, MESSAGES.c.recipient_email, MESSAGES.c.sender
         )
     ).all()
+    session.commit()  # the claims are visible to other workers before anything is sent
+    if not rows:
+        return []
+    contents = dict(
+        session.execute(
+            select(CONTENTS.c.message_id, CONTENTS.c.content).where(
+                CONTENTS.c.message_id.in_([row.id for row in rows])
+            )
+        ).all()
+    )
     session.commit()
-    return sorted((Claim(*row) for row in rows), key=lambda c: c.id)
+    claims = (Claim(id_, attempts, to, sender, contents[id_]) for id_, attempts, to, sender in rows)
+    return sorted(claims, key=lambda c: c.id)
 
 
 def claim_next(

@@ -427,12 +427,16 @@ def _join(content_type: str, body: bytes) -> bytes:
 
 
 def _text_part(subtype: str, text: str) -> bytes:
-    # `text` ends with one "\n" (_newlines); quoted-printable keeps lines short and 7-bit.
-    body = binascii.b2a_qp(text.encode("utf-8"), istext=True).replace(b"\n", _CRLF)
+    # `text` ends with one "\n" (_newlines). Both encodings keep lines short and 7-bit;
+    # quoted-printable stays readable, but HTML full of "=" and text with many non-ASCII
+    # letters come out shorter in base64, so the shorter one is sent.
+    data = text.encode("utf-8")
+    quoted = binascii.b2a_qp(data, istext=True)
+    encoded = base64.encodebytes(data)
+    cte, body = ("quoted-printable", quoted) if len(quoted) <= len(encoded) else ("base64", encoded)
     return (
-        f'Content-Type: text/{subtype}; charset="utf-8"\r\n'
-        "Content-Transfer-Encoding: quoted-printable\r\n\r\n"
-    ).encode("ascii") + body
+        f'Content-Type: text/{subtype}; charset="utf-8"\r\nContent-Transfer-Encoding: {cte}\r\n\r\n'
+    ).encode("ascii") + body.replace(b"\n", _CRLF)
 
 
 def _calendar_part(ics: bytes) -> bytes:
