@@ -138,48 +138,39 @@ def step_import(args: argparse.Namespace, measure: Measure) -> None:
     measure.out.update(added=result.added, status_changes=result.status_changes)
 
 
-def step_decide(args: argparse.Namespace, measure: Measure) -> None:
-    from worker.remind import decide
-
-    config, sessions, plan_id = _context(args)
-    with sessions() as session:
-        plan = _prepare(session, config, plan_id)
-        measure.out["rss_before_mb"] = round(rss_mb(), 1)
-        with measure.part():
-            found = decide(session, plan, config, args.as_of)
-        session.rollback()
-    measure.out.update(_counts(found))
-
-
-def step_render(args: argparse.Namespace, measure: Measure) -> None:
-    from worker.remind import decide, render
-
-    config, sessions, plan_id = _context(args)
-    with sessions() as session:
-        plan = _prepare(session, config, plan_id)
-        found = decide(session, plan, config, args.as_of)
-        session.rollback()
-    measure.out["rss_before_mb"] = round(rss_mb(), 1)
-    with measure.part():
-        planned, errors = render(found, config, _now(args.as_of))
-    measure.out.update(_counts(found), rendered=len(planned), render_errors=len(errors))
-
-
-def step_record(args: argparse.Namespace, measure: Measure) -> None:
-    from sqlalchemy import delete, func, select
-
-    from worker.models import Message, MessageContent, Notification
+def _walk(args: argparse.Namespace, measure: Measure, phases: set[str]) -> dict[str, float]:
+    """The daily run's own streaming walk (worker.remind.DayPlan: the first pass, then a batch
+    of recipients at a time), doing only `phases` of decide, render and record; the seconds
+    spent in each, summed over the batches. Record commits each batch, as the run does."""
     from worker.outbox import record
-    from worker.remind import decide, render
+    from worker.remind import DayPlan, render
 
     config, sessions, plan_id = _context(args)
     now = _now(args.as_of)
-    with sessions() as session:
+    spent = dict.fromkeys(("decide", "render", "record"), 0.0)
+    messages = items = 0
+    measure.out["rss_before_mb"] = round(rss_mb(), 1)
+    with sessions() as session, measure.part("walk_seconds"):
         plan = _prepare(session, config, plan_id)
-        found = decide(session, plan, config, args.as_of)
-        planned, _ = render(found, config, now)
-        measure.out["rss_before_mb"] = round(rss_mb(), 1)
-        with measure.part():
+        session.commit()
+        began = time.perf_counter()
+        day = DayPlan(session, plan, config, args.as_of, checkpoint=session.commit)
+        spent["decide"] += time.perf_counter() - began
+        for emails in day.batches():
+            began = time.perf_counter()
+            found = day.digests(emails)
+            spent["decide"] += time.perf_counter() - began
+            messages += len(found)
+            items += sum(len(d.items) for d in found)
+            if "render" not in phases:
+                continue
+            began = time.perf_counter()
+            planned, _ = render(found, config, now)
+            spent["render"] += time.perf_counter() - began
+            if "record" not in phases:
+                continue
+            began = time.perf_counter()
+            sender = config.identity.sender.addr_spec
             record(
                 session,
                 planned,
@@ -187,9 +178,31 @@ def step_record(args: argparse.Namespace, measure: Measure) -> None:
                 job="remind",
                 as_of=args.as_of,
                 now=now,
-                sender=config.identity.sender.addr_spec,
+                sender=sender,
             )
             session.commit()
+            spent["record"] += time.perf_counter() - began
+        session.rollback()
+    measure.out.update(messages=messages, items=items)
+    measure.out.update({f"{name}_seconds": round(t, 4) for name, t in spent.items() if t})
+    return spent
+
+
+def step_decide(args: argparse.Namespace, measure: Measure) -> None:
+    measure.out["seconds"] = round(_walk(args, measure, {"decide"})["decide"], 4)
+
+
+def step_render(args: argparse.Namespace, measure: Measure) -> None:
+    measure.out["seconds"] = round(_walk(args, measure, {"render"})["render"], 4)
+
+
+def step_record(args: argparse.Namespace, measure: Measure) -> None:
+    from sqlalchemy import delete, func, select
+
+    from worker.models import Message, MessageContent, Notification
+
+    measure.out["seconds"] = round(_walk(args, measure, {"render", "record"})["record"], 4)
+    _, sessions, _ = _context(args)
     with sessions() as session:
         size = session.scalar(select(func.sum(func.length(MessageContent.content)))) or 0
         # Leave the ledger as it was, for the steps after this one.
@@ -197,7 +210,7 @@ def step_record(args: argparse.Namespace, measure: Measure) -> None:
         session.execute(delete(MessageContent))
         session.execute(delete(Message))
         session.commit()
-    measure.out.update(_counts(found), content_mb=round(size / 2**20, 1))
+    measure.out["content_mb"] = round(size / 2**20, 1)
 
 
 def step_daily(args: argparse.Namespace, measure: Measure) -> None:

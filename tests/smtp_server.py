@@ -5,7 +5,13 @@
         server.reject_rcpt["nobody@example.org"] = (550, "5.1.1 No such user")
         server.fail_next_data.append((451, "4.3.0 Try again later"))
         server.drop_after = 1  # hang up after each accepted message
+        server.hang_up_in_data[3] = "kept"  # keep the 3rd DATA's message, hang up unanswered
+        server.refuse_sessions = 2  # greet the next two connections with 421 and hang up
+        server.on_data = lambda received: ...  # runs before each accepted message's reply
         server.stop(); server.start()  # down, then back on the same port
+
+A reply of 421 to DATA (from fail_next_data) closes the connection after it, as RFC 5321
+says a server does when it answers 421.
 
 Modes: "plain" (no TLS), "starttls" (STARTTLS required before mail) and "tls" (implicit TLS).
 With a username, AUTH (PLAIN/LOGIN, also without TLS) is required before MAIL FROM.
@@ -20,6 +26,7 @@ import socket
 import ssl
 import threading
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass
 from email.message import EmailMessage
 from functools import cache
@@ -69,6 +76,9 @@ class Received:
     rcpt_tos: list[str]
     data: bytes
     connection: int  # 1 for the first connection that greeted the server, 2 for the next…
+    # False when the server kept the message but hung up instead of answering (the client
+    # cannot know that it arrived).
+    replied: bool = True
 
     @property
     def message(self) -> EmailMessage:
@@ -90,6 +100,15 @@ class SmtpServer:
         self.reject_rcpt: dict[str, tuple[int, str]] = {}
         self.fail_next_data: list[tuple[int, str]] = []
         self.drop_after: int | None = None
+        # DATA commands by number (1 for the first the server ever got, counting refused ones)
+        # that end with the server hanging up instead of answering: "lost" forgets the
+        # message, "kept" keeps it (and records it with replied=False).
+        self.hang_up_in_data: dict[int, Literal["lost", "kept"]] = {}
+        # This many of the next connections are greeted with 421 and closed at once.
+        self.refuse_sessions = 0
+        # Called in the server thread with each accepted message, before the 250 is sent.
+        self.on_data: Callable[[Received], None] | None = None
+        self.data_commands = 0  # DATA commands that reached the end of the message
         self.sessions = 0  # connections that said EHLO/HELO
         self._lock = threading.Lock()
         self._handler = _Handler(self)
@@ -155,6 +174,13 @@ class SmtpServer:
     def _connected(self, smtp: SMTP) -> None:
         self._live.add(smtp)
 
+    def _refuse_session(self) -> bool:
+        with self._lock:
+            if self.refuse_sessions <= 0:
+                return False
+            self.refuse_sessions -= 1
+            return True
+
     def _greeted(self, smtp: SMTP) -> None:
         with self._lock:
             if smtp not in self._numbers:
@@ -163,19 +189,35 @@ class SmtpServer:
 
     def _data(self, smtp: SMTP, envelope: Envelope) -> str:
         with self._lock:
-            if self.fail_next_data:
+            self.data_commands += 1
+            hang_up = self.hang_up_in_data.pop(self.data_commands, None)
+            if hang_up is None and self.fail_next_data:
                 code, text = self.fail_next_data.pop(0)
+                if code == 421 and smtp.transport:
+                    # "Service not available, closing transmission channel": after the reply.
+                    smtp.loop.call_soon(smtp.transport.close)
                 return f"{code} {text}"
             received = Received(
                 mail_from=envelope.mail_from or "",
                 rcpt_tos=list(envelope.rcpt_tos),
                 data=envelope.original_content or b"",
                 connection=self._numbers.get(smtp, 0),
+                replied=hang_up is None,
             )
-            self.received.append(received)
+            if hang_up != "lost":
+                self.received.append(received)
             queued = len(self.received)
-            accepted = self._accepted.get(smtp, 0) + 1
-            self._accepted[smtp] = accepted
+            if hang_up is None:
+                accepted = self._accepted.get(smtp, 0) + 1
+                self._accepted[smtp] = accepted
+        if hang_up is not None:
+            # Before any reply is written: abort() makes the reply below go nowhere, and the
+            # client reads the end of the connection where it waits for the answer.
+            if isinstance(smtp.transport, asyncio.WriteTransport):
+                smtp.transport.abort()
+            return "451 4.3.0 never sent"
+        if self.on_data is not None:
+            self.on_data(received)
         if self.drop_after is not None and accepted >= self.drop_after and smtp.transport:
             # Runs after the reply below has been written, so the client gets its 250 first.
             smtp.loop.call_soon(smtp.transport.close)
@@ -200,9 +242,24 @@ class _Controller(Controller):
 
     def factory(self) -> SMTP:
         # One SMTP object per connection; remember it so stop() can cut it.
-        smtp = SMTP(self.handler, **self.SMTP_kwargs)
+        smtp = _SMTP(self._owner, self.handler, **self.SMTP_kwargs)
         self._owner._connected(smtp)
         return smtp
+
+
+class _SMTP(SMTP):
+    def __init__(self, owner: SmtpServer, handler: Any, **options: Any) -> None:
+        super().__init__(handler, **options)
+        self._owner = owner
+
+    async def _handle_client(self) -> None:
+        if self._owner._refuse_session():
+            # A busy or shutting-down server: 421 instead of the 220 greeting, then hang up.
+            await self.push("421 4.3.2 smtp.test too busy, try again later")
+            if self.transport is not None:
+                self.transport.close()
+            return
+        await super()._handle_client()
 
 
 class _Handler:

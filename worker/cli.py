@@ -58,13 +58,16 @@ class App:
         return session_factory(self.engine)()
 
     def require_migrated(self) -> None:
-        from sqlalchemy.exc import SQLAlchemyError
+        from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
+        from worker.db import database_error
         from worker.errors import PlanworkerError
         from worker.migrate import current_revision, head_revision
 
         try:
             current = current_revision(self.engine)
+        except DBAPIError as exc:
+            raise database_error(self.settings.database_url, exc, "open") from None
         except SQLAlchemyError as exc:
             raise PlanworkerError(
                 f"cannot open the database: {exc.__class__.__name__}: {str(exc).splitlines()[0]}"
@@ -95,6 +98,20 @@ class _Group(click.Group):
             return super().invoke(ctx)
         except PlanworkerError as exc:
             raise click.ClickException(str(exc)) from None
+        except Exception as exc:
+            # The database going away or staying locked mid-command is not a bug: say which
+            # database and why, in one line. (Each transaction either committed or rolled
+            # back, so nothing is half-written.) Other errors are bugs and keep their traceback.
+            from sqlalchemy.exc import InterfaceError, OperationalError
+
+            from worker.db import database_error
+
+            app = ctx.find_object(App)
+            if not isinstance(exc, OperationalError | InterfaceError) or app is None:
+                raise
+            raise click.ClickException(
+                str(database_error(app.settings.database_url, exc))
+            ) from None
 
 
 def _print_json(data: object) -> None:

@@ -1,12 +1,18 @@
-"""Engine and sessions. SQLite gets WAL, a busy timeout, foreign keys and BEGIN IMMEDIATE."""
+"""Engine and sessions. SQLite gets WAL, a busy timeout, foreign keys and BEGIN IMMEDIATE.
+
+A SQLite URL's `timeout` (seconds, as Python's sqlite3 takes it) sets how long a command
+waits for another process's lock before it fails; the default is 5 seconds.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from worker.errors import PlanworkerError
@@ -14,15 +20,33 @@ from worker.errors import PlanworkerError
 SQLITE_BUSY_TIMEOUT_MS = 5000
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    # Let SQLAlchemy's "begin" event issue BEGIN itself (pysqlite's own is deferred).
-    dbapi_connection.isolation_level = None
-    cursor = dbapi_connection.cursor()
-    cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
-    cursor.execute("PRAGMA foreign_keys = ON")
-    cursor.execute("PRAGMA journal_mode = WAL")
-    cursor.execute("PRAGMA synchronous = NORMAL")
-    cursor.close()
+def _sqlite_pragmas(busy_timeout_ms: int) -> Callable[[Any, Any], None]:
+    def on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy's "begin" event issue BEGIN itself (pysqlite's own is deferred).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"PRAGMA busy_timeout = {busy_timeout_ms}")
+        cursor.execute("PRAGMA foreign_keys = ON")
+        cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.execute("PRAGMA synchronous = NORMAL")
+        cursor.close()
+
+    return on_connect
+
+
+def _sqlite_busy_timeout_ms(url: URL) -> int:
+    given = url.query.get("timeout")
+    if given is None:
+        return SQLITE_BUSY_TIMEOUT_MS
+    try:
+        seconds = float(given if isinstance(given, str) else given[-1])
+    except ValueError:
+        seconds = -1.0
+    if not 0 <= seconds <= 24 * 3600:
+        raise PlanworkerError(
+            f"database_url {shown(url)}: timeout {given!r} is not a number of seconds"
+        )
+    return round(seconds * 1000)
 
 
 def _sqlite_begin(conn: Any) -> None:
@@ -44,8 +68,9 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         raise PlanworkerError(f"database_url {url!r} is not a database URL: {exc}") from None
     if parsed.get_backend_name() == "sqlite":
         _ensure_sqlite_folder(url)
+        busy_timeout_ms = _sqlite_busy_timeout_ms(parsed)
         engine = create_engine(url, **kwargs)
-        event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "connect", _sqlite_pragmas(busy_timeout_ms))
         event.listen(engine, "begin", _sqlite_begin)
         return engine
     if parsed.get_backend_name() == "postgresql" and parsed.get_driver_name() in ("", "psycopg2"):
@@ -56,3 +81,19 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
+
+
+def shown(url: str | URL) -> str:
+    """A database URL as it may be shown to people: the password, if any, masked."""
+    try:
+        parsed = make_url(url)
+    except Exception:
+        return "(an unreadable database URL)"
+    return parsed.render_as_string(hide_password=True)
+
+
+def database_error(url: str | URL, exc: DBAPIError, doing: str = "use") -> PlanworkerError:
+    """An error from the database driver as one line naming the database and the reason."""
+    reason = str(exc.orig).strip() if exc.orig is not None else str(exc)
+    first = reason.splitlines()[0].strip() if reason else exc.__class__.__name__
+    return PlanworkerError(f"cannot {doing} the database {shown(url)}: {first}")

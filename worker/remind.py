@@ -438,6 +438,42 @@ def _digests_for(
     return digests(pairs, already, PlanFacts(plan.title, plan.organisation), run.as_of)
 
 
+class DayPlan:
+    """A job's decisions for one date, made a batch of recipients at a time.
+
+    Creating it is the first pass over the plan (who is due something new); `digests` is
+    the second, for one batch, and can be called again for the same batch after a ledger
+    race. `checkpoint` ends the transaction between chunks of the first pass.
+    """
+
+    def __init__(
+        self,
+        session: Session,
+        plan: Plan,
+        config: RemindConfig,
+        as_of: date,
+        job: str = JOB,
+        only: Collection[str] | None = None,
+        checkpoint: Callable[[], None] = lambda: None,
+    ) -> None:
+        self._session = session
+        self._plan = plan
+        self._rules = JOBS[job]
+        self._run = _RunContext(plan.id, config, as_of, only, plan_risks(session, plan.id, as_of))
+        self._who = _who(session, self._rules, self._run, checkpoint)
+
+    def batches(self, size: int = BATCH_ITEMS) -> Iterator[list[str]]:
+        """Recipients (lower-case addresses) in address order, about `size` items a batch."""
+        return self._who.batches(size)
+
+    def digests(self, emails: Sequence[str]) -> list[Digest]:
+        """These recipients' digests: their items afresh, less those already in the ledger."""
+        return _digests_for(self._session, self._plan, self._rules, self._run, self._who, emails)
+
+    def recipients(self) -> list[str]:
+        return list(self._who.actions)
+
+
 def decide(
     session: Session,
     plan: Plan,
@@ -449,10 +485,8 @@ def decide(
     """Every digest due on `as_of` that the ledger does not hold yet: the job's items, and
     the administrator's notice of any messages the mail server refused. `only` limits the
     job's items to these action refs. (Holds them all: plan_messages streams instead.)"""
-    rules = JOBS[job]
-    run = _RunContext(plan.id, config, as_of, only, plan_risks(session, plan.id, as_of))
-    who = _who(session, rules, run)
-    return _digests_for(session, plan, rules, run, who, list(who.actions))
+    day = DayPlan(session, plan, config, as_of, job, only)
+    return day.digests(day.recipients())
 
 
 def load_refusals(session: Session, plan_id: int) -> list[Refusal]:
@@ -541,18 +575,16 @@ def plan_messages(
     drops them before the next. A dry run records nothing and rolls everything back.
     """
     result = RemindResult(as_of, config.days.is_working(as_of))
-    rules = JOBS[job]
     with sessions() as session:
         checkpoint: Callable[[], None] = _nothing if dry_run else session.commit
         plan = session.get_one(Plan, plan_id)
         sync_directory(session, config.directory)
         result.dates_reread = reread_dates(session, plan, config.month_day)
         checkpoint()
-        run = _RunContext(plan.id, config, as_of, only, plan_risks(session, plan.id, as_of))
-        who = _who(session, rules, run, checkpoint)
-        for emails in who.batches(BATCH_ITEMS):
+        day = DayPlan(session, plan, config, as_of, job, only, checkpoint)
+        for emails in day.batches():
             for attempt in range(PLAN_ATTEMPTS):
-                found = _digests_for(session, plan, rules, run, who, emails)
+                found = day.digests(emails)
                 planned, errors = render(found, config, now, job)
                 if dry_run:
                     break

@@ -9,6 +9,7 @@ as they are: parsing and re-serialising every message would cost more than sendi
 from __future__ import annotations
 
 import email.policy
+import errno
 import logging
 import mailbox
 import re
@@ -455,11 +456,18 @@ class MaildirMailer:
     def _open(self) -> mailbox.Maildir:
         # Create whatever part of the layout is missing, even inside an existing empty folder.
         for sub in ("tmp", "new", "cur"):
-            (self._path / sub).mkdir(mode=0o700, parents=True, exist_ok=True)
+            path = self._path / sub
+            try:
+                path.mkdir(mode=0o700, parents=True, exist_ok=True)
+            except FileExistsError:
+                # exist_ok does not cover a file (or a broken link) where the folder should be.
+                raise NotADirectoryError(errno.ENOTDIR, "not a folder", str(path)) from None
         return mailbox.Maildir(self._path, factory=None, create=False)
 
     def _error(self, exc: BaseException) -> TransientError:
         detail = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        if isinstance(exc, OSError) and exc.filename and Path(exc.filename) != self._path:
+            detail = f"{exc.filename}: {detail}"  # which part of the folder
         return TransientError(f"cannot write to Maildir {self._path}: {detail}")
 
 
