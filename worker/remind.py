@@ -396,11 +396,15 @@ class _Who:
             yield batch
 
 
+def _nothing() -> None:
+    pass
+
+
 def _who(
     session: Session,
     rules: JobRules,
     run: _RunContext,
-    checkpoint: Callable[[], None] = lambda: None,
+    checkpoint: Callable[[], None] = _nothing,
 ) -> _Who:
     """Assess the plan a chunk at a time and keep only who is due what: ids, not items.
     `checkpoint` ends the transaction between chunks (so SQLite's write lock is let go)."""
@@ -454,7 +458,7 @@ class DayPlan:
         as_of: date,
         job: str = JOB,
         only: Collection[str] | None = None,
-        checkpoint: Callable[[], None] = lambda: None,
+        checkpoint: Callable[[], None] = _nothing,
     ) -> None:
         self._session = session
         self._plan = plan
@@ -549,10 +553,6 @@ def render(
         )
         planned.append(Planned(digest, content, message_id, rendered.subject))
     return planned, errors
-
-
-def _nothing() -> None:
-    pass
 
 
 def plan_messages(
