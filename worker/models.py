@@ -117,6 +117,9 @@ class Action(Base):
     __table_args__ = (
         UniqueConstraint("plan_id", "ref"),
         Index("ix_actions_plan_due", "plan_id", "due_date"),
+        # The daily run walks a plan in id ranges (docs/benchmarks.md: without this index
+        # SQLite scanned the whole plan for each range).
+        Index("ix_actions_plan_id", "plan_id", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -132,6 +132,10 @@ def _slim(digest: Digest) -> Digest:
     return replace(digest, items=items)
 
 
+# The stored recurrence texts are few ("", "ongoing", "every 2 months"...): read each once.
+_recurrence = lru_cache(maxsize=64)(Recurrence.parse)
+
+
 def _open_actions(plan_id: int, as_of: date, policy: ReminderPolicy) -> ColumnElement[bool]:
     window = as_of + timedelta(days=max(policy.upcoming, default=0) + SLACK_DAYS)
     return (
@@ -196,7 +200,7 @@ def load_facts(
             due=r.due_date,
             precision=r.due_precision,
             start=r.start_date,
-            recurrence=Recurrence.parse(r.recurrence),
+            recurrence=_recurrence(r.recurrence),
             dependencies_text=r.dependencies_text,
             leads=tuple(leads.get(r.id, ())),
             rag=r.rag,
@@ -241,7 +245,7 @@ def load_schedule(session: Session, condition: ColumnElement[bool]) -> list[Acti
             due=r.due_date,
             precision="",
             start=r.start_date,
-            recurrence=Recurrence.parse(r.recurrence),
+            recurrence=_recurrence(r.recurrence),
             dependencies_text="",
             leads=tuple(leads.get(r.id, ())),
             rag=None,

@@ -7,7 +7,6 @@ No clock and no network: the same Digest and templates always render the same.
 
 from __future__ import annotations
 
-import base64
 import binascii
 import hashlib
 import re
@@ -429,24 +428,41 @@ def _join(content_type: str, body: bytes) -> bytes:
 def _text_part(subtype: str, text: str) -> bytes:
     # `text` ends with one "\n" (_newlines). Both encodings keep lines short and 7-bit;
     # quoted-printable stays readable, but HTML full of "=" and text with many non-ASCII
-    # letters come out shorter in base64, so the shorter one is sent.
+    # letters come out shorter in base64, so the one estimated shorter is sent.
     data = text.encode("utf-8")
-    quoted = binascii.b2a_qp(data, istext=True)
-    encoded = base64.encodebytes(data)
-    cte, body = ("quoted-printable", quoted) if len(quoted) <= len(encoded) else ("base64", encoded)
+    if _quoted_is_shorter(text, data):
+        cte, body = "quoted-printable", binascii.b2a_qp(data, istext=True).replace(b"\n", _CRLF)
+    else:
+        cte, body = "base64", _base64_lines(data)
     return (
         f'Content-Type: text/{subtype}; charset="utf-8"\r\nContent-Transfer-Encoding: {cte}\r\n\r\n'
-    ).encode("ascii") + body.replace(b"\n", _CRLF)
+    ).encode("ascii") + body
+
+
+def _quoted_is_shorter(text: str, data: bytes) -> bool:
+    """Whether quoted-printable comes out shorter than base64 on the wire, estimated without
+    encoding both: each byte it escapes (non-ASCII, "=") takes three, each line end two, a
+    soft line break three about every 73 bytes; base64 is 4 per 3 bytes, CRLF every 76."""
+    n = len(data)
+    escaped = n - len(text.encode("ascii", "ignore")) + data.count(b"=")
+    quoted = n + 2 * escaped + data.count(b"\n") + 3 * (n // 73)
+    return quoted <= (n + 2) // 3 * 4 * 78 // 76
+
+
+def _base64_lines(data: bytes) -> bytes:
+    """base64 in lines of 76 characters, each ending CRLF (RFC 2045)."""
+    encoded = binascii.b2a_base64(data, newline=False)
+    lines = [encoded[i : i + 76] for i in range(0, len(encoded), 76)]
+    return _CRLF.join(lines) + _CRLF if lines else b""
 
 
 def _calendar_part(ics: bytes) -> bytes:
     # base64 keeps the file's own CRLF line endings, which iCalendar requires.
-    body = base64.encodebytes(ics).replace(b"\n", _CRLF)
     return (
         'Content-Type: text/calendar; method="PUBLISH"; charset="utf-8"\r\n'
         "Content-Transfer-Encoding: base64\r\n"
         f'Content-Disposition: attachment; filename="{CALENDAR_FILE}"\r\n\r\n'
-    ).encode("ascii") + body
+    ).encode("ascii") + _base64_lines(ics)
 
 
 def _multipart(subtype: str, boundary: str, parts: Sequence[bytes]) -> tuple[str, bytes]:

@@ -9,16 +9,16 @@ The shell supplies the data, the ledger's keys and the date; nothing here reads 
 from __future__ import annotations
 
 from collections.abc import Container, Iterable, Iterator, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Literal, cast
 
 from worker.contacts import Directory
 from worker.plan.dates import Recurrence
 from worker.rules.board import RagName
-from worker.rules.digest import SECTIONS, Digest, Item, Kind, Recipient, Section
+from worker.rules.digest import SECTIONS, Contact, Digest, Item, Kind, Recipient, Section
 from worker.rules.rag import Progress, RagPolicy, assess
-from worker.rules.routing import contact_for, route_action
+from worker.rules.routing import NO_LEAD, Route, contact_for, route_lead
 from worker.rules.stages import ActionDates, ReminderPolicy, Stage, active_stage
 from worker.rules.workdays import WorkingDays
 
@@ -90,6 +90,14 @@ class _Run:
     policy: ReminderPolicy
     as_of: date
     rag: RagPolicy
+    # Strategic leads looked up so far: a plan has a few, named on every item.
+    contacts: dict[str, Contact] = field(default_factory=dict)
+
+    def contact(self, name: str) -> Contact:
+        found = self.contacts.get(name)
+        if found is None:
+            found = self.contacts[name] = contact_for(name, self.directory)
+        return found
 
 
 def _item(
@@ -105,7 +113,8 @@ def _item(
 ) -> Item:
     """The item for one action at one stage. `shown_due` is the date the reader is shown,
     when it is not the stage's (an escalation's stage date is its week, not a deadline)."""
-    status = assess(action.progress(), run.rag, run.as_of)
+    progress = action.progress()
+    status = assess(progress, run.rag, run.as_of)
     due = stage.due if shown_due == "stage" else shown_due
     return Item(
         key=key,
@@ -126,7 +135,7 @@ def _item(
         recurrence=str(action.recurrence or ""),
         days=(due - run.as_of).days if due else 0,
         dependencies_text=action.dependencies_text,
-        strategic_lead=contact_for(action.strategic_lead, run.directory),
+        strategic_lead=run.contact(action.strategic_lead),
         leads=action.leads,
         via=via,
         rag=action.rag,
@@ -134,7 +143,7 @@ def _item(
         reason=reason,
         effective_rag=status.effective,
         derived_rag=status.derived,
-        disagreement=status.disagreement(action.progress().reported),
+        disagreement=status.disagreement(progress.reported),
         latest_note=action.latest_note,
         at_risk_from=action.at_risk_from,
         key_date=stage.due if stage.due != due else None,
@@ -161,19 +170,56 @@ class Due:
     reason: str = ""  # unassigned: why it reached no lead
 
 
-def _due(action: ActionFacts, directory: Directory, stage: Stage, as_of: date) -> Iterator[Due]:
-    routing = route_action(action.leads, directory)
-    # A person holding several of the action's roles gets it once, naming each role.
-    people: dict[str, tuple[Recipient, list[str]]] = {}
-    for route in routing.routes:
-        people.setdefault(route.recipient.email.lower(), (route.recipient, []))[1].append(route.via)
+@dataclass(frozen=True, slots=True)
+class _People:
+    """Where one set of leads routes: each person once, with the roles that reached them."""
+
+    people: tuple[tuple[str, Recipient, tuple[str, ...]], ...]  # lower-case email first
+    unassigned: str  # why some lead reached no one ("" when all did)
+
+
+class _Routes:
+    """Where each set of leads routes, looking each role up once per run: a plan names the
+    same few thousand roles over and over."""
+
+    def __init__(self, directory: Directory) -> None:
+        self.directory = directory
+        self.admin = Recipient(directory.administrator.email, directory.administrator.name)
+        self._leads: dict[str, Route | str] = {}
+
+    def _lead(self, name: str) -> Route | str:
+        found = self._leads.get(name)
+        if found is None:
+            found = self._leads[name] = route_lead(name, self.directory)
+        return found
+
+    def of(self, leads: tuple[str, ...]) -> _People:
+        if not leads:
+            return _People((), NO_LEAD)
+        # A person holding several of the action's roles gets it once, naming each role.
+        people: dict[str, tuple[Recipient, list[str]]] = {}
+        unassigned: list[str] = []
+        for name in leads:
+            route = self._lead(name)
+            if isinstance(route, str):
+                unassigned.append(route)
+                continue
+            email = route.recipient.email.lower()
+            people.setdefault(email, (route.recipient, []))[1].append(route.via)
+        return _People(
+            tuple((email, r, tuple(via)) for email, (r, via) in people.items()),
+            "; ".join(unassigned),
+        )
+
+
+def _due(action: ActionFacts, routes: _Routes, stage: Stage, as_of: date) -> Iterator[Due]:
+    found = routes.of(action.leads)
     section = SECTION_OF[stage.kind]
-    for email, (recipient, via) in people.items():
-        yield Due(recipient, item_key(email, action.id, stage), section, tuple(via))
-    if routing.unassigned:
-        admin = Recipient(directory.administrator.email, directory.administrator.name)
-        key = item_key(admin.email, action.id, stage, unassigned_on=as_of)
-        yield Due(admin, key, "unassigned", (), "; ".join(routing.unassigned))
+    for email, recipient, via in found.people:
+        yield Due(recipient, item_key(email, action.id, stage), section, via)
+    if found.unassigned:
+        key = item_key(routes.admin.email, action.id, stage, unassigned_on=as_of)
+        yield Due(routes.admin, key, "unassigned", (), found.unassigned)
 
 
 def due_keys(
@@ -185,10 +231,11 @@ def due_keys(
 ) -> Iterator[tuple[Recipient, int, str]]:
     """(recipient, action id, ledger key) of every item due_items would give, without
     building the items: what a run needs to know who is due something new."""
+    routes = _Routes(directory)
     for action in actions:
         stage = stage_of(action, policy, days, as_of)
         if stage is not None:
-            for due in _due(action, directory, stage, as_of):
+            for due in _due(action, routes, stage, as_of):
                 yield due.recipient, action.id, due.key
 
 
@@ -202,11 +249,12 @@ def due_items(
 ) -> Iterator[tuple[Recipient, Item]]:
     """Every (recipient, item) whose reminder is due on `as_of`, ledger not yet consulted."""
     run = _Run(directory, policy, as_of, rag)
+    routes = _Routes(directory)
     for action in actions:
         stage = stage_of(action, policy, days, as_of)
         if stage is None:
             continue
-        for due in _due(action, directory, stage, as_of):
+        for due in _due(action, routes, stage, as_of):
             item = _item(
                 action,
                 stage,

@@ -22,12 +22,6 @@ class Route:
     via: str  # how it reached them, shown in the message: the role, or "deputy for ..."
 
 
-@dataclass(frozen=True, slots=True)
-class Routing:
-    routes: tuple[Route, ...]  # one per lead that reached someone (a person may appear twice)
-    unassigned: tuple[str, ...]  # one reason per lead that reached no one
-
-
 def _recipient(role: Role) -> Recipient:
     return Recipient(role.email, role.person or role.name)
 
@@ -46,18 +40,7 @@ def route_lead(name: str, directory: Directory) -> Route | str:
     return f"{name!r} is vacant and has no deputy or line manager with an address"
 
 
-def route_action(leads: tuple[str, ...], directory: Directory) -> Routing:
-    if not leads:
-        return Routing((), ("no lead is named for this action",))
-    routes: list[Route] = []
-    unassigned: list[str] = []
-    for name in leads:
-        found = route_lead(name, directory)
-        if isinstance(found, Route):
-            routes.append(found)
-        else:
-            unassigned.append(found)
-    return Routing(tuple(routes), tuple(unassigned))
+NO_LEAD = "no lead is named for this action"
 
 
 def contact_for(name: str, directory: Directory) -> Contact:

@@ -25,20 +25,30 @@ class WorkingDays:
 
     def __init__(self, extra_closed: Iterable[date] = ()) -> None:
         self._extra = frozenset(extra_closed)
+        # Answers so far: a run asks about the same few hundred dates for every action.
+        self._before: dict[date, date] = {}
+        self._after: dict[date, date] = {}
 
     def is_working(self, day: date) -> bool:
         return day.weekday() < 5 and day not in self._extra and day not in _bank_holidays(day.year)
 
     def on_or_before(self, day: date) -> date:
         """The working day itself, or the last one before it (where an upcoming reminder goes)."""
-        while not self.is_working(day):
-            day -= ONE_DAY
-        return day
+        found = self._before.get(day)
+        if found is None:
+            found = self._before[day] = self._step(day, -ONE_DAY)
+        return found
 
     def on_or_after(self, day: date) -> date:
         """The working day itself, or the next one after it (where an overdue reminder goes)."""
+        found = self._after.get(day)
+        if found is None:
+            found = self._after[day] = self._step(day, ONE_DAY)
+        return found
+
+    def _step(self, day: date, step: timedelta) -> date:
         while not self.is_working(day):
-            day += ONE_DAY
+            day += step
         return day
 
     def between(self, first: date, last: date) -> list[date]:
