@@ -256,7 +256,12 @@ def load_schedule(session: Session, condition: ColumnElement[bool]) -> list[Acti
 
 
 Pairs = list[tuple[Recipient, Item]]
-ItemRules = Callable[[Sequence[ActionFacts], RemindConfig, date], Iterable[tuple[Recipient, Item]]]
+# A job's rules: the items due on a date, to everyone or (when given) only to these
+# lower-case addresses.
+ItemRules = Callable[
+    [Sequence[ActionFacts], RemindConfig, date, Collection[str] | None],
+    Iterable[tuple[Recipient, Item]],
+]
 KeyRules = Callable[
     [Sequence[ActionFacts], RemindConfig, date], Iterable[tuple[Recipient, int, str]]
 ]
@@ -272,10 +277,11 @@ def _open(plan_id: int, as_of: date, policy: ReminderPolicy) -> ColumnElement[bo
 
 
 def _reminders(
-    facts: Sequence[ActionFacts], config: RemindConfig, as_of: date
+    facts: Sequence[ActionFacts], config: RemindConfig, as_of: date, to: Collection[str] | None
 ) -> Iterable[tuple[Recipient, Item]]:
     """Level 1: the leads' reminders due on `as_of`."""
-    return due_items(facts, config.directory, config.policy, config.days, as_of, config.rag)
+    c = config
+    return due_items(facts, c.directory, c.policy, c.days, as_of, c.rag, to)
 
 
 def _reminder_keys(
@@ -285,18 +291,19 @@ def _reminder_keys(
 
 
 def _escalations(
-    facts: Sequence[ActionFacts], config: RemindConfig, as_of: date
+    facts: Sequence[ActionFacts], config: RemindConfig, as_of: date, to: Collection[str] | None
 ) -> Iterable[tuple[Recipient, Item]]:
     """Levels 2 and 3: strategic leads' escalations and Red alerts due on `as_of`."""
     c = config
-    return escalation_items(facts, c.directory, c.escalation, c.policy, c.rag, c.days, as_of)
+    found = escalation_items(facts, c.directory, c.escalation, c.policy, c.rag, c.days, as_of)
+    return found if to is None else ((r, i) for r, i in found if r.email.lower() in to)
 
 
 def _alerts(
-    facts: Sequence[ActionFacts], config: RemindConfig, as_of: date
+    facts: Sequence[ActionFacts], config: RemindConfig, as_of: date, to: Collection[str] | None
 ) -> Iterable[tuple[Recipient, Item]]:
     """Only the Red alerts (sent straight after a status change turns an action Red)."""
-    return ((r, i) for r, i in _escalations(facts, config, as_of) if i.kind == "red_alert")
+    return ((r, i) for r, i in _escalations(facts, config, as_of, to) if i.kind == "red_alert")
 
 
 @dataclass(frozen=True, slots=True)
@@ -316,7 +323,8 @@ class JobRules:
             facts = _only(load_schedule(session, chunk), run.only)
             return iter(self.keys(facts, run.config, run.as_of))
         facts = _only(load_facts(session, chunk, run.plan_id, run.as_of, run.risks), run.only)
-        return ((r, i.action_id, i.key) for r, i in self.items(facts, run.config, run.as_of))
+        found = self.items(facts, run.config, run.as_of, None)
+        return ((r, i.action_id, i.key) for r, i in found)
 
 
 JOBS: dict[str, JobRules] = {
@@ -439,8 +447,7 @@ def _digests_for(
     for part in chunks(ids):
         condition = Action.id.in_(part)
         facts = _only(load_facts(session, condition, plan.id, run.as_of, run.risks), run.only)
-        found = rules.items(facts, run.config, run.as_of)
-        pairs += [(r, i) for r, i in found if r.email.lower() in wanted]
+        pairs += rules.items(facts, run.config, run.as_of, wanted)
     pairs += [(r, i) for r, i in who.extra if r.email.lower() in wanted]
     already = existing_keys(session, (item.key for _, item in pairs))
     return digests(pairs, already, PlanFacts(plan.title, plan.organisation), run.as_of)

@@ -246,8 +246,10 @@ def due_items(
     days: WorkingDays,
     as_of: date,
     rag: RagPolicy = DEFAULT_RAG,
+    to: Container[str] | None = None,
 ) -> Iterator[tuple[Recipient, Item]]:
-    """Every (recipient, item) whose reminder is due on `as_of`, ledger not yet consulted."""
+    """Every (recipient, item) whose reminder is due on `as_of`, ledger not yet consulted;
+    only those to the lower-case addresses in `to`, if given."""
     run = _Run(directory, policy, as_of, rag)
     routes = _Routes(directory)
     for action in actions:
@@ -255,6 +257,8 @@ def due_items(
         if stage is None:
             continue
         for due in _due(action, routes, stage, as_of):
+            if to is not None and due.recipient.email.lower() not in to:
+                continue
             item = _item(
                 action,
                 stage,
