@@ -54,7 +54,17 @@ from worker.rules.reminders import (
 )
 from worker.rules.stages import ReminderPolicy
 from worker.rules.workdays import WorkingDays
-from worker.status_store import Note, RiskIndex, dependency_risks, latest_notes, plan_risks
+from worker.status_store import (
+    GroupKey,
+    Note,
+    RiskIndex,
+    dependency_risks,
+    is_risky,
+    kd_number,
+    latest_notes,
+    plan_risks,
+    risk_groups,
+)
 
 JOB = "remind"
 DEFAULT_RAG = RagPolicy()
@@ -177,6 +187,7 @@ def load_facts(
             Action.rag,
             Action.state,
             WorkStream.phase,
+            is_risky(as_of).label("risky"),
         )
         .join(WorkStream, WorkStream.id == Action.work_stream_id)
         .where(condition)
@@ -185,7 +196,7 @@ def load_facts(
     rows = session.execute(query).all()
     if risks is None:
         risks = plan_risks(session, plan_id, as_of)
-    at_risk = dependency_risks(session, condition, {r.id: r.ref for r in rows}, risks)
+    at_risk = dependency_risks(session, condition, {r.id: _own(r) for r in rows}, risks)
     return [
         ActionFacts(
             id=r.id,
@@ -211,6 +222,12 @@ def load_facts(
         )
         for r in rows
     ]
+
+
+def _own(row: Any) -> tuple[str, tuple[GroupKey, ...]]:
+    # An action that is risky itself is in its own groups, but never counts as its own risk.
+    groups = risk_groups(row.number, kd_number(row.key_deliverable)) if row.risky else ()
+    return row.ref, groups
 
 
 def _note_fields(note: Note | None) -> dict[str, Any]:

@@ -4,7 +4,7 @@ back what the rules need (latest notes, and which deliverables are Red or overdu
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -44,7 +44,18 @@ def latest_notes(session: Session, condition: ColumnElement[bool]) -> dict[int, 
     return {a: Note(note, by, at) for a, note, by, at in session.execute(query)}
 
 
-def _kd_number(text: str) -> int | None:
+def is_risky(as_of: date) -> ColumnElement[bool]:
+    """An open action reported Red or past its target date: what puts the actions that
+    depend on it at risk."""
+    return (
+        Action.archived.is_(False)
+        & Action.state.not_in(["completed", "dropped"])
+        & or_(Action.rag == Rag.RED.value, and_(Action.due_date < as_of, Action.recurrence == ""))
+    )
+
+
+def kd_number(text: str) -> int | None:
+    """The number a key deliverable's text starts with, as dependencies name it."""
     found = re.match(r"\s*(\d+)", text)
     return int(found.group(1)) if found else None
 
@@ -52,24 +63,16 @@ def _kd_number(text: str) -> int | None:
 def risky_deliverables(
     session: Session, plan_id: int, as_of: date
 ) -> dict[int, list[tuple[int | None, str]]]:
-    """Per work stream number, the (key deliverable, ref) of open actions that are reported
-    Red or past their target date: what makes the actions that depend on them at risk."""
+    """Per work stream number, the (key deliverable, ref) of the risky actions (is_risky)."""
     query = (
         select(WorkStream.number, Action.key_deliverable, Action.ref)
         .join(WorkStream, WorkStream.id == Action.work_stream_id)
-        .where(
-            Action.plan_id == plan_id,
-            Action.archived.is_(False),
-            Action.state.not_in(["completed", "dropped"]),
-            or_(
-                Action.rag == Rag.RED.value, and_(Action.due_date < as_of, Action.recurrence == "")
-            ),
-        )
+        .where(Action.plan_id == plan_id, is_risky(as_of))
         .order_by(Action.position, Action.id)
     )
     risky: dict[int, list[tuple[int | None, str]]] = {}
     for number, kd, ref in session.execute(query):
-        risky.setdefault(number, []).append((_kd_number(kd), ref))
+        risky.setdefault(number, []).append((kd_number(kd), ref))
     return risky
 
 
@@ -81,42 +84,57 @@ RISK_REFS_SHOWN = 10
 
 @dataclass(frozen=True, slots=True)
 class RiskGroup:
-    """The risky actions of one work stream, or of one of its key deliverables."""
+    """The risky actions of one work stream, or of one of its key deliverables: how many, and
+    the first few refs in plan order (enough to show RISK_REFS_SHOWN besides the reader's
+    own action). A plan's index stays small however many actions are at risk."""
 
-    refs: tuple[str, ...]  # in plan order
-    members: frozenset[str]
+    refs: tuple[str, ...]
+    count: int
 
 
-RiskIndex = dict[tuple[int, int | None], RiskGroup]
+GroupKey = tuple[int, int | None]  # work stream number, key deliverable number (None: all)
+RiskIndex = dict[GroupKey, RiskGroup]
+
+
+def risk_groups(number: int, kd: int | None) -> tuple[GroupKey, ...]:
+    """The groups an action of this work stream and key deliverable belongs to."""
+    return ((number, None),) if kd is None else ((number, None), (number, kd))
 
 
 def risk_index(risky: dict[int, list[tuple[int | None, str]]]) -> RiskIndex:
     """Group the risky actions by work stream (key None) and by key deliverable."""
-    grouped: dict[tuple[int, int | None], list[str]] = {}
+    refs: dict[GroupKey, list[str]] = {}
+    counts: dict[GroupKey, int] = {}
     for number, found in risky.items():
         for kd, ref in found:
-            grouped.setdefault((number, None), []).append(ref)
-            if kd is not None:
-                grouped.setdefault((number, kd), []).append(ref)
-    return {key: RiskGroup(tuple(refs), frozenset(refs)) for key, refs in grouped.items()}
+            for key in risk_groups(number, kd):
+                counts[key] = counts.get(key, 0) + 1
+                kept = refs.setdefault(key, [])
+                if len(kept) <= RISK_REFS_SHOWN:
+                    kept.append(ref)
+    return {key: RiskGroup(tuple(refs[key]), n) for key, n in counts.items()}
 
 
 def at_risk_from(
-    depends_on: Sequence[DependencyRef], index: RiskIndex, own_ref: str
+    depends_on: Sequence[DependencyRef],
+    index: RiskIndex,
+    own_ref: str,
+    own_groups: Collection[GroupKey] = (),
 ) -> tuple[str, ...]:
     """Refs of the risky actions an action depends on (a whole work stream, or one of its
-    key deliverables): the first RISK_REFS_SHOWN, then "and N more" if there are more."""
+    key deliverables): the first RISK_REFS_SHOWN, then "and N more" if there are more. The
+    action itself is never counted: `own_groups` are its groups if it is risky itself."""
     whole = {dep.work_stream for dep in depends_on if dep.key_deliverable is None}
-    keys: dict[tuple[int, int | None], None] = {}
+    keys: dict[GroupKey, None] = {}
     for dep in depends_on:
         # A key deliverable of a stream the action depends on as a whole adds nothing new.
         if dep.key_deliverable is None or dep.work_stream not in whole:
             keys[(dep.work_stream, dep.key_deliverable)] = None
     # Different streams, and different key deliverables of one stream, share no action.
-    groups = [index[key] for key in keys if key in index]
-    total = sum(len(g.refs) - (own_ref in g.members) for g in groups)
+    found = [(key, index[key]) for key in keys if key in index]
+    total = sum(group.count - (key in own_groups) for key, group in found)
     shown: list[str] = []
-    for group in groups:
+    for _, group in found:
         for ref in group.refs:
             if len(shown) == RISK_REFS_SHOWN:
                 break
@@ -135,17 +153,18 @@ def plan_risks(session: Session, plan_id: int, as_of: date) -> RiskIndex:
 def dependency_risks(
     session: Session,
     condition: ColumnElement[bool],
-    refs: dict[int, str],
+    own: dict[int, tuple[str, tuple[GroupKey, ...]]],
     risks: RiskIndex,
 ) -> dict[int, tuple[str, ...]]:
-    """For each action matching `condition` (ids -> refs given), its risky dependencies."""
+    """For each action matching `condition`, its risky dependencies; `own` gives each
+    action's ref and, if it is risky itself, its groups."""
     if not risks:
         return {}
     deps = deps_by_action(session, condition)
     return {
         action_id: found
         for action_id, refs_ in deps.items()
-        if (found := at_risk_from(refs_, risks, refs.get(action_id, "")))
+        if (found := at_risk_from(refs_, risks, *own.get(action_id, ("", ()))))
     }
 
 
