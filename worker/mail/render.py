@@ -425,12 +425,25 @@ def _join(content_type: str, body: bytes) -> bytes:
     return f"Content-Type: {content_type}".encode("ascii") + _CRLF + _CRLF + body
 
 
+# RFC 5322: at most 998 octets on a line, not counting the CRLF.
+MAX_LINE = 998
+# HTML reads a reference to one of these as a Windows-1252 character ("&#128;" is "€"), so
+# HTML holding them is sent as it is, encoded.
+_C1_CONTROLS = re.compile("[\x80-\x9f]")
+
+
 def _text_part(subtype: str, text: str) -> bytes:
-    # `text` ends with one "\n" (_newlines). Both encodings keep lines short and 7-bit;
-    # quoted-printable stays readable, but HTML full of "=" and text with many non-ASCII
-    # letters come out shorter in base64, so the one estimated shorter is sent.
+    # `text` ends with one "\n" (_newlines). Plain ASCII in short lines goes as it is
+    # ("7bit": nothing to encode, and readable as sent). HTML is made ASCII first, each other
+    # character written as a character reference ("&#8212;"), which HTML reads back as the
+    # same character. Otherwise the encoding estimated shorter: quoted-printable stays
+    # readable; HTML full of "=" and text with many non-ASCII letters are shorter in base64.
+    if subtype == "html" and not text.isascii() and not _C1_CONTROLS.search(text):
+        text = text.encode("ascii", "xmlcharrefreplace").decode("ascii")
     data = text.encode("utf-8")
-    if _quoted_is_shorter(text, data):
+    if data.isascii() and max(map(len, data.split(b"\n"))) <= MAX_LINE:
+        cte, body = "7bit", data.replace(b"\n", _CRLF)
+    elif _quoted_is_shorter(text, data):
         cte, body = "quoted-printable", binascii.b2a_qp(data, istext=True).replace(b"\n", _CRLF)
     else:
         cte, body = "base64", _base64_lines(data)

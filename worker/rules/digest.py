@@ -81,6 +81,11 @@ class Item:
     # about an action with no readable target).
     key_date: date | None = None
 
+    @property
+    def others(self) -> tuple[str, ...]:
+        """The ways it reached this recipient other than as a named lead ("deputy for ...")."""
+        return tuple(v for v in self.via if v not in self.leads)
+
 
 @dataclass(frozen=True, slots=True)
 class Digest:
@@ -94,3 +99,7 @@ class Digest:
 
     def section(self, name: Section) -> tuple[Item, ...]:
         return tuple(i for i in self.items if i.section == name)
+
+    def has(self, *sections: Section) -> bool:
+        """Whether any item is in one of these sections."""
+        return any(i.section in sections for i in self.items)
