@@ -301,8 +301,12 @@ def _sync_chunk(
     month_day: MonthDay,
     who: Changer,
     result: ImportResult,
+    known: dict[str, int],
 ) -> None:
-    refs = [a.ref for _, a in chunk]
+    # Only actions the plan already had are read back, by primary key: a lookup by ref let
+    # PostgreSQL, its statistics not yet counting the rows this import had written, scan
+    # the whole plan for every chunk.
+    old_ids = [known[a.ref] for _, a in chunk if a.ref in known]
     columns = [
         Action.id,
         Action.ref,
@@ -310,12 +314,10 @@ def _sync_chunk(
         Action.state,
         *(getattr(Action, c) for c in TEXT_COLUMNS),
     ]
-    stored = {
-        row["ref"]: dict(row)
-        for row in session.execute(
-            select(*columns).where(Action.plan_id == plan_id, Action.ref.in_(refs))
-        ).mappings()
-    }
+    stored: dict[str, dict[str, Any]] = {}
+    if old_ids:
+        query = select(*columns).where(Action.id.in_(old_ids))
+        stored = {row["ref"]: dict(row) for row in session.execute(query).mappings()}
     new_rows: list[dict[str, Any]] = []
     new_actions: list[ActionData] = []
     updates: list[dict[str, Any]] = []
@@ -366,8 +368,8 @@ def _sync_chunk(
         session.execute(insert(table_of(StatusChange)), history)
         result.status_changes += len(history)
     ids_by_ref = {ref: row["id"] for ref, row in stored.items()}
-    _sync_links(session, chunk, ids_by_ref, role_ids)
-    _sync_deps(session, chunk, ids_by_ref)
+    _sync_links(session, chunk, ids_by_ref, role_ids, old_ids)
+    _sync_deps(session, chunk, ids_by_ref, old_ids)
 
 
 def _sync_links(
@@ -375,9 +377,10 @@ def _sync_links(
     chunk: Sequence[tuple[int, ActionData]],
     ids_by_ref: dict[str, int],
     role_ids: dict[str, int],
+    old_ids: Sequence[int],
 ) -> None:
-    action_ids = [ids_by_ref[a.ref] for _, a in chunk]
-    stored = roles_by_action(session, Action.id.in_(action_ids))
+    # An action added by this import has no leads stored yet.
+    stored = roles_by_action(session, Action.id.in_(old_ids)) if old_ids else {}
     stale: list[int] = []
     rows: list[dict[str, Any]] = []
     for _, action in chunk:
@@ -396,10 +399,12 @@ def _sync_links(
 
 
 def _sync_deps(
-    session: Session, chunk: Sequence[tuple[int, ActionData]], ids_by_ref: dict[str, int]
+    session: Session,
+    chunk: Sequence[tuple[int, ActionData]],
+    ids_by_ref: dict[str, int],
+    old_ids: Sequence[int],
 ) -> None:
-    action_ids = [ids_by_ref[a.ref] for _, a in chunk]
-    stored = deps_by_action(session, Action.id.in_(action_ids))
+    stored = deps_by_action(session, Action.id.in_(old_ids)) if old_ids else {}
     stale: list[int] = []
     rows: list[dict[str, Any]] = []
     for _, action in chunk:
@@ -444,8 +449,11 @@ def import_plan(
     ws_ids = _work_streams(session, plan, doc.work_streams, needed)
     role_ids = _role_ids(session, plan.id, doc.actions)
     numbered = list(enumerate(doc.actions))
+    # The plan's actions as stored before this import: one query, not one per chunk.
+    query = select(Action.ref, Action.id).where(Action.plan_id == plan.id)
+    known = {ref: action_id for ref, action_id in session.execute(query)}
     for chunk in chunks(numbered):
-        _sync_chunk(session, plan.id, chunk, ws_ids, role_ids, month_day, who, result)
+        _sync_chunk(session, plan.id, chunk, ws_ids, role_ids, month_day, who, result, known)
     result.archived = _archive_missing(session, plan.id, {a.ref for a in doc.actions})
     if plan.month_day != month_day:
         plan.month_day = month_day
