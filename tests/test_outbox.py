@@ -16,7 +16,7 @@ from worker.db import make_engine, session_factory
 from worker.mail.backends import PermanentError, TransientError
 from worker.migrate import upgrade
 from worker.models import Message, MessageContent, Notification, Plan, table_of
-from worker.outbox import RetryPolicy, after_failure, claim_batch, claim_next
+from worker.outbox import RetryPolicy, after_failure, claim_batch, claim_next, existing_keys
 from worker.plan.importer import import_file
 from worker.remind import plan_messages
 from worker.settings import Settings
@@ -247,3 +247,26 @@ def test_upgrading_an_outbox_keeps_each_message_its_bytes_and_its_place(db_url: 
         assert claim is not None and claim.id == message and claim.content == content
         assert claim.sender == ""  # not stored then: read from the From header when sending
     engine.dispose()
+
+
+@pytest.mark.postgres
+def test_postgres_plans_each_ledger_lookup_for_its_own_keys(postgres_url: str) -> None:
+    # psycopg prepares a statement it has run five times, and PostgreSQL would then keep one
+    # plan for it, made while the ledger was empty: a scan of the whole ledger once it holds
+    # hundreds of thousands of rows. Every lookup must be planned for what it looks up.
+    engine = make_engine(postgres_url)
+    upgrade(engine)
+    with Session(engine) as s:
+        keys = [f"lead@example.org|{n}|overdue|1|2012-09-24" for n in range(40)]
+        for _ in range(12):
+            assert existing_keys(s, keys) == set()
+        plans = s.execute(
+            text(
+                "SELECT coalesce(sum(generic_plans), 0), coalesce(sum(custom_plans), 0) "
+                "FROM pg_prepared_statements WHERE statement LIKE '%notifications.key IN%'"
+            )
+        ).one()
+    engine.dispose()
+    generic, custom = plans
+    assert custom >= 6  # prepared by the driver, so a kept plan was possible
+    assert generic == 0

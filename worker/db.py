@@ -76,7 +76,21 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     if parsed.get_backend_name() == "postgresql" and parsed.get_driver_name() in ("", "psycopg2"):
         # psycopg 3 is the driver we install.
         url = parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
-    return create_engine(url, pool_pre_ping=True, **kwargs)
+    engine = create_engine(url, pool_pre_ping=True, **kwargs)
+    if parsed.get_backend_name() == "postgresql":
+        event.listen(engine, "connect", _postgres_settings)
+    return engine
+
+
+def _postgres_settings(dbapi_connection: Any, _record: Any) -> None:
+    # psycopg prepares a statement it has run five times, and PostgreSQL may then keep one
+    # generic plan for it. A plan made while the ledger was empty (a sequential scan) stays
+    # while the ledger grows to hundreds of thousands of rows, and each lookup of keys
+    # became a scan of the table (seconds each, in the 1M benchmark). Planning every
+    # execution for its own values keeps the indexes in use; parsing is still saved.
+    with dbapi_connection.cursor() as cursor:
+        cursor.execute("SET plan_cache_mode = force_custom_plan")
+    dbapi_connection.commit()
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:
