@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 from worker.mail.render import (
     Rendered,
     TemplateError,
+    _has_c1_control,
     build_message,
     deadlines_ics,
     make_address,
@@ -564,3 +565,10 @@ def test_every_part_reads_back_exactly_as_rendered(text: str, html: str, ics: by
     assert [a.get_payload(decode=True) for a in attachments] == ([] if ics is None else [ics])
     raw = msg.as_bytes(policy=email.policy.SMTP)
     assert all(len(line) <= 998 for line in raw.split(b"\r\n"))  # RFC 5322 line limit
+
+
+@given(st.text())
+def test_c1_controls_are_found_in_the_utf8_bytes(text: str) -> None:
+    # The plain definition: a character from U+0080 to U+009F anywhere in the text.
+    expected = any("\x80" <= ch <= "\x9f" for ch in text)
+    assert _has_c1_control(text.encode("utf-8", "surrogatepass")) == expected
