@@ -166,8 +166,6 @@ def load_facts(
     """The actions matching `condition`, as the rules see them: one query for the actions,
     one each for their leads, latest notes and risky dependencies. A run that loads the plan
     in chunks passes the plan's `risks` (risk_index), read once."""
-    leads = roles_by_action(session, condition)
-    notes = latest_notes(session, condition)
     query = (
         select(
             Action.id,
@@ -194,9 +192,12 @@ def load_facts(
         .order_by(Action.position, Action.id)
     )
     rows = session.execute(query).all()
+    ids = [r.id for r in rows]
+    leads = roles_by_action(session, ids)
+    notes = latest_notes(session, ids)
     if risks is None:
         risks = plan_risks(session, plan_id, as_of)
-    at_risk = dependency_risks(session, condition, {r.id: _own(r) for r in rows}, risks)
+    at_risk = dependency_risks(session, {r.id: _own(r) for r in rows}, risks)
     return [
         ActionFacts(
             id=r.id,
@@ -239,7 +240,6 @@ def _note_fields(note: Note | None) -> dict[str, Any]:
 def load_schedule(session: Session, condition: ColumnElement[bool]) -> list[ActionFacts]:
     """The actions matching `condition` with only what says whether, and to whom, a
     reminder is due: dates, progress state and leads (texts left empty). Two queries."""
-    leads = roles_by_action(session, condition)
     query = select(
         Action.id,
         Action.ref,
@@ -248,6 +248,8 @@ def load_schedule(session: Session, condition: ColumnElement[bool]) -> list[Acti
         Action.recurrence,
         Action.state,
     ).where(condition)
+    rows = session.execute(query).all()
+    leads = roles_by_action(session, [r.id for r in rows])
     return [
         ActionFacts(
             id=r.id,
@@ -268,7 +270,7 @@ def load_schedule(session: Session, condition: ColumnElement[bool]) -> list[Acti
             rag=None,
             state=r.state,
         )
-        for r in session.execute(query)
+        for r in rows
     ]
 
 

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from worker.errors import InputError, PlanworkerError, Problem
 from worker.models import Action, StatusChange, WorkStream
 from worker.plan.data import DependencyRef, Rag, State
-from worker.plan.store import chunks, deps_by_action
+from worker.plan.store import Actions, chunks, deps_by_action, of_actions
 
 # --- reading -----------------------------------------------------------------------------
 
@@ -27,14 +27,13 @@ class Note:
     at: datetime
 
 
-def latest_notes(session: Session, condition: ColumnElement[bool]) -> dict[int, Note]:
-    """The latest non-empty status note of each action matching `condition`."""
+def latest_notes(session: Session, actions: Actions) -> dict[int, Note]:
+    """The latest non-empty status note of each of these actions."""
     # The actions first, then their history through its action_id index: joined the other
     # way round, SQLite reads the whole history for every chunk of a large plan.
-    wanted = select(Action.id).where(condition)
     last = (
         select(func.max(StatusChange.id).label("id"))
-        .where(StatusChange.action_id.in_(wanted), StatusChange.note != "")
+        .where(of_actions(StatusChange.action_id, actions), StatusChange.note != "")
         .group_by(StatusChange.action_id)
         .subquery()
     )
@@ -152,15 +151,14 @@ def plan_risks(session: Session, plan_id: int, as_of: date) -> RiskIndex:
 
 def dependency_risks(
     session: Session,
-    condition: ColumnElement[bool],
     own: dict[int, tuple[str, tuple[GroupKey, ...]]],
     risks: RiskIndex,
 ) -> dict[int, tuple[str, ...]]:
-    """For each action matching `condition`, its risky dependencies; `own` gives each
-    action's ref and, if it is risky itself, its groups."""
+    """For each action in `own` (id -> its ref and, if it is risky itself, its groups), its
+    risky dependencies."""
     if not risks:
         return {}
-    deps = deps_by_action(session, condition)
+    deps = deps_by_action(session, list(own))
     return {
         action_id: found
         for action_id, refs_ in deps.items()
@@ -198,7 +196,7 @@ def _current(session: Session, plan_id: int, refs: Sequence[str]) -> dict[str, d
             Action.plan_id == plan_id, Action.ref.in_(part), Action.archived.is_(False)
         )
         found.update({r.ref: dict(r._mapping) for r in session.execute(query)})
-    notes = latest_notes(session, Action.id.in_([r["id"] for r in found.values()])) if found else {}
+    notes = latest_notes(session, [r["id"] for r in found.values()]) if found else {}
     for row in found.values():
         note = notes.get(row["id"])
         row["note"] = note.text if note else ""

@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, delete, insert, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import QueryableAttribute, Session
 
 from worker.errors import PlanworkerError
 from worker.models import (
@@ -219,13 +219,25 @@ def _role_ids(session: Session, plan_id: int, actions: Sequence[ActionData]) -> 
     return stored
 
 
-def roles_by_action(session: Session, condition: ColumnElement[bool]) -> dict[int, list[str]]:
-    """Each action's lead role names, in order, for the actions matching `condition`."""
+# Which actions a read is about: a condition on Action, or their ids.
+Actions = ColumnElement[bool] | Sequence[int]
+
+
+def of_actions(column: QueryableAttribute[int], actions: Actions) -> ColumnElement[bool]:
+    """A table's `action_id` column limited to these actions. Ids filter the column itself,
+    so the table's own index on it is used: PostgreSQL does not carry an `IN` list on
+    `actions.id` through a join, and scanned all of `action_leads` for each batch of a run."""
+    if isinstance(actions, ColumnElement):
+        return column.in_(select(Action.id).where(actions))
+    return column.in_(actions)
+
+
+def roles_by_action(session: Session, actions: Actions) -> dict[int, list[str]]:
+    """Each action's lead role names, in order."""
     query = (
         select(ActionLead.action_id, LeadRole.name)
         .join(LeadRole, LeadRole.id == ActionLead.lead_role_id)
-        .join(Action, Action.id == ActionLead.action_id)
-        .where(condition)
+        .where(of_actions(ActionLead.action_id, actions))
         .order_by(ActionLead.action_id, ActionLead.position)
     )
     roles: dict[int, list[str]] = {}
@@ -234,18 +246,15 @@ def roles_by_action(session: Session, condition: ColumnElement[bool]) -> dict[in
     return roles
 
 
-def deps_by_action(
-    session: Session, condition: ColumnElement[bool]
-) -> dict[int, list[DependencyRef]]:
-    """Each action's structured dependencies, for the actions matching `condition`."""
+def deps_by_action(session: Session, actions: Actions) -> dict[int, list[DependencyRef]]:
+    """Each action's structured dependencies."""
     query = (
         select(
             ActionDependency.action_id,
             ActionDependency.work_stream,
             ActionDependency.key_deliverable,
         )
-        .join(Action, Action.id == ActionDependency.action_id)
-        .where(condition)
+        .where(of_actions(ActionDependency.action_id, actions))
         .order_by(ActionDependency.action_id, ActionDependency.id)
     )
     deps: dict[int, list[DependencyRef]] = {}
@@ -380,7 +389,7 @@ def _sync_links(
     old_ids: Sequence[int],
 ) -> None:
     # An action added by this import has no leads stored yet.
-    stored = roles_by_action(session, Action.id.in_(old_ids)) if old_ids else {}
+    stored = roles_by_action(session, old_ids) if old_ids else {}
     stale: list[int] = []
     rows: list[dict[str, Any]] = []
     for _, action in chunk:
@@ -404,7 +413,7 @@ def _sync_deps(
     ids_by_ref: dict[str, int],
     old_ids: Sequence[int],
 ) -> None:
-    stored = deps_by_action(session, Action.id.in_(old_ids)) if old_ids else {}
+    stored = deps_by_action(session, old_ids) if old_ids else {}
     stale: list[int] = []
     rows: list[dict[str, Any]] = []
     for _, action in chunk:
