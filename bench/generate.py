@@ -35,8 +35,9 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import Engine, Table, func, insert, select, text  # noqa: E402
+from sqlalchemy.orm import Session  # noqa: E402
 
-from worker.db import make_engine  # noqa: E402
+from worker.db import make_engine, refresh_statistics  # noqa: E402
 from worker.migrate import upgrade  # noqa: E402
 from worker.models import (  # noqa: E402
     Action,
@@ -655,6 +656,9 @@ class Writer:
                             f'(SELECT max(id) FROM "{name}"))'
                         )
                     )
+            # As `plan import` does after a bulk write, so the daily run is planned alike.
+            with Session(self.engine) as session:
+                refresh_statistics(session)
         if self.conn is not None:
             self.conn.commit()
             self.conn.close()

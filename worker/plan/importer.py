@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from worker.contacts import Directory
 from worker.contacts_store import sync_directory
+from worker.db import refresh_statistics
 from worker.errors import InputError, Problem
 from worker.models import Plan
 from worker.plan.data import PlanDoc, PlanInfo
@@ -79,5 +80,7 @@ def import_file(
         result = import_plan(session, doc, month_day=month_day, who=who)
         if directory is not None:
             sync_directory(session, directory)
+    if result.changed:
+        refresh_statistics(session)
     result.warnings = warnings + result.warnings
     return result
