@@ -30,7 +30,6 @@ from worker.mail.render import (
     message_id_for,
     one_line,
     render_digest,
-    render_digests,
 )
 from worker.rules.digest import Contact, Digest, Item, Recipient
 
@@ -534,38 +533,6 @@ def test_an_admin_stylesheet_link_is_neither_fetched_nor_kept(tmp_path: Path) ->
     html = render_digest(make_environment([tmp_path, TEMPLATES]), digest(overdue())).html
     assert "<link" not in html
     assert '<p style="color: #123456;">Head of QA</p>' in html
-
-
-def test_a_digest_that_fails_to_render_does_not_stop_the_others(tmp_path: Path) -> None:
-    # An admin's template that breaks for one recipient's data: an unknown variable for
-    # one, CSS that cannot be inlined for another. Everyone else's message is still made.
-    (tmp_path / "reminder").mkdir()
-    (tmp_path / "reminder" / "body.html").write_text(
-        "<html><head><style>p { color: #123456; }</style></head><body>\n"
-        "{% if digest.recipient.name == 'Nobody' %}{{ digest.missing }}{% endif %}\n"
-        "<p style=\"{{ '{{{' if digest.recipient.name == 'Bad Style' else 'width: 1px' }}\">"
-        "Dear {{ digest.recipient.name }}</p>\n"
-        "</body></html>\n",
-        encoding="utf-8",
-    )
-    env = make_environment([tmp_path, TEMPLATES])
-    names = ["Head of QA", "Nobody", "Head of Service", "Bad Style", "Head of Children's Services"]
-    results = render_digests(env, [digest(overdue(), name=n) for n in names])
-    failed = {
-        n: str(r) for n, r in zip(names, results, strict=True) if isinstance(r, TemplateError)
-    }
-    assert set(failed) == {"Nobody", "Bad Style"}
-    assert "missing" in failed["Nobody"]
-    assert "cannot inline its CSS" in failed["Bad Style"]
-    assert all("body.html" in reason for reason in failed.values())
-    made = [r.html for r in results if isinstance(r, Rendered)]
-    # In the digests' order, each with the stylesheet inlined.
-    assert [unescape(" ".join(re.findall(r"Dear ([^<]*)</p>", h))) for h in made] == [
-        "Head of QA",
-        "Head of Service",
-        "Head of Children's Services",
-    ]
-    assert all('style="color: #123456;width: 1px"' in h for h in made)
 
 
 @given(st.text())

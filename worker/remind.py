@@ -25,7 +25,7 @@ from worker.mail.render import (
     make_environment,
     message_bytes,
     message_id_for,
-    render_digests,
+    render_digest,
 )
 from worker.models import Action, Message, Notification, Plan, WorkStream
 from worker.outbox import (
@@ -563,11 +563,11 @@ def render(
     env = template_environment(tuple(config.templates))
     domain = mail_domain(config.identity.sender)
     planned, errors = [], []
-    for digest, rendered in zip(
-        found, render_digests(env, found, prodid_domain=domain), strict=True
-    ):
-        if isinstance(rendered, TemplateError):
-            errors.append(f"{digest.recipient.email}: {rendered}")
+    for digest in found:
+        try:
+            rendered = render_digest(env, digest, prodid_domain=domain)
+        except TemplateError as exc:
+            errors.append(f"{digest.recipient.email}: {exc}")
             continue
         key = "\n".join(sorted(item.key for item in digest.items))
         message_id = message_id_for(key, domain)

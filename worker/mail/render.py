@@ -12,7 +12,7 @@ import hashlib
 import re
 import traceback
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from email.headerregistry import Address
 from email.message import EmailMessage
@@ -217,36 +217,16 @@ def _render(env: jinja2.Environment, name: str, context: Mapping[str, object]) -
         raise TemplateError(path or name, exc.message or str(exc), line=line) from exc
 
 
-def _inliner() -> css_inline.CSSInliner:
+def _inline_css(html: str, name: str) -> str:
     # No stylesheet is fetched, remote or local: the message must not depend on anything but
     # the template, and a <link> in an admin's template must not read files from this machine.
-    return css_inline.CSSInliner(
+    inliner = css_inline.CSSInliner(
         load_remote_stylesheets=False, keep_style_tags=False, keep_link_tags=False
     )
-
-
-def _inline_css(html: str, name: str) -> str:
     try:
-        return _inliner().inline(html)
+        return inliner.inline(html)
     except ValueError as exc:  # css_inline.InlineError
         raise TemplateError(name, f"cannot inline its CSS: {exc}") from exc
-
-
-def _inline_css_many(htmls: list[str], name: str) -> list[str | TemplateError]:
-    """_inline_css for many documents at once, on every core (the inliner releases the
-    GIL: a third of a large run's rendering was inlining). One that fails is inlined again
-    alone, so only it carries the error."""
-    try:
-        return list(_inliner().inline_many(htmls))
-    except ValueError:
-        return [_inline_or_error(html, name) for html in htmls]
-
-
-def _inline_or_error(html: str, name: str) -> str | TemplateError:
-    try:
-        return _inline_css(html, name)
-    except TemplateError as exc:
-        return exc
 
 
 def _newlines(text: str) -> str:
@@ -267,49 +247,16 @@ def render_digest(
     The templates see `digest` and `calendar_file` (the attachment's name, or None when there
     is no calendar file). Raises TemplateError naming the template file and line.
     """
-    (rendered,) = render_digests(env, [digest], template=template, prodid_domain=prodid_domain)
-    if isinstance(rendered, TemplateError):
-        raise rendered
-    return rendered
-
-
-def render_digests(
-    env: jinja2.Environment,
-    digests: Sequence[Digest],
-    *,
-    template: str = "reminder",
-    prodid_domain: str = DEFAULT_DOMAIN,
-) -> list[Rendered | TemplateError]:
-    """render_digest for each of `digests`, in order; a digest whose templates fail gets
-    its TemplateError in its place, and the others are rendered all the same."""
-    drafts = [_draft_or_error(env, d, template, prodid_domain) for d in digests]
+    ics = deadlines_ics(digest, prodid_domain=prodid_domain)
+    context = {"digest": digest, "calendar_file": CALENDAR_FILE if ics else None}
+    subject_name = f"{template}/subject.txt"
+    subject = one_line(_render(env, subject_name, context))
+    if not subject:
+        raise TemplateError(subject_name, "renders an empty subject")
+    text = _newlines(_render(env, f"{template}/body.txt", context))
     html_name = f"{template}/body.html"
-    htmls = iter(_inline_css_many([d.html for d in drafts if isinstance(d, Rendered)], html_name))
-    return [d if isinstance(d, TemplateError) else _with_html(d, next(htmls)) for d in drafts]
-
-
-def _draft_or_error(
-    env: jinja2.Environment, digest: Digest, template: str, prodid_domain: str
-) -> Rendered | TemplateError:
-    """The digest rendered, its HTML not yet given its inline CSS."""
-    try:
-        ics = deadlines_ics(digest, prodid_domain=prodid_domain)
-        context = {"digest": digest, "calendar_file": CALENDAR_FILE if ics else None}
-        subject_name = f"{template}/subject.txt"
-        subject = one_line(_render(env, subject_name, context))
-        if not subject:
-            raise TemplateError(subject_name, "renders an empty subject")
-        text = _newlines(_render(env, f"{template}/body.txt", context))
-        html = _render(env, f"{template}/body.html", context)
-    except TemplateError as exc:
-        return exc
+    html = _newlines(_inline_css(_render(env, html_name, context), html_name))
     return Rendered(subject=subject, text=text, html=html, ics=ics)
-
-
-def _with_html(draft: Rendered, inlined: str | TemplateError) -> Rendered | TemplateError:
-    if isinstance(inlined, TemplateError):
-        return inlined
-    return replace(draft, html=_newlines(inlined))
 
 
 # --- Calendar file -------------------------------------------------------------------------
