@@ -11,9 +11,12 @@ from typing import Any
 import pytest
 import yaml
 from sqlalchemy import Engine, create_engine, select, text
+from sqlalchemy.orm import Session
 
 from tests.conftest import SEED, Cli, seed_data
 from worker.models import Action, Plan, StatusChange
+from worker.plan.store import deps_by_action, roles_by_action
+from worker.status_store import latest_notes
 
 TABLES = (
     "plans",
@@ -263,3 +266,22 @@ def test_postgres_has_statistics_for_the_plan_as_soon_as_it_is_imported(
     plan_tables = ("actions", "action_leads", "action_dependencies", "status_history")
     assert {t: analysed.get(t) for t in plan_tables} == dict.fromkeys(plan_tables, True)
     assert analysed["messages"] is False  # only what the import wrote
+
+
+def test_leads_dependencies_and_notes_are_read_for_any_number_of_actions(
+    cli: Cli, engine: Engine
+) -> None:
+    # A board digest reads a whole plan by id: more ids than one statement may hold
+    # (32,766 values on SQLite, 65,535 on PostgreSQL) must give what the plan's own
+    # condition gives.
+    cli("plan", "import", str(SEED))
+    for ref, note in (("WS1-02", "Blocked"), ("WS4-02", "Audit tool late")):
+        cli("status", "set", ref, "--rag", "red", "--note", note, "--by", "JS", "--no-alert")
+    with Session(engine) as s:
+        ids = sorted(s.scalars(select(Action.id)))
+        many = ids + list(range(ids[-1] + 1, ids[-1] + 70_001))
+        whole_plan = Action.id.is_not(None)
+        for read in (roles_by_action, deps_by_action, latest_notes):
+            by_condition = read(s, whole_plan)
+            assert by_condition  # the seed has leads, dependencies and (now) notes
+            assert read(s, many) == by_condition

@@ -31,16 +31,22 @@ def latest_notes(session: Session, actions: Actions) -> dict[int, Note]:
     """The latest non-empty status note of each of these actions."""
     # The actions first, then their history through its action_id index: joined the other
     # way round, SQLite reads the whole history for every chunk of a large plan.
-    last = (
-        select(func.max(StatusChange.id).label("id"))
-        .where(of_actions(StatusChange.action_id, actions), StatusChange.note != "")
-        .group_by(StatusChange.action_id)
-        .subquery()
-    )
-    query = select(
-        StatusChange.action_id, StatusChange.note, StatusChange.changed_by, StatusChange.changed_at
-    ).join(last, last.c.id == StatusChange.id)
-    return {a: Note(note, by, at) for a, note, by, at in session.execute(query)}
+    notes: dict[int, Note] = {}
+    for condition in of_actions(StatusChange.action_id, actions):
+        last = (
+            select(func.max(StatusChange.id).label("id"))
+            .where(condition, StatusChange.note != "")
+            .group_by(StatusChange.action_id)
+            .subquery()
+        )
+        query = select(
+            StatusChange.action_id,
+            StatusChange.note,
+            StatusChange.changed_by,
+            StatusChange.changed_at,
+        ).join(last, last.c.id == StatusChange.id)
+        notes.update({a: Note(note, by, at) for a, note, by, at in session.execute(query)})
+    return notes
 
 
 def is_risky(as_of: date) -> ColumnElement[bool]:

@@ -43,6 +43,8 @@ from worker.plan.due import read_action_dates
 from worker.plan.leads import role_key
 
 CHUNK = 2000
+# Ids in one statement: a run's chunk of the plan (5,000) in one, under SQLite's 32,766.
+ID_CHUNK = 30_000
 T = TypeVar("T")
 
 # Columns an import compares and writes; status columns are handled separately.
@@ -223,43 +225,50 @@ def _role_ids(session: Session, plan_id: int, actions: Sequence[ActionData]) -> 
 Actions = ColumnElement[bool] | Sequence[int]
 
 
-def of_actions(column: QueryableAttribute[int], actions: Actions) -> ColumnElement[bool]:
-    """A table's `action_id` column limited to these actions. Ids filter the column itself,
-    so the table's own index on it is used: PostgreSQL does not carry an `IN` list on
-    `actions.id` through a join, and scanned all of `action_leads` for each batch of a run."""
+def of_actions(column: QueryableAttribute[int], actions: Actions) -> Iterator[ColumnElement[bool]]:
+    """A table's `action_id` column limited to these actions, as one condition per statement
+    to run. Ids filter the column itself, so the table's own index on it is used: PostgreSQL
+    does not carry an `IN` list on `actions.id` through a join, and scanned all of
+    `action_leads` for each batch of a run. Many ids go ID_CHUNK at a time: a statement
+    takes at most 32,766 values on SQLite and 65,535 on PostgreSQL, and a board digest
+    reads a whole plan."""
     if isinstance(actions, ColumnElement):
-        return column.in_(select(Action.id).where(actions))
-    return column.in_(actions)
+        yield column.in_(select(Action.id).where(actions))
+        return
+    for part in chunks(actions, ID_CHUNK):
+        yield column.in_(part)
 
 
 def roles_by_action(session: Session, actions: Actions) -> dict[int, list[str]]:
     """Each action's lead role names, in order."""
-    query = (
-        select(ActionLead.action_id, LeadRole.name)
-        .join(LeadRole, LeadRole.id == ActionLead.lead_role_id)
-        .where(of_actions(ActionLead.action_id, actions))
-        .order_by(ActionLead.action_id, ActionLead.position)
-    )
     roles: dict[int, list[str]] = {}
-    for action_id, name in session.execute(query):
-        roles.setdefault(action_id, []).append(name)
+    for condition in of_actions(ActionLead.action_id, actions):
+        query = (
+            select(ActionLead.action_id, LeadRole.name)
+            .join(LeadRole, LeadRole.id == ActionLead.lead_role_id)
+            .where(condition)
+            .order_by(ActionLead.action_id, ActionLead.position)
+        )
+        for action_id, name in session.execute(query):
+            roles.setdefault(action_id, []).append(name)
     return roles
 
 
 def deps_by_action(session: Session, actions: Actions) -> dict[int, list[DependencyRef]]:
     """Each action's structured dependencies."""
-    query = (
-        select(
-            ActionDependency.action_id,
-            ActionDependency.work_stream,
-            ActionDependency.key_deliverable,
-        )
-        .where(of_actions(ActionDependency.action_id, actions))
-        .order_by(ActionDependency.action_id, ActionDependency.id)
-    )
     deps: dict[int, list[DependencyRef]] = {}
-    for action_id, ws, kd in session.execute(query):
-        deps.setdefault(action_id, []).append(DependencyRef(ws, kd))
+    for condition in of_actions(ActionDependency.action_id, actions):
+        query = (
+            select(
+                ActionDependency.action_id,
+                ActionDependency.work_stream,
+                ActionDependency.key_deliverable,
+            )
+            .where(condition)
+            .order_by(ActionDependency.action_id, ActionDependency.id)
+        )
+        for action_id, ws, kd in session.execute(query):
+            deps.setdefault(action_id, []).append(DependencyRef(ws, kd))
     return deps
 
 
