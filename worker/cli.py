@@ -42,13 +42,36 @@ class App:
 
         return load_settings(self.config)
 
+    # Set by `db upgrade`, the one command that may create the database.
+    creating: bool = field(default=False, init=False)
+
     @property
     def engine(self) -> Engine:
         if self._engine is None:
             from worker.db import make_engine
 
+            self._require_database()
             self._engine = make_engine(self.settings.database_url)
         return self._engine
+
+    def _require_database(self) -> None:
+        """Refuse to guess a database, or to leave an empty file where none was."""
+        from worker.db import missing_sqlite_file
+        from worker.errors import PlanworkerError
+
+        settings = self.settings
+        if not settings.database_configured():
+            raise PlanworkerError(
+                f"no database configured: {settings.source.how}, and "
+                "PLANWORKER_DATABASE_URL is not set. Start a site with 'planworker init DIR', "
+                "then give --config DIR/planworker.toml"
+            )
+        missing = missing_sqlite_file(settings.database_url)
+        if missing is not None and not self.creating:
+            raise PlanworkerError(
+                f"the database {missing} does not exist: run 'planworker db upgrade' "
+                f"(config file: {settings.source.path or 'none'})"
+            )
 
     def session(self, *, migrated: bool = True) -> Session:
         from worker.db import session_factory
@@ -134,7 +157,10 @@ json_option = click.option(
     "--config",
     type=click.Path(path_type=Path, dir_okay=False),
     metavar="FILE",
-    help="Config file (default: $PLANWORKER_CONFIG, else config/planworker.toml).",
+    help=(
+        "Config file (default: $PLANWORKER_CONFIG, else ./config/planworker.toml, else "
+        "/etc/planworker/planworker.toml)."
+    ),
 )
 @click.version_option(package_name="planworker")
 @click.pass_context
@@ -157,6 +183,7 @@ def db_upgrade(app: App) -> None:
     """Create or migrate the database schema to the latest version."""
     from worker.migrate import current_revision, upgrade
 
+    app.creating = True
     upgrade(app.engine)
     click.echo(f"database schema at revision {current_revision(app.engine)}")
 
@@ -888,6 +915,25 @@ def health(app: App, plan_slug: str | None, as_json: bool) -> None:
         click.echo("healthy" if not found else "\n".join(f"unhealthy: {p}" for p in found))
     if found:
         sys.exit(1)
+
+
+@main.command("init")
+@click.argument("folder", type=click.Path(path_type=Path, file_okay=False))
+def init(folder: Path) -> None:
+    """Start a new site in FOLDER: a commented config, a contacts file and the example plan.
+
+    Edit the contacts (names and addresses for each lead role), then use the config with
+    --config FOLDER/planworker.toml. Existing files are never overwritten.
+    """
+    from worker.site_init import init_site
+
+    files = init_site(folder)
+    config = files.config
+    click.echo(f"wrote {config}, {files.contacts} and {files.plan}")
+    click.echo("next:")
+    click.echo(f"  edit {files.contacts}: the people and addresses behind each lead role")
+    for step in ("db upgrade", f"plan import {files.plan}", "config check", "remind --dry-run"):
+        click.echo(f"  planworker --config {config} {step}")
 
 
 @main.group(cls=_Group)

@@ -17,9 +17,10 @@ from worker.outbox import RetryPolicy
 from worker.remind import MailIdentity, RemindConfig
 from worker.rules.workdays import WorkingDays
 from worker.settings import Settings
+from worker.shipped import shipped
 
-# The shipped templates, beside the package in a checkout and in the container image.
-SHIPPED_TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
+# The shipped templates: inside the installed package, or the checkout's templates/.
+SHIPPED_TEMPLATES = shipped("templates")
 
 
 def template_folders(settings: Settings) -> list[Path]:

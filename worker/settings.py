@@ -7,8 +7,10 @@ variable, the key and the reason, and stops start-up.
 
 from __future__ import annotations
 
+import copy
 import difflib
 import os
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any, Literal
@@ -17,6 +19,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    PrivateAttr,
     SecretStr,
     ValidationError,
     field_validator,
@@ -32,7 +35,16 @@ from worker.rules.stages import ReminderPolicy
 from worker.tomlfile import read_toml
 
 ENV_PREFIX = "PLANWORKER_"
-DEFAULT_CONFIG = Path("config/planworker.toml")
+# Where a config file is looked for when neither --config nor PLANWORKER_CONFIG names one.
+SEARCHED = (Path("config/planworker.toml"), Path("/etc/planworker/planworker.toml"))
+
+
+@dataclass(frozen=True)
+class ConfigSource:
+    """Which config file was read, and how it was found (what `config check` reports)."""
+
+    path: Path | None  # absolute; None: no file, built-in defaults and the environment only
+    how: str
 
 
 class _Section(BaseModel):
@@ -284,6 +296,16 @@ class Settings(BaseSettings):
     service: ServiceSettings = Field(default_factory=ServiceSettings)
     mail: MailSettings = Field(default_factory=MailSettings)
     smtp: SmtpSettings = Field(default_factory=SmtpSettings)
+    _source: ConfigSource = PrivateAttr(default=ConfigSource(None, "not loaded from a file"))
+
+    @property
+    def source(self) -> ConfigSource:
+        """The config file these settings were read from."""
+        return self._source
+
+    def database_configured(self) -> bool:
+        """Whether a config file or PLANWORKER_DATABASE_URL chose the database."""
+        return self._source.path is not None or f"{ENV_PREFIX}DATABASE_URL" in os.environ
 
     @field_validator("database_url")
     @classmethod
@@ -305,14 +327,83 @@ class Settings(BaseSettings):
         return (env_settings, init_settings)
 
 
-def config_path(explicit: Path | None) -> Path | None:
-    """--config, else PLANWORKER_CONFIG, else config/planworker.toml if it exists."""
+def config_path(explicit: Path | None) -> ConfigSource:
+    """--config, else PLANWORKER_CONFIG, else the first of SEARCHED that exists."""
     if explicit is not None:
-        return explicit
+        return ConfigSource(explicit.absolute(), "--config")
     from_env = os.environ.get(f"{ENV_PREFIX}CONFIG")
     if from_env:
-        return Path(from_env)
-    return DEFAULT_CONFIG if DEFAULT_CONFIG.is_file() else None
+        return ConfigSource(Path(from_env).absolute(), f"{ENV_PREFIX}CONFIG")
+    for candidate in SEARCHED:
+        if candidate.is_file():
+            return ConfigSource(candidate.absolute(), "found in " + str(candidate.parent))
+    looked = ", ".join(str(place) for place in SEARCHED)
+    return ConfigSource(None, f"no config file (looked for --config, {ENV_PREFIX}CONFIG, {looked})")
+
+
+# Settings that name files: written in a config file, they are relative to that file's folder,
+# so a site's folder works wherever planworker is started from; given in the environment,
+# they are relative to the current folder, as anything typed in a shell is.
+_PATH_KEYS: tuple[tuple[str, ...], ...] = (
+    ("contacts_file",),
+    ("templates_dir",),
+    ("mail", "maildir"),
+    ("smtp", "ca_file"),
+    ("smtp", "password_file"),
+)
+_DEFAULT_PATHS: dict[tuple[str, ...], str] = {
+    ("database_url",): "sqlite:///var/planworker.db",
+    ("contacts_file",): "config/contacts.toml",
+    ("mail", "maildir"): "var/outbox",
+}
+
+
+def _sqlite_url_in(folder: Path, url: str) -> str:
+    """A SQLite URL whose relative file name is taken as relative to `folder`."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        parsed = make_url(url)
+    except Exception:  # a bad URL is reported by the validator, as the admin wrote it
+        return url
+    database = parsed.database
+    if (
+        parsed.get_backend_name() != "sqlite"
+        or not database
+        or database == ":memory:"
+        or database.startswith("file:")
+        or Path(database).is_absolute()
+    ):
+        return url
+    return parsed.set(database=str(folder / database)).render_as_string(hide_password=False)
+
+
+def _parent(data: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any] | None:
+    """The table holding keys[-1], created when absent; None if a non-table is in the way."""
+    table = data
+    for key in keys[:-1]:
+        inner = table.setdefault(key, {})
+        if not isinstance(inner, dict):
+            return None  # the validator names the key
+        table = inner
+    return table
+
+
+def _resolve_paths(data: dict[str, Any], folder: Path) -> dict[str, Any]:
+    """The file's data with its relative paths (and the defaults') made absolute in `folder`."""
+    resolved = copy.deepcopy(data)
+    for keys, default in _DEFAULT_PATHS.items():
+        table = _parent(resolved, keys)
+        if table is not None:
+            table.setdefault(keys[-1], default)
+    if isinstance(resolved["database_url"], str):
+        resolved["database_url"] = _sqlite_url_in(folder, resolved["database_url"])
+    for keys in _PATH_KEYS:
+        table = _parent(resolved, keys)
+        value = table.get(keys[-1]) if table is not None else None
+        if table is not None and isinstance(value, str) and value and not Path(value).is_absolute():
+            table[keys[-1]] = str(folder / value)
+    return resolved
 
 
 def _env_name(loc: tuple[int | str, ...]) -> str:
@@ -365,20 +456,25 @@ def load_settings(path: Path | None = None) -> Settings:
     unknown = _unknown_variables()
     if unknown:
         raise InputError("environment", unknown)
-    resolved = config_path(path)
+    source = config_path(path)
+    resolved = source.path
     data = read_toml(resolved, "config file") if resolved else {}
     # BaseSettings takes "_env_file", "_cli_parse_args"... as arguments that change how it
     # loads: a file must not reach them (nor clash with "__pydantic_self__").
     private = [Problem(key, "unknown key") for key in data if key.startswith("_")]
     if private:
         raise InputError(str(resolved), private)
+    if resolved is not None:
+        data = _resolve_paths(data, resolved.parent)
     try:
-        return Settings(**data)
+        settings = Settings(**data)
     except ValidationError as exc:
         by_source: dict[str, list[Problem]] = {}
         for error in exc.errors():
             env, problem = _problem(error)
             by_source.setdefault(env or str(resolved or "configuration"), []).append(problem)
-        source, problems = next(iter(by_source.items()))
+        source_name, problems = next(iter(by_source.items()))
         extra = [Problem(src, str(p)) for src, ps in list(by_source.items())[1:] for p in ps]
-        raise InputError(source, problems + extra) from None
+        raise InputError(source_name, problems + extra) from None
+    settings._source = source
+    return settings
