@@ -861,7 +861,7 @@ def test_hostile_csv_status_returns(seeded: Cli, raw: str, expected: str | None)
         ([("S", [STATUS_HEAD, ["WS1-01", "Red", "", "x", "Me"]])], _no_sheets,
          "the workbook has no worksheet"),
         ([("S", [STATUS_HEAD, ["WS1-01", "Red", "", "x", "Me"]])], _cut_sheet,
-         "not a readable .xlsx workbook"),
+         "sheet 'S': not a readable .xlsx worksheet"),
     ],
 )  # fmt: skip
 def test_hostile_xlsx_status_returns(

@@ -22,10 +22,12 @@ from datetime import date
 from pathlib import Path
 from typing import TypeVar
 
+from worker.cells import unguard_formula, unwritable_character
 from worker.errors import InputError, Problem
 from worker.plan.data import Rag, State, parse_rag, parse_state
 from worker.plan.dates import read_date_cell
-from worker.plan.table_io import MAX_CELL, _decode, _unescape, _xlsx_text, heading_key
+from worker.plan.table_io import MAX_CELL, _decode, _xlsx_text, heading_key
+from worker.xlsx_read import LIMITS, sheet_rows
 
 __all__ = ["StatusReturn", "StatusUpdate", "read_status_return"]
 
@@ -122,7 +124,10 @@ def _csv_records(raw: bytes, source: str) -> tuple[list[_Record], list[str]]:
     records: list[_Record] = []
     try:
         for number, values in enumerate(reader, start=1):
-            records.append((number, [_unescape(v) for v in values]))
+            if number > LIMITS.rows or len(values) > LIMITS.columns:
+                reason = f"more than {LIMITS.rows:,} rows or {LIMITS.columns} columns (limit)"
+                raise InputError(source, [Problem(f"row {number}", reason)])
+            records.append((number, [unguard_formula(v) for v in values]))
     except csv.Error as exc:
         raise InputError(
             source, [Problem(f"row {reader.line_num}", f"not valid CSV: {exc}")]
@@ -131,25 +136,8 @@ def _csv_records(raw: bytes, source: str) -> tuple[list[_Record], list[str]]:
 
 
 def _xlsx_records(path: Path, source: str) -> list[_Record]:
-    from openpyxl import load_workbook
-
-    try:
-        book = load_workbook(path, read_only=True, data_only=False)
-    except Exception as exc:  # openpyxl raises many kinds of error for a broken file
-        raise InputError(source, [Problem("", f"not a readable .xlsx workbook: {exc}")]) from None
-    try:
-        if not book.worksheets:
-            raise InputError(source, [Problem("", "the workbook has no worksheet")])
-        records: list[_Record] = []
-        for number, cells in enumerate(book.worksheets[0].iter_rows(), start=1):
-            records.append((number, [_xlsx_value(cell) for cell in cells]))
-        return records
-    except InputError:
-        raise
-    except Exception as exc:  # a damaged sheet fails only when its rows are read
-        raise InputError(source, [Problem("", f"not a readable .xlsx workbook: {exc}")]) from None
-    finally:
-        book.close()
+    with sheet_rows(path) as rows:
+        return [(number, [_xlsx_value(cell) for cell in cells]) for number, cells in rows]
 
 
 def _xlsx_value(cell: object) -> _Value:
@@ -310,6 +298,10 @@ class _RowReader:
                 bad.add(index)
             elif len(text) > MAX_CELL:
                 reason = f"cell holds {len(text):,} characters (limit {MAX_CELL:,})"
+                self.problems.append(Problem(place, reason))
+                bad.add(index)
+            elif (code := unwritable_character(text)) is not None:
+                reason = f"holds the control character {code}; remove it"
                 self.problems.append(Problem(place, reason))
                 bad.add(index)
             elif text.strip() and not self._headed(index):

@@ -18,6 +18,8 @@ from typing import Literal
 
 import jinja2
 
+from worker.cells import guard_formula
+
 # _render, _inline_css, _newlines and _shorten are private to render.py; they are imported
 # rather than copied so that both emails wrap template errors and inline CSS the same way.
 from worker.mail.render import (
@@ -91,9 +93,6 @@ CSV_HEADINGS = (
     "Note Date",
     "At Risk From",
 )
-# Spreadsheets run a cell that starts like a formula (tab and CR too, since some programs
-# strip them first); a leading apostrophe keeps it text, as worker/plan/table_io.py does.
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 # Markdown punctuation that could start emphasis, code, a link or a table cell.
 _MARKDOWN_SPECIAL = "\\`*_[]|#~"
 _MARKDOWN_ENTITIES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
@@ -538,8 +537,8 @@ def report_markdown(digest: BoardDigest) -> str:
 
 
 def csv_cell(value: object) -> str:
-    text = str(value)
-    return "'" + text if text.startswith(_FORMULA_START) else text
+    # The same guard as plan exports: a cell that starts like a formula stays text.
+    return guard_formula(str(value))
 
 
 def _csv_row(digest: BoardDigest, a: ActionLine) -> list[str]:

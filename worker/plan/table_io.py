@@ -14,14 +14,15 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
 
+from worker.cells import guard_formula, unguard_formula, unwritable_character, writable
 from worker.errors import InputError, Problem
 from worker.plan.data import ActionData, DependencyRef, Row, parse_rag, parse_state
 from worker.plan.dates import MonthDay, read_date_cell
 from worker.plan.due import read_action_dates
 from worker.plan.leads import role_key, split_roles
 from worker.plan.split import date_items, items, row_shape, split_row
+from worker.xlsx_read import LIMITS, Limits, sheet_rows
 
 # Excel's own limit for one cell; anything longer is not a plan cell.
 MAX_CELL = 32_767
@@ -30,6 +31,9 @@ MAX_REF = 64  # action IDs, row references, key deliverables
 MAX_ROLE = 255  # lead role keys
 # Work streams and key deliverables are numbered 1..9999.
 MAX_NUMBER = 9999
+# A CSV cannot unpack to more than its own size, so it may hold more rows than a workbook:
+# the benchmarks import a million actions.
+CSV_LIMITS = replace(LIMITS, rows=2_000_000)
 
 # heading -> field; the document's long headings are accepted too.
 HEADINGS = {
@@ -82,7 +86,6 @@ EXPORT_HEADINGS = (
     "RAG",
     "Status",
 )
-_FORMULA_START = ("=", "+", "-", "@")
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,6 +168,29 @@ def action_problems(action: ActionData) -> list[tuple[str, str]]:
         if len(role_key(role)) > MAX_ROLE:
             reason = f"the lead role {_shown(role)} is longer than {MAX_ROLE} characters"
             found.append(("lead_roles", reason))
+    found += _control_problems(action)
+    return found
+
+
+def _control_problems(action: ActionData) -> list[tuple[str, str]]:
+    # A control character cannot be exported to XLSX, and would reach terminals and emails.
+    texts = {
+        "id": action.ref,
+        "row": action.row_ref,
+        "key_deliverable": action.key_deliverable,
+        "action": action.action,
+        "description": action.description,
+        "lead": action.lead,
+        "lead_roles": "".join(action.lead_roles),
+        "dependencies": action.dependencies,
+        "start": action.start,
+        "target": action.target,
+    }
+    found: list[tuple[str, str]] = []
+    for field, text in texts.items():
+        code = unwritable_character(text)
+        if code is not None:
+            found.append((field, f"holds the control character {code}; remove it"))
     return found
 
 
@@ -243,6 +269,16 @@ class _Reader:
         return replace(row, lead_roles=roles)
 
 
+def _check_size(number: int, values: Sequence[str], source: str, limits: Limits) -> None:
+    """Stop at the first row past the limits (an XLSX sheet is checked as it is read too)."""
+    if number > limits.rows:
+        reason = f"the file has more than {limits.rows:,} rows (limit)"
+        raise InputError(source, [Problem(f"row {number}", reason)])
+    if len(values) > limits.columns and any(v.strip() for v in values[limits.columns :]):
+        reason = f"a row may have at most {limits.columns} columns (limit)"
+        raise InputError(source, [Problem(f"row {number}", reason)])
+
+
 def _check_cells(
     number: int, headings: Sequence[str], values: Sequence[str], problems: list[Problem]
 ) -> None:
@@ -257,13 +293,16 @@ def _check_cells(
             )
 
 
-def rows_to_actions(records: Iterable[tuple[int, list[str]]], source: str) -> Table:
+def rows_to_actions(
+    records: Iterable[tuple[int, list[str]]], source: str, limits: Limits = LIMITS
+) -> Table:
     """Turn (row number, cell texts) records, headings first, into actions or an InputError."""
     problems: list[Problem] = []
     iterator = iter(records)
     header = next(iterator, None)
     if header is None:
         raise InputError(source, [Problem("", "the file is empty")])
+    _check_size(*header, source, limits)
     headings = [h.strip() for h in header[1]]
     columns, unknown = _columns(headings, problems)
     if problems:
@@ -272,6 +311,7 @@ def rows_to_actions(records: Iterable[tuple[int, list[str]]], source: str) -> Ta
     actions: list[ActionData] = []
     seen: dict[str, int] = {}
     for number, values in iterator:
+        _check_size(number, values, source, limits)
         if not any(v.strip() for v in values):
             continue
         _check_cells(number, headings, values, problems)
@@ -306,13 +346,6 @@ def _with_rows(table: Table, source: str) -> Table:
 # --- reading files -------------------------------------------------------------------------
 
 
-def _unescape(text: str) -> str:
-    # Export guards formula-like text with a leading apostrophe; take it off again.
-    if text.startswith("'") and text[1:2] in _FORMULA_START:
-        return text[1:]
-    return text
-
-
 def _decode(raw: bytes, source: str) -> tuple[str, list[str]]:
     if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
         reason = "the file is UTF-16 text (Excel's 'Unicode Text'); save it as CSV UTF-8"
@@ -336,7 +369,7 @@ def _decode(raw: bytes, source: str) -> tuple[str, list[str]]:
     return text, ["the file is not UTF-8; it was read as Windows-1252 (Excel's CSV)"]
 
 
-def read_csv(path: Path) -> Table:
+def read_csv(path: Path, limits: Limits = CSV_LIMITS) -> Table:
     source = str(path)
     text, notes = _decode(path.read_bytes(), source)
     if "\x00" in text:
@@ -349,14 +382,14 @@ def read_csv(path: Path) -> Table:
         reader = csv.reader(io.StringIO(text, newline=""), strict=True)
         try:
             for number, values in enumerate(reader, start=1):
-                yield number, [_unescape(v) for v in values]
+                yield number, [unguard_formula(v) for v in values]
         except csv.Error as exc:
             raise InputError(
                 source, [Problem(f"row {reader.line_num}", f"not valid CSV: {exc}")]
             ) from None
 
     csv.field_size_limit(MAX_CELL * 4 + 16)
-    table = _with_rows(rows_to_actions(records(), source), source)
+    table = _with_rows(rows_to_actions(records(), source, limits), source)
     return Table(table.actions, tuple(notes) + table.warnings)
 
 
@@ -371,37 +404,15 @@ def _xlsx_text(value: object, month_day: MonthDay) -> str:
     return str(value)
 
 
-def read_xlsx(path: Path, month_day: MonthDay = "end") -> Table:
-    """The first sheet (or one named "Actions"). Formula cells are refused, not evaluated."""
-    from openpyxl import load_workbook
-    from openpyxl.utils.exceptions import InvalidFileException
-
+def read_xlsx(path: Path, month_day: MonthDay = "end", limits: Limits = LIMITS) -> Table:
+    """The first sheet (or one named "Actions"), within `limits`. Formula cells are refused,
+    not evaluated."""
     source = str(path)
-    try:
-        book = load_workbook(path, read_only=True, data_only=False)
-    except (InvalidFileException, OSError, KeyError, ValueError) as exc:
-        raise InputError(source, [Problem("", f"not a readable .xlsx workbook: {exc}")]) from None
-    except Exception as exc:
-        raise InputError(source, [Problem("", f"not a readable .xlsx workbook: {exc}")]) from None
-    try:
-        if not book.worksheets:
-            raise InputError(source, [Problem("", "the workbook has no worksheet")])
-        sheet = book["Actions"] if "Actions" in book.sheetnames else book.worksheets[0]
-        problems: list[Problem] = []
-
-        def sheet_rows() -> Iterator[tuple[int, tuple[Any, ...]]]:
-            rows = enumerate(sheet.iter_rows(), start=1)
-            while True:
-                try:
-                    yield next(rows)
-                except StopIteration:
-                    return
-                except Exception as exc:  # openpyxl parses a damaged sheet only now
-                    reason = f"not a readable .xlsx worksheet: {exc}"
-                    raise InputError(source, [Problem(f"sheet {sheet.title!r}", reason)]) from None
+    problems: list[Problem] = []
+    with sheet_rows(path, "Actions", limits) as rows:
 
         def records() -> Iterator[tuple[int, list[str]]]:
-            for number, cells in sheet_rows():
+            for number, cells in rows:
                 values = []
                 for cell in cells:
                     if getattr(cell, "data_type", None) == "f":
@@ -416,12 +427,10 @@ def read_xlsx(path: Path, month_day: MonthDay = "end") -> Table:
                         values.append(_xlsx_text(cell.value, month_day))
                 yield number, values
 
-        table = rows_to_actions(records(), source)
-        if problems:
-            raise InputError(source, problems)
-        return _with_rows(table, source)
-    finally:
-        book.close()
+        table = rows_to_actions(records(), source, limits)
+    if problems:
+        raise InputError(source, problems)
+    return _with_rows(table, source)
 
 
 # --- writing files -------------------------------------------------------------------------
@@ -452,15 +461,10 @@ def export_rows(actions: Iterable[ActionData], month_day: MonthDay) -> Iterator[
         ]
 
 
-def _escape(text: str) -> str:
-    # Spreadsheet programs run cells that start like a formula; keep them as text.
-    return "'" + text if text.startswith(_FORMULA_START) else text
-
-
 def write_csv(rows: Iterable[list[str]], out: io.TextIOBase | io.StringIO) -> None:
     writer = csv.writer(out, lineterminator="\r\n")
     for row in rows:
-        writer.writerow([_escape(v) for v in row])
+        writer.writerow([guard_formula(v) for v in row])
 
 
 def write_xlsx(rows: Iterable[list[str]], path: Path) -> None:
@@ -474,7 +478,8 @@ def write_xlsx(rows: Iterable[list[str]], path: Path) -> None:
     for r, row in enumerate(rows, start=1):
         for c, value in enumerate(row, start=1):
             cell = sheet.cell(row=r, column=c)
-            cell.value = value
+            # Stored before control characters were refused at import: never a failed export.
+            cell.value = writable(value)
             cell.data_type = "s"  # never a formula, whatever the text starts with
             cell.alignment = Alignment(wrap_text=True, vertical="top")
             if r == 1:
