@@ -59,6 +59,7 @@ def remind_config(settings: Settings, directory: Directory) -> RemindConfig:
             max_attempts=mail.max_attempts,
             retry_after=timedelta(seconds=mail.retry_after_seconds),
             lease=timedelta(seconds=mail.lease_seconds),
+            send_deadline=timedelta(seconds=settings.send_deadline),
         ),
         rag=settings.rag.policy(),
         escalation=settings.escalation.policy(),
@@ -74,6 +75,7 @@ def mailer(settings: Settings, stream: TextIO = sys.stdout) -> Mailer:
         username=smtp.username,
         password=smtp.password.get_secret_value(),
         timeout=smtp.timeout,
+        deadline=settings.send_deadline,
         ssl_context=ssl.create_default_context(cafile=smtp.ca_file) if smtp.ca_file else None,
     )
     return make_mailer(

@@ -32,12 +32,13 @@ from sqlalchemy import (
     or_,
     select,
     text,
+    tuple_,
     update,
 )
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from worker.mail.backends import DeliveryError, Mailer, envelope_sender
+from worker.mail.backends import DeadlinePassed, DeliveryError, Mailer, envelope_sender
 from worker.models import Action, Message, MessageContent, Notification, table_of
 from worker.rules.digest import Digest, Item, Recipient
 
@@ -50,6 +51,8 @@ CLAIM_BATCH = 50
 # waiting out a timeout per message would only delay the run. The rest stay pending.
 GIVE_UP_AFTER_FAILURES_IN_A_ROW = 3
 MAX_WAIT = timedelta(hours=6)
+# Time allowed, besides a conversation's deadline, to record its outcome under the lease.
+RENEW_MARGIN = timedelta(seconds=5)
 
 
 MESSAGES = table_of(Message)
@@ -76,6 +79,9 @@ class RetryPolicy:
     max_attempts: int = 8
     retry_after: timedelta = timedelta(seconds=60)
     lease: timedelta = timedelta(seconds=300)
+    # The longest one message's conversation with the backend may take (< lease): a claim
+    # is renewed before a send that could otherwise outlast it.
+    send_deadline: timedelta = timedelta(seconds=180)
 
 
 @dataclass(slots=True)
@@ -312,6 +318,24 @@ def claim_next(
     return found[0] if found else None
 
 
+def renew(session: Session, claims: Sequence[Claim], now: datetime, lease: timedelta) -> set[int]:
+    """Extend these claims' lease to `now + lease` where this worker still holds them (same
+    attempt, still sending): a compare-and-set, one statement. Commits; the ids still held."""
+    if not claims:
+        return set()
+    held = session.scalars(
+        update(MESSAGES)
+        .where(
+            tuple_(MESSAGES.c.id, MESSAGES.c.attempts).in_([(c.id, c.attempts) for c in claims]),
+            MESSAGES.c.state == "sending",
+        )
+        .values(lease_until=now + lease)
+        .returning(MESSAGES.c.id)
+    ).all()
+    session.commit()
+    return set(held)
+
+
 def after_failure(
     attempts: int, error: DeliveryError, now: datetime, policy: RetryPolicy
 ) -> tuple[State, datetime]:
@@ -431,12 +455,17 @@ def deliver(
     """Send every message that is due, oldest first, until none is left (or told to stop).
 
     Messages are claimed a batch at a time and marked one at a time, each right after the
-    server accepts it: a crash can repeat at most the one message in flight. Claims not yet
-    tried go back to pending when the run stops early or half their lease has gone.
+    server accepts it: a crash can repeat at most the one message in flight. Before a send
+    that could outlast what is left of the lease, the claims still to send are renewed, so
+    a live worker's message is never taken over (a send ends by its deadline, which is
+    shorter than the lease). Claims not yet tried go back to pending when the run stops.
     """
     report = DeliveryReport()
     in_a_row = 0
     last_id = 0  # each message is tried at most once per run, oldest first
+    interrupt = getattr(mailer, "stop_when", None)
+    if interrupt is not None:
+        interrupt(should_stop)  # a stop request also ends a conversation in progress
     with sessions() as session, mailer:
         while not should_stop():
             claimed_at = clock()
@@ -444,11 +473,17 @@ def deliver(
             if not batch:
                 break
             last_id = batch[-1].id
+            held, held_until = {c.id for c in batch}, claimed_at + policy.lease
             for index, claim in enumerate(batch):
                 now = clock()
-                if should_stop() or now - claimed_at > policy.lease / 2 or report.stopped_early:
-                    _release(session, batch[index:], now)
+                if should_stop() or report.stopped_early:
+                    _release(session, [c for c in batch[index:] if c.id in held], now)
                     break
+                if held_until - now <= policy.send_deadline + RENEW_MARGIN:
+                    rest = [c for c in batch[index:] if c.id in held]
+                    held, held_until = renew(session, rest, now, policy.lease), now + policy.lease
+                if claim.id not in held:
+                    continue  # its lease ran out and another worker has taken it over
                 in_a_row = _deliver_one(session, mailer, claim, clock, policy, report, in_a_row)
             if report.stopped_early:
                 break
@@ -487,6 +522,9 @@ def _deliver_one(
         in_a_row = in_a_row + 1 if exc.transient else 0
         if in_a_row >= GIVE_UP_AFTER_FAILURES_IN_A_ROW:
             report.stopped_early = f"{in_a_row} passing failures in a row: {exc.reason}"
+        elif isinstance(exc, DeadlinePassed):
+            # A server this slow would hold the run a deadline per message: try later.
+            report.stopped_early = exc.reason
         return in_a_row
     _mark_sent(session, claim, clock(), receipt)
     report.sent += 1

@@ -35,6 +35,7 @@ from worker.rules.stages import ReminderPolicy
 from worker.tomlfile import read_toml
 
 ENV_PREFIX = "PLANWORKER_"
+DEFAULT_SEND_DEADLINE = 180.0  # seconds; see SmtpSettings.deadline_seconds
 # Where a config file is looked for when neither --config nor PLANWORKER_CONFIG names one.
 SEARCHED = (Path("config/planworker.toml"), Path("/etc/planworker/planworker.toml"))
 
@@ -248,6 +249,10 @@ class SmtpSettings(_Section):
     password: SecretStr = SecretStr("")
     password_file: Path | None = None
     timeout: float = Field(default=30.0, gt=0, le=600)
+    # The longest one message's whole conversation with the server may take; past it the
+    # connection is closed and the message retried later. Must be less than
+    # mail.lease_seconds; empty: 180, or 90% of the lease when that is shorter.
+    deadline_seconds: float | None = Field(default=None, gt=0, le=3600)
     # Certificates to trust for the server (PEM), e.g. a council's own CA; default: the system's.
     ca_file: Path | None = None
 
@@ -313,6 +318,24 @@ class Settings(BaseSettings):
         if "://" not in value:
             raise ValueError("must be a SQLAlchemy URL such as sqlite:///var/planworker.db")
         return value
+
+    @property
+    def send_deadline(self) -> float:
+        """Seconds one message's conversation with the mail server may take."""
+        if self.smtp.deadline_seconds is not None:
+            return self.smtp.deadline_seconds
+        return min(DEFAULT_SEND_DEADLINE, 0.9 * self.mail.lease_seconds)
+
+    @model_validator(mode="after")
+    def _deadline_within_lease(self) -> Settings:
+        # A send that could outlast its claim would let a second worker send it too.
+        if self.send_deadline >= self.mail.lease_seconds:
+            raise ValueError(
+                f"smtp.deadline_seconds ({self.send_deadline:g}) must be less than "
+                f"mail.lease_seconds ({self.mail.lease_seconds}): a message still being sent "
+                "when its lease runs out is sent again by another worker"
+            )
+        return self
 
     @classmethod
     def settings_customise_sources(

@@ -14,17 +14,19 @@ import logging
 import mailbox
 import re
 import smtplib
+import socket
 import ssl
 import sys
 import tempfile
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from email.errors import MessageError
 from email.message import EmailMessage, Message, MIMEPart
 from email.utils import getaddresses
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Literal, NamedTuple, Protocol, Self, TextIO
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple, Protocol, Self, TextIO
 
 if TYPE_CHECKING:
     from _typeshed import ReadableBuffer
@@ -84,6 +86,11 @@ class PermanentError(DeliveryError):
     """Trying again will not help until someone changes the message or the configuration."""
 
     transient = False
+
+
+class DeadlinePassed(TransientError):
+    """The whole SMTP conversation for one message outlasted its deadline: the server is too
+    slow right now. The attempt counts; the message is retried later."""
 
 
 def _reply_error(code: int, reason: str) -> DeliveryError:
@@ -189,9 +196,12 @@ class SmtpConfig:
     security: Security
     username: str = ""
     password: str = field(default="", repr=False)
-    timeout: float = 30.0
+    timeout: float = 30.0  # seconds of silence from the server before giving up
     # None means the system's trusted CAs; tests pass one that trusts their own CA.
     ssl_context: ssl.SSLContext | None = None
+    # Seconds one message's whole conversation may take (connecting included): `timeout`
+    # alone lets a server that trickles a byte at a time hold a run for ever.
+    deadline: float = 180.0
 
     def __post_init__(self) -> None:
         if self.security not in _DEFAULT_PORTS:
@@ -200,20 +210,129 @@ class SmtpConfig:
             raise ValueError(f"SMTP port {self.port} is out of range")
         if self.timeout <= 0:
             raise ValueError("SMTP timeout must be positive")
+        if self.deadline <= 0:
+            raise ValueError("SMTP deadline must be positive")
 
     @property
     def effective_port(self) -> int:
         return self.port if self.port is not None else _DEFAULT_PORTS[self.security]
 
 
+# How often a waiting read or write looks at the deadline and the stop request.
+_WATCH_SLICE = 0.25
+_SEND_CHUNK = 64 * 1024
+
+
+class _ConversationOver(Exception):
+    """Raised inside smtplib's calls when the deadline passed or a stop was asked for. Not an
+    OSError, so smtplib lets it through instead of turning it into a disconnection."""
+
+    def __init__(self, stopped: bool) -> None:
+        super().__init__("stopped" if stopped else "deadline")
+        self.stopped = stopped
+
+
+@dataclass(slots=True)
+class _Watch:
+    """The current conversation's limits, shared by the mailer and its connection."""
+
+    timeout: float  # silence allowed per read or write
+    deadline: float = float("inf")  # time.monotonic() by which the conversation must end
+    should_stop: Callable[[], bool] = lambda: False
+
+    def wait_for(self, idle_since: float) -> float:
+        """How long the next blocking call may wait; raises when the conversation is over."""
+        now = time.monotonic()
+        if self.should_stop():
+            raise _ConversationOver(stopped=True)
+        if now >= self.deadline:
+            raise _ConversationOver(stopped=False)
+        if now - idle_since >= self.timeout:
+            raise TimeoutError("timed out")
+        return max(0.001, min(_WATCH_SLICE, self.deadline - now))
+
+
+class _Reader:
+    """What smtplib reads replies through (its `file`): lines from the socket, each wait
+    bounded by the watch, so a trickling server cannot outlast the deadline."""
+
+    def __init__(self, sock: socket.socket, watch: _Watch) -> None:
+        self._sock = sock
+        self._watch = watch
+        self._buffer = b""
+
+    def readline(self, limit: int = -1) -> bytes:
+        idle_since = time.monotonic()
+        while b"\n" not in self._buffer and (limit < 0 or len(self._buffer) < limit):
+            self._sock.settimeout(self._watch.wait_for(idle_since))
+            try:
+                chunk = self._sock.recv(4096)
+            except TimeoutError:
+                continue
+            if not chunk:
+                break  # the server hung up: smtplib reports the short reply
+            self._buffer += chunk
+            idle_since = time.monotonic()
+        end = self._buffer.find(b"\n") + 1 or len(self._buffer)
+        if limit >= 0:
+            end = min(end, limit)
+        line, self._buffer = self._buffer[:end], self._buffer[end:]
+        return line
+
+    def close(self) -> None:
+        pass  # the socket belongs to the SMTP object, which closes it
+
+
 class _SMTP(smtplib.SMTP):
-    """smtplib.SMTP that keeps the server's final reply to DATA, which is the receipt."""
+    """smtplib.SMTP that keeps the server's final reply to DATA, which is the receipt, and
+    whose every read and write is bounded by the conversation's watch."""
 
     data_reply: tuple[int, bytes] = (0, b"")
+
+    def __init__(self, *args: Any, watch: _Watch, **kwargs: Any) -> None:
+        self.watch = watch  # before connecting, which the constructor does
+        super().__init__(*args, **kwargs)
 
     def data(self, msg: ReadableBuffer | str) -> tuple[int, bytes]:
         self.data_reply = super().data(msg)
         return self.data_reply
+
+    def _get_socket(self, host: str, port: int, timeout: float) -> socket.socket:
+        left = self.watch.deadline - time.monotonic()
+        if left <= 0:
+            raise _ConversationOver(stopped=False)
+        sock: socket.socket = super()._get_socket(host, port, min(timeout, left))  # type: ignore[misc]
+        return sock
+
+    def getreply(self) -> tuple[int, bytes]:
+        if self.sock is not None and not isinstance(self.file, _Reader):
+            self.file = _Reader(self.sock, self.watch)
+        return super().getreply()
+
+    def starttls(self, *args: Any, **kwargs: Any) -> tuple[int, bytes]:
+        if self.sock is not None:
+            # The handshake is one blocking call: bound it by what is left.
+            left = self.watch.deadline - time.monotonic()
+            self.sock.settimeout(max(0.001, min(self.watch.timeout, left)))
+        return super().starttls(*args, **kwargs)
+
+    def send(self, s: ReadableBuffer | str) -> None:
+        if self.sock is None:
+            raise smtplib.SMTPServerDisconnected("please run connect() first")
+        data = memoryview(s.encode(self.command_encoding) if isinstance(s, str) else s).cast("B")
+        idle_since = time.monotonic()
+        try:
+            while data:
+                self.sock.settimeout(self.watch.wait_for(idle_since))
+                try:
+                    sent = self.sock.send(data[:_SEND_CHUNK])
+                except TimeoutError:
+                    continue
+                data = data[sent:]
+                idle_since = time.monotonic()
+        except OSError as exc:
+            self.close()
+            raise smtplib.SMTPServerDisconnected(f"Server not connected: {exc}") from exc
 
 
 class _SMTPSSL(_SMTP, smtplib.SMTP_SSL):
@@ -228,6 +347,14 @@ class SmtpMailer:
     def __init__(self, config: SmtpConfig) -> None:
         self._config = config
         self._smtp: _SMTP | None = None
+        self._watch = _Watch(config.timeout)
+
+    def stop_when(self, should_stop: Callable[[], bool]) -> None:
+        """End a conversation in progress promptly once `should_stop()` is true (SIGTERM)."""
+        self._watch.should_stop = should_stop
+
+    def _start_conversation(self) -> None:
+        self._watch.deadline = time.monotonic() + self._config.deadline
 
     @property
     def _where(self) -> str:
@@ -251,6 +378,7 @@ class SmtpMailer:
 
     def check(self) -> None:
         # A connection of its own, so checking never disturbs the one used for sending.
+        self._start_conversation()
         try:
             smtp = self._connect()
             try:
@@ -269,6 +397,17 @@ class SmtpMailer:
         # (smtplib raises SMTPNotSupportedError, a permanent error, when it does not).
         ascii_only = sender.isascii() and all(addr.isascii() for addr in to_addrs)
         options = () if ascii_only else ("SMTPUTF8", "BODY=8BITMIME")
+        self._start_conversation()
+        try:
+            return self._send_or_resend(data, sender, to_addrs, options)
+        except _ConversationOver as over:
+            # Whatever the server had of the message is abandoned with the connection.
+            self._drop()
+            raise self._over(over) from None
+
+    def _send_or_resend(
+        self, data: bytes, sender: str, to_addrs: tuple[str, ...], options: tuple[str, ...]
+    ) -> str:
         reused = self._smtp is not None
         try:
             return self._send_once(data, sender, to_addrs, options)
@@ -279,16 +418,25 @@ class SmtpMailer:
             # Servers hang up on idle connections, which shows only at the next command: one
             # attempt on a fresh connection is what a hang-up between two messages needs.
             log.info("SMTP server %s closed the connection; reconnecting", self._where)
-        except DeliveryError:
+        except (DeliveryError, _ConversationOver):
             raise
         except Exception as exc:
             raise self._fail(exc) from exc
         try:
             return self._send_once(data, sender, to_addrs, options)
-        except DeliveryError:
+        except (DeliveryError, _ConversationOver):
             raise
         except Exception as exc:
             raise self._fail(exc) from exc
+
+    def _over(self, over: _ConversationOver) -> DeliveryError:
+        if over.stopped:
+            # Not the message's fault: it goes back to waiting, its attempt not counted.
+            return TransientError(f"{self._where}: stopped while sending", backend=True)
+        return DeadlinePassed(
+            f"{self._where}: the server took longer than {self._config.deadline:g} seconds "
+            "over one message (smtp.deadline_seconds); closed the connection"
+        )
 
     def _send_once(
         self, data: bytes, from_addr: str, to_addrs: tuple[str, ...], options: tuple[str, ...]
@@ -296,6 +444,8 @@ class SmtpMailer:
         if self._smtp is None:
             try:
                 self._smtp = self._connect()
+            except _ConversationOver:
+                raise
             except Exception as exc:
                 error = self._classify(exc)
                 error.backend = True
@@ -315,12 +465,11 @@ class SmtpMailer:
         context = config.ssl_context or ssl.create_default_context()
         # Connecting in the constructor is what makes smtplib verify TLS against this host name.
         smtp: _SMTP
+        host, port, watch = config.host, config.effective_port, self._watch
         if config.security == "tls":
-            smtp = _SMTPSSL(
-                config.host, config.effective_port, timeout=config.timeout, context=context
-            )
+            smtp = _SMTPSSL(host, port, timeout=config.timeout, context=context, watch=watch)
         else:
-            smtp = _SMTP(config.host, config.effective_port, timeout=config.timeout)
+            smtp = _SMTP(host, port, timeout=config.timeout, watch=watch)
         try:
             smtp.ehlo_or_helo_if_needed()
             if config.security == "starttls":
@@ -615,6 +764,7 @@ def make_mailer(
 __all__ = [
     "ENVELOPE_HEADER",
     "ConsoleMailer",
+    "DeadlinePassed",
     "DeliveryError",
     "Kept",
     "MaildirMailer",

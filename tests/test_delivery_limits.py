@@ -1,0 +1,181 @@
+"""Delivery against servers that are slow, workers that stop or die mid-send: a conversation
+has a deadline, a stop request ends it, and a live worker's claim is renewed so no other
+worker sends the same message (docs/ledger.md)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
+
+from tests.conftest import ROOT, SEED, Cli
+from tests.slow_smtp import SlowSmtpServer
+from tests.smtp_server import Received, SmtpServer
+from worker.db import session_factory
+from worker.mail.backends import SmtpConfig, SmtpMailer
+from worker.models import Message, Plan
+from worker.outbox import RetryPolicy, claim_batch, deliver, insert_message
+from worker.rules.digest import Recipient
+
+T0 = datetime(2012, 9, 24, 7, 0, tzinfo=UTC)
+
+
+def _content(n: int) -> bytes:
+    return (
+        f"From: planworker@example.org\r\nTo: lead{n}@example.org\r\nSubject: reminder {n}\r\n"
+        f"Message-ID: <m{n}@example.org>\r\n\r\nAction {n} is due.\r\n"
+    ).encode()
+
+
+def _queue(engine: Engine, count: int) -> list[int]:
+    """A plan and `count` pending messages, lead1@… to lead<count>@…; their ids."""
+    with Session(engine) as session:
+        plan = Plan(slug="p", title="P")
+        session.add(plan)
+        session.flush()
+        ids = [
+            insert_message(
+                session,
+                plan_id=plan.id,
+                job="remind",
+                as_of=date(2012, 9, 24),
+                recipient=Recipient(f"lead{n}@example.org", f"Lead {n}"),
+                content=_content(n),
+                sender="planworker@example.org",
+                message_id=f"<m{n}@example.org>",
+                subject=f"reminder {n}",
+                now=T0,
+            )
+            for n in range(1, count + 1)
+        ]
+        session.commit()
+    return ids
+
+
+def _states(engine: Engine) -> dict[int, tuple[str, int]]:
+    with Session(engine) as session:
+        rows = session.execute(select(Message.id, Message.state, Message.attempts))
+        return {id_: (state, attempts) for id_, state, attempts in rows}
+
+
+# --- 1. a deadline per conversation, and stopping ends one --------------------------------
+
+
+def test_a_server_trickling_its_reply_is_left_at_the_deadline_and_the_message_retried_later(
+    tmp_path: Path,
+) -> None:
+    cli = Cli(f"sqlite:///{tmp_path / 'slow.db'}", tmp_path)
+    cli("db", "upgrade")
+    cli("plan", "import", str(SEED))
+    with SlowSmtpServer(byte_every=0.5) as server:  # its 250 would take 17 s per message
+        cli.env.update(
+            {
+                "PLANWORKER_MAIL__BACKEND": "smtp",
+                "PLANWORKER_SMTP__HOST": server.host,
+                "PLANWORKER_SMTP__PORT": str(server.port),
+                "PLANWORKER_SMTP__SECURITY": "none",
+                "PLANWORKER_SMTP__TIMEOUT": "5",  # never reached: a byte comes every 0.5 s
+                "PLANWORKER_SMTP__DEADLINE_SECONDS": "2",
+            }
+        )
+        env = {**os.environ, **cli.environment()}
+        command = [sys.executable, "-m", "worker", "remind", "--as-of", "2012-09-24", "--json"]
+        started = time.monotonic()
+        # Well inside the 17 s one message would take without a deadline (and 41 of them).
+        done = subprocess.run(command, env=env, cwd=ROOT, capture_output=True, timeout=14)
+        took = time.monotonic() - started
+    assert done.returncode == 1, done.stderr
+    assert took < 14
+    report = json.loads(done.stdout)
+    assert "longer than 2 seconds" in report["stopped_early"]
+    assert report["counts"]["sent"] == 0
+    ledger = json.loads(cli("outbox", "--json", "--limit", "1000").stdout)
+    assert ledger["counts"]["sent"] == 0 and ledger["counts"]["failed"] == 0
+    assert ledger["counts"]["pending"] == len(ledger["messages"]) > 1
+    tried = [m for m in ledger["messages"] if m["attempts"]]
+    # The one message on the wire used an attempt and waits to be retried; the rest wait
+    # untried (the run stopped rather than spend a deadline on each).
+    assert len(tried) == 1 and "smtp.deadline_seconds" in tried[0]["last_error"]
+    assert server.messages == 1
+
+
+def test_a_stop_request_ends_a_conversation_in_progress_and_gives_the_attempt_back(
+    engine: Engine,
+) -> None:
+    (only,) = _queue(engine, 1)
+    stop = threading.Event()
+    with SlowSmtpServer(byte_every=0.5) as server:
+        mailer = SmtpMailer(
+            SmtpConfig(server.host, server.port, "none", timeout=5, deadline=60)
+        )
+        threading.Timer(0.5, stop.set).start()  # SIGTERM while the server trickles its 250
+        started = time.monotonic()
+        report = deliver(
+            session_factory(engine),
+            mailer,
+            clock=lambda: datetime.now(UTC),
+            policy=RetryPolicy(lease=timedelta(seconds=90), send_deadline=timedelta(seconds=60)),
+            should_stop=stop.is_set,
+        )
+        took = time.monotonic() - started
+    assert took < 5  # not the 17 s the reply would take, nor the 60 s deadline
+    assert report.sent == 0 and report.failed == 0
+    assert "stopped while sending" in report.stopped_early
+    assert _states(engine) == {only: ("pending", 0)}
+
+
+# --- 2. a live worker's claim is renewed; a dead one's is taken over once ----------------
+
+
+class FakeClock:
+    def __init__(self, start: datetime) -> None:
+        self.now = start
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def test_a_slow_send_keeps_its_claim_and_a_dead_workers_claim_is_taken_over_once(
+    engine: Engine,
+) -> None:
+    first, second, abandoned = _queue(engine, 3)
+    lease = timedelta(seconds=10)
+    policy = RetryPolicy(lease=lease, send_deadline=timedelta(seconds=8))
+    sessions = session_factory(engine)
+    clock = FakeClock(T0)
+    taken_by_b: list[list[int]] = []
+
+    # Worker "dead" claimed the third message, then died: nothing renews its lease.
+    with sessions() as dead:
+        assert [c.id for c in claim_batch(dead, T0, lease, after_id=second)] == [abandoned]
+
+    def slow_server(received: Received) -> None:
+        # Each send takes time on worker A's clock: 4.5 s for the first message, then 7 s
+        # (within the 8 s deadline) for the second, which A started 4.5 s into its claim.
+        clock.now += timedelta(seconds=4.5 if len(taken_by_b) == 0 else 7)
+        with sessions() as b:  # worker B looks for work while A's second send is running
+            taken_by_b.append([c.id for c in claim_batch(b, clock.now, lease)])
+
+    with SmtpServer("plain") as server:
+        server.on_data = slow_server
+        config = SmtpConfig(server.host, server.port, "none", timeout=5, deadline=8)
+        report = deliver(sessions, SmtpMailer(config), clock=clock, policy=policy)
+        assert report.sent == 2
+        # While A was alive, B took neither of A's messages; by the second send the dead
+        # worker's lease had run out, and B took that one over.
+        assert taken_by_b == [[], [abandoned]]
+        assert _states(engine)[abandoned] == ("sending", 2)
+        # Nobody else can have it now: B holds it.
+        with sessions() as c:
+            assert claim_batch(c, clock.now, lease) == []
+        received = [r.rcpt_tos for r in server.received]
+    assert received == [["lead1@example.org"], ["lead2@example.org"]]
+    assert _states(engine)[first] == ("sent", 1) and _states(engine)[second] == ("sent", 1)
