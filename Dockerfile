@@ -4,7 +4,19 @@
 # Several instances need PostgreSQL: see docs/container.md and docs/docker-compose.yml.
 #
 #   docker build -t planworker .
-#   docker run -d --name planworker -v planworker-data:/data -e PLANWORKER_SEED_FILE=/app/seed/cbc-action-plan-2012-13.yaml planworker
+#   docker run -d --name planworker -v planworker-data:/data -e PLANWORKER_SEED_FILE=/etc/planworker/cbc-action-plan-2012-13.yaml planworker
+# Stage 1: the wheel, exactly what `pip install .` installs (templates, example config and
+# seed inside the package).
+FROM python:3.11-slim AS build
+WORKDIR /src
+COPY pyproject.toml README.md ./
+COPY worker worker
+COPY templates templates
+COPY config config
+COPY seed seed
+RUN pip wheel --no-cache-dir --no-deps --wheel-dir /dist .
+
+# Stage 2: the image.
 FROM python:3.11-slim
 
 ENV PYTHONUNBUFFERED=1 \
@@ -14,20 +26,22 @@ ENV PYTHONUNBUFFERED=1 \
 
 WORKDIR /app
 
-# The dependencies first, read from pyproject.toml, so that editing the code does not
-# reinstall them: this layer is rebuilt only when pyproject.toml changes.
-COPY pyproject.toml ./
-RUN python -c 'import tomllib; print("\n".join(tomllib.load(open("pyproject.toml", "rb"))["project"]["dependencies"]))' > /tmp/requirements.txt \
-    && pip install --no-cache-dir -r /tmp/requirements.txt \
-    && rm /tmp/requirements.txt
+# The dependencies first, pinned with their hashes (requirements.lock, made by pip-compile
+# from pyproject.toml; its header gives the command), so that a code change does not
+# reinstall them and a rebuild installs exactly what was tested.
+COPY requirements.lock ./
+RUN pip install --no-cache-dir --require-hashes -r requirements.lock
 
-# The source tree as in a checkout. The shipped templates are found beside the package
-# (worker/configure.py: SHIPPED_TEMPLATES is <source root>/templates), so the package is
-# installed in place (editable) rather than copied into site-packages, where templates/
-# would be missing. /app stays owned by root: the service cannot change its own code.
-COPY . .
-RUN pip install --no-cache-dir --no-deps -e /app \
-    && python -m compileall -q /app/worker
+# Then the package itself, from the wheel; no source tree in the image.
+COPY --from=build /dist/ /tmp/dist/
+RUN pip install --no-cache-dir --no-deps /tmp/dist/*.whl \
+    && rm -rf /tmp/dist
+
+# The site's files in /etc/planworker, where planworker looks for its config: the commented
+# config, the example contacts and the seed plan (`planworker init`). Mount your own folder
+# there (or set PLANWORKER_CONFIG / PLANWORKER_CONTACTS_FILE) for a real council.
+COPY docker/entrypoint.sh /app/docker/entrypoint.sh
+RUN planworker init /etc/planworker
 
 # A non-root user owning only /data. The home folder is /data (nothing is written there
 # besides the database, the outbox and the SQLite run lock).
@@ -38,8 +52,8 @@ RUN groupadd --system --gid 10001 planworker \
     && chown -R planworker:planworker /data \
     && chmod 0755 /app/docker/entrypoint.sh
 
-# Settings for the container; every other key keeps its default from config/planworker.toml
-# and can be set with PLANWORKER_<KEY> (see docs/container.md). No secret is set here: pass
+# Settings for the container; every other key keeps its value from
+# /etc/planworker/planworker.toml and can be set with PLANWORKER_<KEY> (see docs/container.md). No secret is set here: pass
 # them at run time, preferably as files (PLANWORKER_SMTP__PASSWORD_FILE=/run/secrets/...).
 ENV PLANWORKER_DATABASE_URL=sqlite:////data/planworker.db \
     PLANWORKER_MAIL__MAILDIR=/data/outbox

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sqlite3
 import stat
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -154,7 +156,39 @@ def _one(keyword: str) -> str:
 
 
 def test_dockerfile_base_image() -> None:
-    assert [args for kw, args in _instructions() if kw == "FROM"] == ["python:3.11-slim"]
+    # A build stage makes the wheel; the image itself starts again from the same base.
+    assert [args for kw, args in _instructions() if kw == "FROM"] == [
+        "python:3.11-slim AS build",
+        "python:3.11-slim",
+    ]
+
+
+def test_dockerfile_installs_the_built_wheel_from_pinned_dependencies() -> None:
+    runs = [args for kw, args in _instructions() if kw == "RUN"]
+    assert any("pip wheel" in run and "--no-deps" in run for run in runs)
+    assert any("--require-hashes -r requirements.lock" in run for run in runs)
+    assert any("pip install" in run and "/tmp/dist/*.whl" in run for run in runs)
+    assert not [run for run in runs if " -e " in f" {run} " or "--editable" in run]
+    # The image carries no source tree: only the wheel's files are installed.
+    copied = [args.split()[0] for kw, args in _instructions() if kw == "COPY"]
+    assert "." not in copied
+
+
+def test_lock_file_pins_every_dependency_with_hashes() -> None:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    lock = (ROOT / "requirements.lock").read_text(encoding="utf-8")
+    pinned = {
+        re.sub(r"[-_.]+", "-", name).lower()
+        for name in re.findall(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==", lock, flags=re.M)
+    }
+    wanted = {
+        re.sub(r"[-_.]+", "-", re.split(r"[\[<>=!~ ;]", dep, maxsplit=1)[0]).lower()
+        for dep in project["dependencies"]
+    }
+    assert wanted <= pinned, f"not in requirements.lock: {sorted(wanted - pinned)}"
+    requirements = [line for line in lock.splitlines() if re.match(r"^[A-Za-z0-9]", line)]
+    assert all("==" in line for line in requirements)
+    assert lock.count("--hash=sha256:") >= len(pinned)
 
 
 def test_dockerfile_runs_as_a_user_that_is_not_root() -> None:
@@ -226,7 +260,7 @@ def test_compose_example_services() -> None:
         assert "planworker health" in " ".join(service["healthcheck"]["test"])
     seeded = [s for s in workers.values() if "PLANWORKER_SEED_FILE" in s["environment"]]
     assert [s["environment"]["PLANWORKER_SEED_FILE"] for s in seeded] == [
-        "/app/seed/cbc-action-plan-2012-13.yaml"
+        "/etc/planworker/cbc-action-plan-2012-13.yaml"
     ]
     assert services["db"]["environment"]["POSTGRES_PASSWORD_FILE"] == "/run/secrets/db_password"
     assert "db_password" in compose["secrets"]

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tests.conftest import SOURCE
+from tests.conftest import source_text
 from worker.plan.dates import ReadDate, Recurrence, latest, read_date, read_date_cell
 
 D = date
@@ -133,7 +133,7 @@ def test_every_date_item_in_the_action_plan_is_read(
 
 def _document_date_items() -> set[str]:
     items: set[str] = set()
-    for line in SOURCE.read_text(encoding="utf-8").splitlines():
+    for line in source_text().splitlines():
         cells = line.split("\t")
         if len(cells) != 7 or cells[5] == "Start Date" or set(cells[5]) <= {"-"}:
             continue

@@ -26,9 +26,9 @@ LOCAL_SCHEMES = ("file://", "data:")
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    # Fail, not skip: CI installs the package, and a skipped browser test proves nothing.
+    # CI installs it, and there (PLANWORKER_TEST_REQUIRE_ALL) this skip is a failure.
     if not (CHROMIUM.is_file() and os.access(CHROMIUM, os.X_OK)):
-        pytest.fail(
+        pytest.skip(
             f"{CHROMIUM} not found: install Debian's chromium package "
             "(apt-get install chromium); CI installs it"
         )

@@ -2,7 +2,8 @@
 
 Reads seed/cbc-action-plan-2012-13.yaml with plain yaml.safe_load (not planworker's loader)
 and checks it against the council's document, which lives in the shared/ folder next to the
-repository checkout. The source is required: a missing file fails these tests.
+repository checkout in this project's own workspace. Where it is absent (a user's clone) these
+tests skip, saying so; under .ci/run (PLANWORKER_TEST_REQUIRE_ALL=1) that skip is a failure.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import SOURCE, seed_data
+from tests.conftest import SOURCE, seed_data, source_text
 
 TEXT_FIELDS = ("action", "description", "lead", "dependencies", "start", "target")
 # Column order of the source's action tables.
@@ -63,9 +64,7 @@ def items(value: Any) -> list[str]:
 
 @cache
 def source_lines() -> tuple[str, ...]:
-    if not SOURCE.is_file():
-        pytest.fail(f"source document missing: {SOURCE} (the repo expects shared/ beside it)")
-    return tuple(SOURCE.read_text(encoding="utf-8").split("\n"))
+    return tuple(source_text().split("\n"))
 
 
 def seed() -> dict[str, Any]:

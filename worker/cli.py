@@ -54,18 +54,27 @@ class App:
             self._engine = make_engine(self.settings.database_url)
         return self._engine
 
+    def _require_configured(self, what: str, key: str) -> None:
+        """Refuse to fall back on a built-in default for a file or database nobody chose."""
+        import os
+
+        from worker.errors import PlanworkerError
+        from worker.settings import ENV_PREFIX
+
+        source = self.settings.source
+        if source.path is None and ENV_PREFIX + key not in os.environ:
+            raise PlanworkerError(
+                f"no {what} configured: {source.how}, and {ENV_PREFIX}{key} is not set. "
+                "Start a site with 'planworker init DIR', then give --config DIR/planworker.toml"
+            )
+
     def _require_database(self) -> None:
         """Refuse to guess a database, or to leave an empty file where none was."""
         from worker.db import missing_sqlite_file
         from worker.errors import PlanworkerError
 
         settings = self.settings
-        if not settings.database_configured():
-            raise PlanworkerError(
-                f"no database configured: {settings.source.how}, and "
-                "PLANWORKER_DATABASE_URL is not set. Start a site with 'planworker init DIR', "
-                "then give --config DIR/planworker.toml"
-            )
+        self._require_configured("database", "DATABASE_URL")
         missing = missing_sqlite_file(settings.database_url)
         if missing is not None and not self.creating:
             raise PlanworkerError(
@@ -103,6 +112,7 @@ class App:
     def directory(self) -> Directory:
         from worker.contacts import load_directory
 
+        self._require_configured("contacts file", "CONTACTS_FILE")
         return load_directory(self.settings.contacts_file)
 
     def plan(self, session: Session, slug: str | None) -> Plan:
@@ -200,15 +210,32 @@ def plan() -> None:
 @click.argument("path", type=click.Path(path_type=Path, exists=True, dir_okay=False))
 @plan_option
 @click.option("--by", default="", help="Who is importing (recorded with any status changes).")
+@click.option(
+    "--replace",
+    "replace_plan",
+    is_flag=True,
+    help="Allow an import that archives or rewrites most of the plan's actions.",
+)
+@click.option("--diff", is_flag=True, help="List what would be added, changed and archived.")
 @json_option
 @click.pass_obj
-def plan_import(app: App, path: Path, plan_slug: str | None, by: str, as_json: bool) -> None:
+def plan_import(
+    app: App,
+    path: Path,
+    plan_slug: str | None,
+    by: str,
+    replace_plan: bool,
+    diff: bool,
+    as_json: bool,
+) -> None:
     """Import a plan from the seed YAML format, CSV or XLSX.
 
     All or nothing: a file with any bad row imports nothing, and the error names the row,
-    column and reason. Importing the same file again changes nothing.
+    column and reason. Importing the same file again changes nothing. An import that would
+    archive or rewrite most of the plan is refused without --replace; --diff writes nothing.
     """
-    from worker.plan.importer import import_file
+    from worker.plan.importer import import_file, replacing
+    from worker.plan.report import diff_json, render_diff
 
     # The directory is mirrored into the database with the plan, for set-based queries.
     directory = app.directory() if app.settings.contacts_file.is_file() else None
@@ -220,13 +247,22 @@ def plan_import(app: App, path: Path, plan_slug: str | None, by: str, as_json: b
             by or f"import of {path.name}",
             app.settings.dates.month_day,
             directory,
+            replace_plan=replace_plan,
+            diff=diff,
         )
+    if diff:
+        found = diff_json(result, None if replace_plan else replacing(result))
+        if as_json:
+            _print_json(found)
+        else:
+            click.echo(render_diff(found))
+        return
     if directory is None:
         result.warnings.append(
             f"contacts file {app.settings.contacts_file} not found: no one can be reminded yet"
         )
     if as_json:
-        _print_json(result.__dict__)
+        _print_json({k: v for k, v in result.__dict__.items() if k != "changes"})
         return
     verb = "created" if result.created_plan else "updated" if result.changed else "unchanged"
     click.echo(
@@ -314,9 +350,24 @@ as_of_option = click.option(
 
 
 def _date_or_today(value: datetime | None, timezone: str) -> date:
+    return value.date() if value else _today(timezone)
+
+
+def _today(timezone: str) -> date:
+    """The wall-clock date in the plan's time zone: read here, at the edge, and passed in."""
     from zoneinfo import ZoneInfo
 
-    return value.date() if value else datetime.now(ZoneInfo(timezone)).date()
+    return datetime.now(ZoneInfo(timezone)).date()
+
+
+def _refuse_far_ahead(app: App, day: date, today: date, option: str = "--as-of") -> None:
+    """Stop a run that would record something dated beyond the as-of horizon."""
+    from worker.errors import PlanworkerError
+    from worker.rules.as_of import as_of_refusal
+
+    reason = as_of_refusal(day, today, app.settings.service.as_of_horizon_days, option)
+    if reason:
+        raise PlanworkerError(reason)
 
 
 def _now() -> datetime:
@@ -349,13 +400,17 @@ def _run_job(
     with sessions() as session:
         plan = app.plan(session, plan_slug)
         plan_id, timezone = plan.id, plan.timezone
-    day = _date_or_today(as_of, timezone)
+    today = _today(timezone)
+    day = as_of.date() if as_of else today
+    if not dry_run:
+        _refuse_far_ahead(app, day, today)
     backend = None if dry_run else mailer(app.settings, sys.stderr if as_json else sys.stdout)
     result = run_reminders(
         sessions,
         plan_id,
         config,
         day,
+        today=today,
         clock=_now,
         mailer=backend,
         dry_run=dry_run,
@@ -568,16 +623,36 @@ def status_set(
         raise PlanworkerError(str(exc)) from None
     if not note.strip() or not by.strip():
         raise PlanworkerError("--note and --by must not be empty")
-    update = StatusUpdate(
-        action_id.strip(), parsed_rag, parsed_state, note.strip(), by.strip(), _now(), "cli"
-    )
     with app.session() as session:
-        plan_id = app.plan(session, plan_slug).id
+        plan = app.plan(session, plan_slug)
+        plan_id = plan.id
+        today = _today(plan.timezone)
+        if as_of:
+            _refuse_far_ahead(app, as_of.date(), today)
+        update = StatusUpdate(
+            action_id.strip(),
+            parsed_rag,
+            parsed_state,
+            note.strip(),
+            by.strip(),
+            _changed_at(as_of, today, plan.timezone),
+            "cli",
+        )
         result = apply_updates(session, plan_id, [update], ["command line"], "status set")
         session.commit()
     click.echo(f"{action_id}: " + ("recorded" if result.changed else "no change (same as now)"))
     if result.changed and not no_alert:
         _alert_after(app, plan_slug, as_of, result.refs or [])
+
+
+def _changed_at(as_of: datetime | None, today: date, timezone: str) -> datetime:
+    """When a change given --as-of happened: midday that day (as a dated status return row
+    is recorded), or now when it is today's."""
+    from zoneinfo import ZoneInfo
+
+    if as_of is None or as_of.date() == today:
+        return _now()
+    return datetime.combine(as_of.date(), time(12), ZoneInfo(timezone))
 
 
 @status.command("import")
@@ -606,7 +681,10 @@ def status_import(
     with app.session() as session:
         plan = app.plan(session, plan_slug)
         zone = ZoneInfo(plan.timezone)
-        read = read_status_return(path, today=datetime.now(zone).date())
+        today = _today(plan.timezone)
+        if as_of:
+            _refuse_far_ahead(app, as_of.date(), today)
+        read = read_status_return(path, today=today)
         now = _now()
         updates = [
             StatusUpdate(
@@ -701,15 +779,27 @@ def digest(
     with sessions() as session:
         plan = app.plan(session, plan_slug)
         plan_id, timezone = plan.id, plan.timezone
-    day = _date_or_today(as_of, timezone)
+    today = _today(timezone)
+    day = as_of.date() if as_of else today
+    if not dry_run:
+        _refuse_far_ahead(app, day, today)
     backend = None if dry_run else mailer(app.settings, sys.stderr if as_json else sys.stdout)
-    result = run_digest(sessions, plan_id, config, day, clock=_now, mailer=backend, dry_run=dry_run)
+    result = run_digest(
+        sessions, plan_id, config, day, clock=_now, mailer=backend, dry_run=dry_run, today=today
+    )
     board = result.digest
     delivery = result.delivery
+    if board is None:
+        if as_json:
+            _print_json({"as_of": day.isoformat(), "dry_run": dry_run, "skipped": result.skipped})
+        else:
+            click.echo(f"Board digest: {result.skipped}")
+        return
     summary = {
         "as_of": day.isoformat(),
         "dry_run": dry_run,
         "already_sent": result.already_sent,
+        "skipped": "",
         "previous": board.previous.isoformat() if board.previous else None,
         "subject": result.subject,
         "recipients": result.recipients,
@@ -965,21 +1055,35 @@ def config_check(app: App, as_json: bool) -> None:
                 "next": [t.isoformat() for t in times],
             }
         )
+    from worker import config_report
+    from worker.db import shown as shown_url
+
+    source = settings.source
+    warnings = config_report.warnings(settings, directory, now)
     summary = {
-        "config": str(app.config or "defaults and environment"),
+        "config": str(source.path) if source.path else None,
+        "config_found": source.how,
+        "database": shown_url(settings.database_url),
         "contacts": str(settings.contacts_file),
         "roles": len(directory.roles),
         "board": len(directory.board),
         "timezone": timezone,
         "jobs": jobs,
+        "policy": config_report.policy(settings),
+        "warnings": warnings,
     }
     if as_json:
         _print_json({"ok": True, **summary})
         return
+    click.echo(f"config file: {source.path} ({source.how})" if source.path else source.how)
+    click.echo(f"database: {summary['database']}")
     click.echo(
         f"config OK; contacts OK ({len(directory.roles)} roles, "
-        f"{len(directory.board)} on the board)"
+        f"{len(directory.board)} on the board) from {settings.contacts_file}"
     )
+    click.echo("policy:")
+    for line in config_report.policy_lines(settings):
+        click.echo(f"  {line}")
     click.echo(f"schedules in {timezone}:")
     for job in jobs:
         if not job["enabled"]:
@@ -987,3 +1091,5 @@ def config_check(app: App, as_json: bool) -> None:
             continue
         shown = ", ".join(datetime.fromisoformat(t).strftime("%a %d %b %H:%M") for t in job["next"])
         click.echo(f"  {job['job']:<10} {job['schedule']:<18} next: {shown}")
+    for warning in warnings:
+        click.echo(f"warning: {warning}")

@@ -27,7 +27,7 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-from worker.contacts import check_address
+from worker.contacts import check_address, check_name
 from worker.errors import InputError, Problem
 from worker.rules.escalation import EscalationPolicy
 from worker.rules.rag import RagPolicy
@@ -129,6 +129,9 @@ class DigestSettings(_Section):
     # The board digest's day of the week (for `planworker simulate`; the service's schedule
     # is set with the jobs).
     weekday: Literal["monday", "tuesday", "wednesday", "thursday", "friday"] = "monday"
+    # A digest whose date is a bank holiday or closure day is skipped (the next one reports
+    # everything that changed since the last one sent); true: it goes out on those days too.
+    on_holidays: bool = False
 
 
 def check_cron(value: str) -> str:
@@ -190,6 +193,9 @@ class ServiceSettings(_Section):
     run_lease_minutes: int = Field(default=15, ge=1, le=24 * 60)
     # `planworker health` fails when a job's run due this long ago has not succeeded.
     health_grace_minutes: int = Field(default=20, ge=1, le=24 * 60)
+    # How many days after today --as-of may name, except with --dry-run: a run dated further
+    # ahead would record as sent what real runs must still send (docs/security.md).
+    as_of_horizon_days: int = Field(default=1, ge=0, le=31)
 
     @field_validator("timezone")
     @classmethod
@@ -219,6 +225,9 @@ class MailSettings(_Section):
     retry_after_seconds: int = Field(default=60, ge=0)
     # A message claimed by a worker that then died is sent again after this long.
     lease_seconds: int = Field(default=300, ge=1)
+    # The largest message sent, in KiB (less when the server's SIZE says so): a longer
+    # reminder is split into parts ("part 1 of 3"), each listing some of the actions.
+    max_message_kb: int = Field(default=10240, ge=64, le=100 * 1024)
 
     @field_validator("from_address")
     @classmethod
@@ -233,9 +242,7 @@ class MailSettings(_Section):
     @field_validator("from_name")
     @classmethod
     def _one_line(cls, value: str) -> str:
-        if "\n" in value or "\r" in value:
-            raise ValueError("must be on one line")
-        return value
+        return check_name(value)  # one line of at most 200 characters, for the From: header
 
 
 class SmtpSettings(_Section):
@@ -308,10 +315,6 @@ class Settings(BaseSettings):
         """The config file these settings were read from."""
         return self._source
 
-    def database_configured(self) -> bool:
-        """Whether a config file or PLANWORKER_DATABASE_URL chose the database."""
-        return self._source.path is not None or f"{ENV_PREFIX}DATABASE_URL" in os.environ
-
     @field_validator("database_url")
     @classmethod
     def _url(cls, value: str) -> str:
@@ -350,16 +353,21 @@ class Settings(BaseSettings):
         return (env_settings, init_settings)
 
 
+def _absolute(path: Path) -> Path:
+    # Normalised ("a/../b" is "b") without resolving symlinks: the admin's own spelling.
+    return Path(os.path.abspath(path))
+
+
 def config_path(explicit: Path | None) -> ConfigSource:
     """--config, else PLANWORKER_CONFIG, else the first of SEARCHED that exists."""
     if explicit is not None:
-        return ConfigSource(explicit.absolute(), "--config")
+        return ConfigSource(_absolute(explicit), "--config")
     from_env = os.environ.get(f"{ENV_PREFIX}CONFIG")
     if from_env:
-        return ConfigSource(Path(from_env).absolute(), f"{ENV_PREFIX}CONFIG")
+        return ConfigSource(_absolute(Path(from_env)), f"{ENV_PREFIX}CONFIG")
     for candidate in SEARCHED:
         if candidate.is_file():
-            return ConfigSource(candidate.absolute(), "found in " + str(candidate.parent))
+            return ConfigSource(_absolute(candidate), f"found as {candidate}")
     looked = ", ".join(str(place) for place in SEARCHED)
     return ConfigSource(None, f"no config file (looked for --config, {ENV_PREFIX}CONFIG, {looked})")
 
@@ -376,7 +384,7 @@ _PATH_KEYS: tuple[tuple[str, ...], ...] = (
 )
 _DEFAULT_PATHS: dict[tuple[str, ...], str] = {
     ("database_url",): "sqlite:///var/planworker.db",
-    ("contacts_file",): "config/contacts.toml",
+    ("contacts_file",): "contacts.toml",  # beside the config file
     ("mail", "maildir"): "var/outbox",
 }
 
