@@ -405,3 +405,61 @@ def test_the_heartbeat_pings_the_monitor_only_while_healthy(engine: Engine) -> N
         assert hits == ["/ping/abc"]
     finally:
         monitor.shutdown()
+
+
+# --- the clock changes, the service on time ----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("saturday", "hours"), [("2012-03-24", 23), ("2012-10-27", 25)], ids=["spring", "autumn"]
+)
+def test_the_service_runs_every_job_on_time_through_a_clock_change(
+    engine: Engine, saturday: str, hours: int
+) -> None:
+    from worker.service import replay
+
+    service = make_service(engine, MemoryMailer())
+    grace = timedelta(minutes=20)
+    monday = (datetime.fromisoformat(saturday) + timedelta(days=2)).date().isoformat()
+    start, end = at(saturday, "22:00"), at(monday, "08:00")
+    # Sunday has `hours` hours: the retry tick's 10 minutes are counted on the real clock.
+    assert (at(saturday) + timedelta(days=2)).astimezone(UTC) - (
+        at(saturday) + timedelta(days=1)
+    ).astimezone(UTC) == timedelta(hours=hours)
+    unhealthy = []
+    outcome = []
+    for when, name, result in replay(service, start, end):
+        outcome.append((when, name, result))
+        found = problems(service.sessions, 1, service.jobs, when, grace, None)
+        if found and when > start.astimezone(UTC):
+            unhealthy.append((when, found))
+    assert unhealthy == []
+    assert {result for _, _, result in outcome} == {"ran"}
+    ticks = [when for when, name, _ in outcome if name == "retry"]
+    first = start.astimezone(UTC)
+    count = int((end.astimezone(UTC) - first) / timedelta(minutes=10)) + 1
+    assert ticks == [first + n * timedelta(minutes=10) for n in range(count)]
+    daily = {
+        name: [when.astimezone(LONDON) for when, n, _ in outcome if n == name]
+        for name in ("remind", "escalate", "digest")
+    }
+    assert daily == {
+        "remind": [at(monday, "07:00")],
+        "escalate": [at(monday, "07:15")],
+        "digest": [at(monday, "07:30")],
+    }
+    # Recorded once per period, all succeeded; the first tick also took up Friday's
+    # reminders and the previous Monday's digest.
+    recorded = runs(engine)
+    assert {state for _, _, state in recorded} == {"succeeded"}
+    assert Counter(job for job, _, _ in recorded) == {
+        "retry": len(ticks),
+        "remind": 2,
+        "escalate": 2,
+        "digest": 2,
+    }
+    friday = (datetime.fromisoformat(saturday) - timedelta(days=1)).date().isoformat()
+    assert [p for job, p, _ in recorded if job == "remind"] == [
+        at(friday, "07:00").isoformat(),
+        at(monday, "07:00").isoformat(),
+    ]

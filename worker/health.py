@@ -43,9 +43,11 @@ def problems(
                 continue
             last = done.get(name)
             if last is None or last < expected:
-                when = last.isoformat() if last else "never"
+                zone = spec.trigger.zone
+                when = last.astimezone(zone).isoformat() if last else "never"
                 found.append(
-                    f"job {name}: the run due at {expected.isoformat()} has not succeeded "
+                    f"job {name}: the run due at {expected.astimezone(zone).isoformat()} "
+                    f"has not succeeded "
                     f"(last success: {when})"
                 )
     if mailer is not None:

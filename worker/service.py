@@ -27,7 +27,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.base import BaseTrigger
 from sqlalchemy.orm import Session, sessionmaker
 
 from worker import job_runs
@@ -35,7 +35,7 @@ from worker.board_digest import run_digest
 from worker.mail.backends import Mailer
 from worker.outbox import deliver
 from worker.remind import RemindConfig, run_reminders
-from worker.schedule import latest_fire, trigger
+from worker.schedule import Schedule, first_fire, latest_fire, next_fire, trigger
 
 log = logging.getLogger("planworker.service")
 
@@ -46,7 +46,7 @@ JOB_NAMES = ("remind", "escalate", "digest", "retry", "heartbeat")
 class JobSpec:
     name: str
     cron: str
-    trigger: CronTrigger
+    trigger: Schedule
     url: str = ""  # heartbeat only
 
 
@@ -226,7 +226,7 @@ def serve(service: Service) -> None:
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 3600},
     )
     for name, spec in service.jobs.items():
-        scheduler.add_job(_runner(service, name), spec.trigger, id=name, name=name)
+        scheduler.add_job(_runner(service, name), ScheduleTrigger(spec.trigger), id=name, name=name)
 
     def _stop(signum: int, _frame: object) -> None:
         log.info("received %s: stopping after the current message", signal.Signals(signum).name)
@@ -242,6 +242,31 @@ def serve(service: Service) -> None:
     service.stop.wait()
     scheduler.shutdown(wait=True)
     log.info("planworker stopped")
+
+
+class ScheduleTrigger(BaseTrigger):  # type: ignore[misc]  # APScheduler is untyped
+    """APScheduler's view of a Schedule: its fire times, total across daylight saving.
+
+    APScheduler's own CronTrigger returns times that go back and repeat in an autumn fold,
+    and its scheduler then loops for ever collecting "due" runs; this one cannot.
+    """
+
+    def __init__(self, schedule: Schedule) -> None:
+        self.schedule = schedule
+
+    def get_next_fire_time(
+        self, previous_fire_time: datetime | None, now: datetime
+    ) -> datetime | None:
+        # The first time from now, then each one strictly after the previous (which
+        # APScheduler passes with a `now` at or after it): never back, never the same twice.
+        if previous_fire_time is None:
+            found = first_fire(self.schedule, now)
+        else:
+            found = next_fire(self.schedule, previous_fire_time)
+        return found.astimezone(self.schedule.zone) if found is not None else None
+
+    def __str__(self) -> str:
+        return f"cron[{self.schedule}]"
 
 
 def _runner(service: Service, name: str) -> Callable[[], None]:
