@@ -11,6 +11,7 @@ from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 from functools import cache
 from itertools import pairwise
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -18,6 +19,7 @@ from apscheduler.triggers.cron import CronTrigger
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.conftest import Cli
 from worker.schedule import Schedule, fire_times, latest_fire, next_fire, trigger, upcoming
 from worker.service import ScheduleTrigger
 from worker.settings import JobsSettings
@@ -305,3 +307,39 @@ def test_the_service_trigger_moves_forward_through_a_clock_change_as_apscheduler
     assert [t.astimezone(UTC) for t in asked if t] == [
         first.astimezone(UTC) + n * step for n in range(31)
     ]
+
+
+# --- weekdays by name ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("schedule", ["0 7 * * 1-5", "0 7 * * 0", "0 7 * * mon,3", "0 7 * * */2"])
+def test_a_numbered_weekday_in_the_config_file_is_refused_naming_the_file_and_key(
+    cli: Cli, tmp_path: Path, schedule: str
+) -> None:
+    path = tmp_path / "planworker.toml"
+    path.write_text(f'[jobs.remind]\nschedule = "{schedule}"\n', encoding="utf-8")
+    result = cli("--config", str(path), "config", "check", ok=False)
+    assert result.exit_code != 0
+    assert str(path) in result.output and "jobs.remind.schedule" in result.output
+    assert "mon-fri" in result.output and "Traceback" not in result.output
+
+
+def test_a_numbered_weekday_in_the_environment_is_refused_naming_the_variable(cli: Cli) -> None:
+    cli.env["PLANWORKER_JOBS__DIGEST__SCHEDULE"] = "30 7 * * 1"
+    result = cli("config", "check", ok=False)
+    assert result.exit_code != 0
+    assert "PLANWORKER_JOBS__DIGEST__SCHEDULE" in result.output and "mon-fri" in result.output
+
+
+@pytest.mark.parametrize("schedule", ["0 7 * * mon-fri", "0 7 * * *", "0 7 * * ?", "0 7 ? * sun"])
+def test_weekdays_by_name_any_day_and_steps_over_names_are_accepted(schedule: str) -> None:
+    jobs = JobsSettings(remind={"schedule": schedule})  # type: ignore[arg-type]
+    assert jobs.remind.schedule == schedule
+
+
+def test_a_question_mark_means_any_day() -> None:
+    monday = local("Europe/London", "2026-11-30T00:00")
+    weekly = fire_times(
+        trigger("0 7 ? * mon", "Europe/London"), monday, monday + timedelta(days=14)
+    )
+    assert [t.astimezone(ZoneInfo("Europe/London")).day for t in weekly] == [30, 7]

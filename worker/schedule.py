@@ -54,9 +54,29 @@ def trigger(cron: str, timezone: str) -> Schedule:
     return Schedule(
         cron,
         ZoneInfo(timezone),
-        CronTrigger.from_crontab(cron, timezone=UTC),
+        CronTrigger.from_crontab(crontab(cron), timezone=UTC),
         _matches_every_hour(hours),
     )
+
+
+def crontab(cron: str) -> str:
+    """The expression as APScheduler reads it: `?` (any day, as Quartz writes it) is `*`."""
+    fields = cron.split()
+    return " ".join("*" if n in (2, 4) and f == "?" else f for n, f in enumerate(fields))
+
+
+def weekday_numbers(cron: str) -> str:
+    """The weekday field when it counts days by number ("" when it names them or is any).
+
+    APScheduler numbers weekdays from Monday = 0 and cron from Sunday = 0, so a number, or a
+    step over every day (`*/2`), would silently mean other days than the writer meant.
+    """
+    weekday = cron.split()[4]
+    for part in weekday.split(","):
+        base, _, step = part.partition("/")
+        if any(c.isdigit() for c in base) or (step and base in ("*", "?")):
+            return weekday
+    return ""
 
 
 def _matches_every_hour(hours: str) -> bool:

@@ -138,13 +138,22 @@ def check_cron(value: str) -> str:
     """A five-field cron expression ("0 7 * * mon-fri"); ValueError naming the problem."""
     from apscheduler.triggers.cron import CronTrigger
 
+    from worker.schedule import crontab, weekday_numbers
+
     if len(value.split()) != 5:
         raise ValueError(
             f"{value!r} is not a cron expression: it needs five fields "
             "(minute hour day month weekday), e.g. '0 7 * * mon-fri'"
         )
+    numbered = weekday_numbers(value)
+    if numbered:
+        raise ValueError(
+            f"{value!r}: write the weekdays as names, e.g. 'mon-fri' or 'sun', not "
+            f"{numbered!r}: numbers count from Monday = 0 here, not from Sunday as in cron, "
+            "so '1-5' would mean Tuesday to Saturday"
+        )
     try:
-        CronTrigger.from_crontab(value, timezone="UTC")
+        CronTrigger.from_crontab(crontab(value), timezone="UTC")
     except ValueError as exc:
         raise ValueError(f"{value!r} is not a valid cron expression: {exc}") from None
     return value
