@@ -1056,10 +1056,19 @@ def config_check(app: App, as_json: bool) -> None:
             }
         )
     from worker import config_report
+    from worker.configure import template_folders
     from worker.db import shown as shown_url
+    from worker.errors import PlanworkerError
+    from worker.mail.samples import template_problems
 
     source = settings.source
     warnings = config_report.warnings(settings, directory, now)
+    folders = template_folders(settings)
+    broken = template_problems(folders)
+    if broken:
+        raise PlanworkerError(
+            "templates fail with sample data:\n" + "\n".join(f"  {p}" for p in broken)
+        )
     summary = {
         "config": str(source.path) if source.path else None,
         "config_found": source.how,
@@ -1069,6 +1078,7 @@ def config_check(app: App, as_json: bool) -> None:
         "board": len(directory.board),
         "timezone": timezone,
         "jobs": jobs,
+        "templates": [str(folder) for folder in folders],
         "policy": config_report.policy(settings),
         "warnings": warnings,
     }
@@ -1081,6 +1091,8 @@ def config_check(app: App, as_json: bool) -> None:
         f"config OK; contacts OK ({len(directory.roles)} roles, "
         f"{len(directory.board)} on the board) from {settings.contacts_file}"
     )
+    shown_folders = ", ".join(str(folder) for folder in folders)
+    click.echo(f"templates OK (every message rendered with sample data) from {shown_folders}")
     click.echo("policy:")
     for line in config_report.policy_lines(settings):
         click.echo(f"  {line}")

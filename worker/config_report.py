@@ -85,8 +85,8 @@ def warnings(settings: Settings, directory: Directory, now: datetime) -> list[st
     if placeholders:
         shown = ", ".join(placeholders[:5]) + (" ..." if len(placeholders) > 5 else "")
         found.append(
-            f"{len(placeholders)} placeholder addresses at {'/'.join(PLACEHOLDER_DOMAINS)}, "
-            f"which reach no one: {shown}"
+            f"{len(placeholders)} placeholder address{'es' if len(placeholders) > 1 else ''} "
+            f"at {'/'.join(PLACEHOLDER_DOMAINS)}, which reach no one: {shown}"
         )
     digest = settings.jobs.digest
     if digest.enabled:
