@@ -1,6 +1,10 @@
 """The board digest job: build the board's view as of a date, mail it to every board member
 once (a second run on the same date sends nothing), and remember what it saw so the next
-digest can say what changed. Also the board report written to a file."""
+digest can say what changed. Also the board report written to a file.
+
+A digest dated on a non-working day is skipped (rules/digest_day.py). A digest dated after
+today (within the as-of horizon) is sent but not recorded as that date's digest, so the real
+one still goes out on the day and is compared with the last real one (rules/as_of.py)."""
 
 from __future__ import annotations
 
@@ -16,13 +20,23 @@ from worker.contacts_store import sync_directory
 from worker.mail.backends import Mailer
 from worker.mail.board import render_board_digest
 from worker.mail.render import make_address, message_bytes, message_id_for
-from worker.models import Action, BoardDigestEntry, BoardDigestRun, Phase, Plan, WorkStream
+from worker.models import (
+    Action,
+    BoardDigestEntry,
+    BoardDigestRun,
+    Message,
+    Phase,
+    Plan,
+    WorkStream,
+)
 from worker.outbox import DeliveryReport, deliver, insert_message
 from worker.plan.store import reread_dates
 from worker.remind import RemindConfig, load_facts, mail_domain, template_environment
+from worker.rules.as_of import is_ahead, key_suffix
 from worker.rules.board import BoardDigest, RagName
 from worker.rules.board_view import Seen, StreamInfo, build_board_digest
 from worker.rules.digest import Recipient
+from worker.rules.digest_day import digest_skipped
 from worker.rules.reminders import PlanFacts
 
 JOB = "digest"
@@ -31,8 +45,9 @@ JOB = "digest"
 @dataclass(slots=True)
 class DigestResult:
     as_of: date
-    digest: BoardDigest
+    digest: BoardDigest | None  # None when skipped
     already_sent: bool  # a digest for this date exists: nothing new was planned
+    skipped: str = ""  # why no digest goes out on this date (a bank holiday...)
     recipients: list[str] = field(default_factory=list)
     subject: str = ""
     delivery: DeliveryReport | None = None
@@ -94,47 +109,53 @@ def plan_digest(
     now: datetime,
     *,
     dry_run: bool = False,
+    today: date | None = None,
 ) -> DigestResult:
-    """Build, render and (unless a dry run or already done) record the digest."""
+    """Build, render and (unless a dry run or already done) record the digest. `today` is
+    the wall-clock date (None: `as_of` is not after it)."""
+    skipped = digest_skipped(as_of, config.days, config.digest_on_holidays)
+    if skipped:
+        return DigestResult(as_of, None, already_sent=False, skipped=skipped)
+    ahead = is_ahead(as_of, today)
+    recipients = _board(config)
+    domain = mail_domain(config.identity.sender)
+    suffix = key_suffix(as_of, today)
+    message_ids = {
+        r.email: message_id_for(f"{JOB}|{plan_id}|{as_of}|{r.email.lower()}{suffix}", domain)
+        for r in recipients
+    }
     with sessions() as session:
         plan = session.get_one(Plan, plan_id)
         sync_directory(session, config.directory)
         reread_dates(session, plan, config.month_day)
-        done = session.scalars(
-            select(BoardDigestRun.id).where(
-                BoardDigestRun.plan_id == plan_id, BoardDigestRun.as_of == as_of
-            )
-        ).first()
+        if ahead:
+            done = session.scalars(
+                select(Message.id).where(Message.message_id.in_(list(message_ids.values())))
+            ).first()
+        else:
+            done = session.scalars(
+                select(BoardDigestRun.id).where(
+                    BoardDigestRun.plan_id == plan_id, BoardDigestRun.as_of == as_of
+                )
+            ).first()
         digest, seen = board_view(session, plan, config, as_of)
         result = DigestResult(as_of, digest, already_sent=done is not None)
         rendered = render_board_digest(template_environment(tuple(config.templates)), digest)
         result.subject = rendered.subject
-        recipients = _board(config)
         result.recipients = [r.email for r in recipients]
         if dry_run or done is not None:
             session.rollback()
             return result
-        domain = mail_domain(config.identity.sender)
-        try:
-            run = session.execute(
-                insert(BoardDigestRun).returning(BoardDigestRun.id),
-                {"plan_id": plan_id, "as_of": as_of, "created_at": now},
-            ).scalar_one()
-        except IntegrityError:
-            # Another worker recorded this date's digest first.
-            session.rollback()
-            result.already_sent = True
-            return result
-        entries = [
-            {"digest_id": run, "action_id": a, "rag": s.rag, "state": s.state}
-            for a, s in seen.items()
-        ]
-        if entries:
-            session.execute(insert(BoardDigestEntry), entries)
+        if not ahead:
+            try:
+                _record_seen(session, plan_id, as_of, now, seen)
+            except IntegrityError:
+                # Another worker recorded this date's digest first.
+                session.rollback()
+                result.already_sent = True
+                return result
         for recipient in recipients:
-            message_id = message_id_for(
-                f"{JOB}|{plan_id}|{as_of}|{recipient.email.lower()}", domain
-            )
+            message_id = message_ids[recipient.email]
             content = message_bytes(
                 rendered,
                 sender=config.identity.sender,
@@ -160,6 +181,21 @@ def plan_digest(
         return result
 
 
+def _record_seen(
+    session: Session, plan_id: int, as_of: date, now: datetime, seen: dict[int, Seen]
+) -> None:
+    """Record this date's digest and what it saw, for the next one to compare against."""
+    run = session.execute(
+        insert(BoardDigestRun).returning(BoardDigestRun.id),
+        {"plan_id": plan_id, "as_of": as_of, "created_at": now},
+    ).scalar_one()
+    entries = [
+        {"digest_id": run, "action_id": a, "rag": s.rag, "state": s.state} for a, s in seen.items()
+    ]
+    if entries:
+        session.execute(insert(BoardDigestEntry), entries)
+
+
 def run_digest(
     sessions: sessionmaker[Session],
     plan_id: int,
@@ -170,9 +206,10 @@ def run_digest(
     mailer: Mailer | None,
     dry_run: bool = False,
     should_stop: Callable[[], bool] = lambda: False,
+    today: date | None = None,
 ) -> DigestResult:
-    result = plan_digest(sessions, plan_id, config, as_of, clock(), dry_run=dry_run)
-    if not dry_run and mailer is not None:
+    result = plan_digest(sessions, plan_id, config, as_of, clock(), dry_run=dry_run, today=today)
+    if not dry_run and mailer is not None and not result.skipped:
         result.delivery = deliver(
             sessions,
             mailer,

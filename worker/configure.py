@@ -63,6 +63,7 @@ def remind_config(settings: Settings, directory: Directory) -> RemindConfig:
         ),
         rag=settings.rag.policy(),
         escalation=settings.escalation.policy(),
+        digest_on_holidays=settings.digest.on_holidays,
     )
 
 

@@ -39,6 +39,7 @@ from worker.outbox import (
 )
 from worker.plan.dates import MonthDay, Recurrence
 from worker.plan.store import chunks, reread_dates, roles_by_action
+from worker.rules.as_of import key_suffix
 from worker.rules.digest import Digest, Item, Kind, Recipient
 from worker.rules.escalation import EscalationPolicy, escalation_items
 from worker.rules.rag import RagPolicy
@@ -98,6 +99,7 @@ class RemindConfig:
     retry: RetryPolicy
     rag: RagPolicy = DEFAULT_RAG
     escalation: EscalationPolicy = DEFAULT_ESCALATION
+    digest_on_holidays: bool = False  # send the board digest on non-working days too
 
 
 @dataclass(slots=True)
@@ -340,10 +342,10 @@ class JobRules:
     ) -> Iterator[tuple[Recipient, int, str]]:
         if self.keys is not None:
             facts = _only(load_schedule(session, chunk), run.only)
-            return iter(self.keys(facts, run.config, run.as_of))
+            return ((r, a, k + run.suffix) for r, a, k in self.keys(facts, run.config, run.as_of))
         facts = _only(load_facts(session, chunk, run.plan_id, run.as_of, run.risks), run.only)
         found = self.items(facts, run.config, run.as_of, None)
-        return ((r, i.action_id, i.key) for r, i in found)
+        return ((r, i.action_id, i.key + run.suffix) for r, i in found)
 
 
 JOBS: dict[str, JobRules] = {
@@ -399,6 +401,7 @@ class _RunContext:
     as_of: date
     only: Collection[str] | None
     risks: RiskIndex
+    suffix: str = ""  # appended to every ledger key: see worker/rules/as_of.py
 
 
 @dataclass(slots=True)
@@ -445,10 +448,16 @@ def _who(
         found = list(rules.who(session, chunk, run))
         who.add(found, existing_keys(session, (key for _, _, key in found)))
         checkpoint()
-    who.extra = refusal_pairs(session, run.plan_id, run.config, run.as_of, run.risks)
+    who.extra = _suffixed(
+        refusal_pairs(session, run.plan_id, run.config, run.as_of, run.risks), run.suffix
+    )
     extra = [(r, i.action_id, i.key) for r, i in who.extra]
     who.add(extra, existing_keys(session, (key for _, _, key in extra)))
     return who
+
+
+def _suffixed(pairs: Iterable[tuple[Recipient, Item]], suffix: str) -> Pairs:
+    return [(r, replace(i, key=i.key + suffix) if suffix else i) for r, i in pairs]
 
 
 def _digests_for(
@@ -466,7 +475,7 @@ def _digests_for(
     for part in chunks(ids):
         condition = Action.id.in_(part)
         facts = _only(load_facts(session, condition, plan.id, run.as_of, run.risks), run.only)
-        pairs += rules.items(facts, run.config, run.as_of, wanted)
+        pairs += _suffixed(rules.items(facts, run.config, run.as_of, wanted), run.suffix)
     pairs += [(r, i) for r, i in who.extra if r.email.lower() in wanted]
     already = existing_keys(session, (item.key for _, item in pairs))
     return digests(pairs, already, PlanFacts(plan.title, plan.organisation), run.as_of)
@@ -489,11 +498,14 @@ class DayPlan:
         job: str = JOB,
         only: Collection[str] | None = None,
         checkpoint: Callable[[], None] = _nothing,
+        today: date | None = None,
     ) -> None:
         self._session = session
         self._plan = plan
         self._rules = JOBS[job]
-        self._run = _RunContext(plan.id, config, as_of, only, plan_risks(session, plan.id, as_of))
+        risks = plan_risks(session, plan.id, as_of)
+        suffix = key_suffix(as_of, today)
+        self._run = _RunContext(plan.id, config, as_of, only, risks, suffix)
         self._who = _who(session, self._rules, self._run, checkpoint)
 
     def batches(self, size: int = BATCH_ITEMS) -> Iterator[list[str]]:
@@ -596,8 +608,10 @@ def plan_messages(
     job: str = JOB,
     only: Collection[str] | None = None,
     keep_digests: bool = True,
+    today: date | None = None,
 ) -> RemindResult:
-    """Decide, render and (unless a dry run) record a job's messages.
+    """Decide, render and (unless a dry run) record a job's messages. `today` (the
+    wall-clock date) keeps a run dated after it apart in the ledger (rules/as_of.py).
 
     The plan is read in two passes so that memory holds one chunk of it at a time: the
     first finds who is due something new, the second renders and records the messages of a
@@ -611,7 +625,7 @@ def plan_messages(
         sync_directory(session, config.directory)
         result.dates_reread = reread_dates(session, plan, config.month_day)
         checkpoint()
-        day = DayPlan(session, plan, config, as_of, job, only, checkpoint)
+        day = DayPlan(session, plan, config, as_of, job, only, checkpoint, today)
         for emails in day.batches():
             for attempt in range(PLAN_ATTEMPTS):
                 found = day.digests(emails)
@@ -656,6 +670,7 @@ def run_reminders(
     only: Collection[str] | None = None,
     should_stop: Callable[[], bool] = lambda: False,
     keep_digests: bool = True,
+    today: date | None = None,
 ) -> RemindResult:
     """The whole job: plan today's messages, then deliver everything due in the outbox."""
     result = plan_messages(
@@ -668,6 +683,7 @@ def run_reminders(
         job=job,
         only=only,
         keep_digests=keep_digests,
+        today=today,
     )
     if dry_run or mailer is None:
         return result
@@ -682,7 +698,14 @@ def run_reminders(
     if result.delivery.failed:
         # Tell the administrator now which reminders the server refused, not tomorrow.
         notice = plan_messages(
-            sessions, plan_id, config, as_of, clock(), job=job, keep_digests=keep_digests
+            sessions,
+            plan_id,
+            config,
+            as_of,
+            clock(),
+            job=job,
+            keep_digests=keep_digests,
+            today=today,
         )
         result.extend(notice)
         more = deliver(

@@ -8,7 +8,7 @@ import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -21,6 +21,7 @@ from worker.migrate import upgrade
 from worker.models import Base
 from worker.outbox import mark_sent
 from worker.remind import RemindConfig, run_reminders
+from worker.rules.digest_day import digest_days
 
 COPY_CHUNK = 5000
 # The simulated run happens at this time of day, in the plan's time zone.
@@ -75,24 +76,23 @@ def simulate(
     jobs: Sequence[str] = ("remind", "escalate", "digest"),
     digest_weekday: int = 0,
 ) -> list[Delivery]:
-    """Every message the jobs would send on each working day from first to last: the lead
-    reminders and escalations every working day, the board digest on `digest_weekday`
-    (0 = Monday; if that is a bank holiday, the next working day)."""
+    """Every message the jobs would send from first to last: the lead reminders and
+    escalations every working day, the board digest on `digest_weekday` (0 = Monday) unless
+    the digest's own rule skips that date (rules/digest_day.py: a bank holiday...)."""
     zone = ZoneInfo(timezone)
     timeline: list[Delivery] = []
+    working = set(config.days.between(first, last))
+    digests = set(digest_days(first, last, digest_weekday, config.days, config.digest_on_holidays))
     with scratch_copy(source) as engine:
         sessions = session_factory(engine)
-        digest_week: date | None = None
-        for day in config.days.between(first, last):
+        for day in sorted(working | digests):
             moment = datetime.combine(day, RUN_TIME, zone).astimezone(UTC)
             for job in jobs:
                 if job == "digest":
-                    week = day - timedelta(days=day.weekday())
-                    if day.weekday() < digest_weekday or week == digest_week:
+                    if day not in digests:
                         continue
-                    digest_week = week
                     timeline.extend(_digest(sessions, plan_id, config, day, moment))
-                else:
+                elif day in working:
                     timeline.extend(_job(sessions, plan_id, config, day, moment, job))
                 # Planned and recorded as the real job would; "delivery" marks them sent at
                 # once (sending is not what a simulation is about, and it is the slow part).
@@ -130,9 +130,9 @@ def _digest(
     sessions: sessionmaker[Session], plan_id: int, config: RemindConfig, day: date, moment: datetime
 ) -> list[Delivery]:
     result = plan_digest(sessions, plan_id, config, day, moment)
-    if result.already_sent:
-        return []
     board = result.digest
+    if result.already_sent or board is None:
+        return []
     items = tuple(
         (v.ref, v.effective, v.disagreement or f"{v.effective.capitalize()} on {day}")
         for v in board.attention

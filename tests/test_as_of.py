@@ -1,0 +1,178 @@
+"""Runs dated in the future: a rehearsal with a later --as-of must never silence the real
+run's Red alerts (issue 14). On the seed, every open action with a target date is long
+overdue today, so a run dated weeks ahead sees the same Red actions as the real one."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from tests.conftest import SEED, Cli
+from worker.rules.workdays import WorkingDays
+
+DAYS = WorkingDays()
+
+
+def today() -> date:
+    return datetime.now(ZoneInfo("Europe/London")).date()
+
+
+def real_day() -> str:
+    """The latest working day up to today: a real run (a date not in the future)."""
+    return DAYS.on_or_before(today()).isoformat()
+
+
+def future_day() -> str:
+    """A working day about six weeks ahead: far beyond the default horizon of one day."""
+    return DAYS.on_or_after(today() + timedelta(days=40)).isoformat()
+
+
+def run(cli: Cli, *args: str, ok: bool = True) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(cli(*args, "--json", ok=ok).stdout)
+    return data
+
+
+def turned_red(result: dict[str, Any]) -> set[tuple[str, str]]:
+    """(recipient, action) of every Red alert a run planned."""
+    return {
+        (m["to"], i["ref"])
+        for m in result["messages"]
+        for i in m["items"]
+        if i["section"] == "turned_red"
+    }
+
+
+def ledger(cli: Cli) -> list[dict[str, Any]]:
+    messages: list[dict[str, Any]] = run(cli, "outbox")["messages"]
+    return messages
+
+
+def history(cli: Cli, ref: str) -> list[dict[str, Any]]:
+    changes: list[dict[str, Any]] = run(cli, "status", "history", ref)["changes"]
+    return [c for c in changes if c["source"] != "import"]
+
+
+@pytest.fixture
+def seed(cli: Cli) -> Cli:
+    cli("plan", "import", str(SEED))
+    return cli
+
+
+def test_a_future_escalation_is_refused_rehearsed_without_a_trace_and_the_real_run_alerts_all(
+    seed: Cli,
+) -> None:
+    future = future_day()
+    refused = seed("escalate", "--as-of", future, ok=False)
+    assert refused.exit_code == 1
+    assert f"--as-of {future}" in refused.output and "--dry-run" in refused.output
+    assert "Traceback" not in refused.output
+    assert ledger(seed) == []
+
+    rehearsal = run(seed, "escalate", "--as-of", future, "--dry-run")
+    rehearsed = turned_red(rehearsal)
+    assert len({ref for _, ref in rehearsed}) > 50  # most of the seed is Red by now
+    assert ledger(seed) == []  # a dry run records nothing
+
+    real = run(seed, "escalate", "--as-of", real_day())
+    assert turned_red(real) == rehearsed  # every Red alert, to every recipient
+    assert real["counts"]["sent"] == len(real["messages"])
+
+
+def test_a_run_dated_ahead_within_the_horizon_does_not_silence_the_real_run(seed: Cli) -> None:
+    seed.env["PLANWORKER_SERVICE__AS_OF_HORIZON_DAYS"] = "31"
+    ahead = DAYS.on_or_after(today() + timedelta(days=20)).isoformat()
+    early = run(seed, "escalate", "--as-of", ahead)
+    assert turned_red(early)  # allowed, and sent
+    real = run(seed, "escalate", "--as-of", real_day())
+    assert turned_red(real) == turned_red(early)
+    # Each kept apart once: running either again sends nothing new.
+    assert run(seed, "escalate", "--as-of", ahead)["messages"] == []
+    assert run(seed, "escalate", "--as-of", real_day())["messages"] == []
+
+
+def test_a_future_status_set_is_refused_before_anything_is_recorded(seed: Cli) -> None:
+    future = future_day()
+    refused = seed(
+        "status",
+        "set",
+        "WS1-01",
+        "--rag",
+        "red",
+        "--note",
+        "Rehearsal",
+        "--by",
+        "Head of QA",
+        "--as-of",
+        future,
+        ok=False,
+    )
+    assert refused.exit_code == 1 and f"--as-of {future}" in refused.output
+    assert history(seed, "WS1-01") == [] and ledger(seed) == []
+    real = run(seed, "escalate", "--as-of", real_day())
+    assert "WS1-01" in {ref for _, ref in turned_red(real)}
+
+
+def test_a_future_status_import_is_refused_before_anything_is_recorded(
+    seed: Cli, tmp_path: Path
+) -> None:
+    future = future_day()
+    rows = "ID,RAG,Status,Note,Updated By\nWS1-01,Red,in progress,Stuck,Head of QA\n"
+    undated = tmp_path / "return.csv"
+    undated.write_text(rows, encoding="utf-8")
+    refused = seed("status", "import", str(undated), "--as-of", future, ok=False)
+    assert refused.exit_code == 1 and f"--as-of {future}" in refused.output
+    # A row dated in the future is refused as well, naming the row and the column.
+    dated = tmp_path / "dated.csv"
+    day = date.fromisoformat(future)
+    dated.write_text(
+        "ID,RAG,Status,Note,Updated By,Date\n"
+        f"WS1-01,Red,in progress,Stuck,Head of QA,{day:%d/%m/%Y}\n",
+        encoding="utf-8",
+    )
+    refused_row = seed("status", "import", str(dated), ok=False)
+    assert refused_row.exit_code == 1 and "row 2" in refused_row.output
+    assert "future" in refused_row.output
+    assert history(seed, "WS1-01") == [] and ledger(seed) == []
+    real = run(seed, "escalate", "--as-of", real_day())
+    assert "WS1-01" in {ref for _, ref in turned_red(real)}
+
+
+def test_a_future_digest_is_refused_but_can_be_rehearsed(seed: Cli) -> None:
+    future = future_day()
+    refused = seed("digest", "--as-of", future, ok=False)
+    assert refused.exit_code == 1 and f"--as-of {future}" in refused.output
+    rehearsal = run(seed, "digest", "--as-of", future, "--dry-run")
+    assert rehearsal["recipients"] and rehearsal["counts"]["sent"] == 0
+    assert ledger(seed) == []
+
+
+def test_past_dates_work_as_before(seed: Cli) -> None:
+    first = run(seed, "escalate", "--as-of", "2012-10-01")
+    assert first["messages"]
+    assert run(seed, "escalate", "--as-of", "2012-10-01")["messages"] == []
+
+
+def test_status_set_as_of_dates_the_history_entry(seed: Cli) -> None:
+    seed(
+        "status",
+        "set",
+        "WS1-01",
+        "--rag",
+        "amber",
+        "--state",
+        "in progress",
+        "--note",
+        "FWi upgrade slipped to October",
+        "--by",
+        "Head of QA",
+        "--as-of",
+        "2012-09-28",
+    )
+    (change,) = history(seed, "WS1-01")
+    assert change["at"].startswith("2012-09-28")
+    assert change["rag"] == [None, "amber"]
