@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import csv
 import io
 import json
@@ -285,3 +286,85 @@ def test_leads_dependencies_and_notes_are_read_for_any_number_of_actions(
             by_condition = read(s, whole_plan)
             assert by_condition  # the seed has leads, dependencies and (now) notes
             assert read(s, many) == by_condition
+
+
+# --- an import that would replace a different plan ---------------------------------------
+
+PLAN_HEAD = "Work Stream,Actions,Lead,Target End Date\n"
+
+
+def other_councils_csv(path: Path, rows: int = 8) -> Path:
+    """Another council's table, with no ID column: its rows are numbered WS1-01, WS1-02..."""
+    lines = [
+        f"1,Recruit {n} more social workers for team {n},Head of HR,June 2013" for n in range(rows)
+    ]
+    path.write_text(PLAN_HEAD + "\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def test_a_table_without_ids_is_not_allowed_to_replace_most_of_the_stored_plan(
+    cli: Cli, engine: Engine, tmp_path: Path
+) -> None:
+    cli("plan", "import", str(SEED))
+    before = snapshot(engine)
+    path = other_councils_csv(tmp_path / "other.csv")
+    result = cli("plan", "import", str(path), ok=False)
+    assert result.exit_code == 1
+    assert (
+        f"Error: {path}: of the 110 actions in plan 'cbc-2012-13', this import would "
+        "archive 102 and rewrite 8" in result.output
+    )
+    assert "--diff" in result.output and "--replace" in result.output
+    assert snapshot(engine) == before
+
+
+def test_replace_lets_a_table_replace_the_stored_plan(cli: Cli, tmp_path: Path) -> None:
+    cli("plan", "import", str(SEED))
+    path = other_councils_csv(tmp_path / "other.csv")
+    result = json.loads(cli("plan", "import", str(path), "--replace", "--json").output)
+    assert (result["updated"], result["archived"], result["added"]) == (8, 102, 0)
+
+
+def test_a_row_inserted_into_a_table_without_ids_is_refused_as_renumbering_the_plan(
+    cli: Cli, engine: Engine, tmp_path: Path
+) -> None:
+    # Every later row takes the ID, and so the history, of the row before it.
+    texts = (
+        "Audit adoption case files",
+        "Recruit twenty foster carers",
+        "Publish the leaving care offer",
+        "Review short breaks for disabled children",
+        "Open an early help hub in Dunstable",
+    )
+    actions = [f"1,{text},Head of QA,June 2013" for text in texts]
+    path = tmp_path / "plan.csv"
+    path.write_text(PLAN_HEAD + "\n".join(actions) + "\n", encoding="utf-8")
+    cli("plan", "import", str(path), "--plan", "small")
+    before = snapshot(engine)
+    inserted = ["1,Train panel members on the new threshold,Head of QA,May 2013", *actions]
+    path.write_text(PLAN_HEAD + "\n".join(inserted) + "\n", encoding="utf-8")
+    result = cli("plan", "import", str(path), "--plan", "small", ok=False)
+    assert "of the 5 actions in plan 'small', this import would rewrite 5" in result.output
+    assert snapshot(engine) == before
+
+
+def test_diff_lists_what_an_import_would_add_change_and_archive_and_writes_nothing(
+    cli: Cli, engine: Engine, seed_copy: Path
+) -> None:
+    cli("plan", "import", str(seed_copy))
+    data = yaml.safe_load(seed_copy.read_text(encoding="utf-8"))
+    actions = data["work_streams"][0]["actions"]
+    removed = actions.pop()["id"]
+    actions[0]["target"] = "31 October 2012"
+    actions.append({**copy.deepcopy(actions[1]), "id": "WS1-99"})
+    seed_copy.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), "utf-8")
+    before = snapshot(engine)
+    found = json.loads(cli("plan", "import", str(seed_copy), "--diff", "--json").output)
+    assert snapshot(engine) == before
+    assert (found["add"], found["archive"]) == (["WS1-99"], [removed])
+    assert found["change"] == [{"id": actions[0]["id"], "fields": ["target date"]}]
+    assert found["needs_replace"] is None
+    shown = cli("plan", "import", str(seed_copy), "--diff").output
+    assert "would add 1, change 1 and archive 1 actions" in shown and "nothing was written" in shown
+    assert f"  archive  {removed}\n" in shown
+    assert snapshot(engine) == before

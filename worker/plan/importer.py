@@ -23,6 +23,16 @@ from worker.plan.yaml_io import read_yaml
 
 TABLE_SUFFIXES = {".csv", ".xlsx"}
 YAML_SUFFIXES = {".yaml", ".yml"}
+# An import that would archive, or give unrelated texts to, more than this share of a
+# plan's live actions looks like a different plan: it needs --replace.
+REPLACE_SHARE = 0.5
+
+
+class _Diff(Exception):
+    """Rolls a `--diff` import back once its changes are known."""
+
+    def __init__(self, result: ImportResult) -> None:
+        self.result = result
 
 
 def _slug(text: str) -> str:
@@ -58,6 +68,24 @@ def _table_doc(session: Session, table: Table, slug: str | None, path: Path) -> 
     return PlanDoc(info, (), table.actions)
 
 
+def replacing(result: ImportResult) -> str | None:
+    """Why an import looks like a different plan replacing the stored one; None if not."""
+    lost = result.archived + result.rewritten
+    if not result.live_before or lost <= result.live_before * REPLACE_SHARE:
+        return None
+    what = []
+    if result.archived:
+        what.append(f"archive {result.archived:,}")
+    if result.rewritten:
+        what.append(f"rewrite {result.rewritten:,} (new texts with few words of the old)")
+    return (
+        f"of the {result.live_before:,} actions in plan {result.plan!r}, this import would "
+        f"{' and '.join(what)}: it looks like a different plan (a file without an ID column "
+        "numbers its actions by row order). See what it would do with --diff; if it is meant "
+        "to replace the plan, import it with --replace"
+    )
+
+
 def import_file(
     session: Session,
     path: Path,
@@ -66,21 +94,36 @@ def import_file(
     month_day: MonthDay,
     directory: Directory | None = None,
     now: datetime | None = None,
+    *,
+    replace_plan: bool = False,
+    diff: bool = False,
 ) -> ImportResult:
-    """Import `path` into the plan `slug` (YAML: renames the file's plan). All or nothing."""
+    """Import `path` into the plan `slug` (YAML: renames the file's plan). All or nothing.
+
+    An import that looks like a different plan replacing the stored one is refused unless
+    `replace_plan`. With `diff`, nothing is written: the result lists what would change.
+    """
     read = read_file(path, month_day)
     who = Changer(by=by, at=now or datetime.now(UTC), note=f"imported from {path.name}")
-    with session.begin():
-        if isinstance(read, Table):
-            doc, warnings = _table_doc(session, read, slug, path), list(read.warnings)
-        else:
-            doc, warnings = read, []
-            if slug:
-                doc = PlanDoc(replace(doc.info, slug=slug), doc.work_streams, doc.actions)
-        result = import_plan(session, doc, month_day=month_day, who=who)
-        if directory is not None:
-            sync_directory(session, directory)
+    try:
+        with session.begin():
+            if isinstance(read, Table):
+                doc, warnings = _table_doc(session, read, slug, path), list(read.warnings)
+            else:
+                doc, warnings = read, []
+                if slug:
+                    doc = PlanDoc(replace(doc.info, slug=slug), doc.work_streams, doc.actions)
+            result = import_plan(session, doc, month_day=month_day, who=who, list_changes=diff)
+            result.warnings = warnings + result.warnings
+            if diff:
+                raise _Diff(result)
+            problem = None if replace_plan else replacing(result)
+            if problem:
+                raise InputError(str(path), [Problem("", problem)])
+            if directory is not None:
+                sync_directory(session, directory)
+    except _Diff as rolled_back:
+        return rolled_back.result
     if result.changed:
         refresh_statistics(session)
-    result.warnings = warnings + result.warnings
     return result

@@ -1,4 +1,5 @@
-"""Text for `plan show` and `plan check` (and the dicts behind their --json)."""
+"""Text for `plan show`, `plan check` and `plan import --diff` (and the dicts behind their
+--json)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from worker.plan.check import KINDS, Report, check_plan
 from worker.plan.data import PlanDoc
 from worker.plan.dates import MonthDay
 from worker.plan.due import read_action_dates
-from worker.plan.store import load_plan
+from worker.plan.store import ImportResult, load_plan
 
 
 def _date(value: Any) -> str:
@@ -118,4 +119,35 @@ def render_check(doc: PlanDoc, report: Report) -> str:
     lines += [f"    {n.subject}: {n.message}" for n in whole]
     total = len(report.findings)
     lines += ["", f"{total} finding(s)." if total else "No findings."]
+    return "\n".join(lines)
+
+
+def diff_json(result: ImportResult, refused: str | None) -> dict[str, Any]:
+    """What `plan import --diff` found: each action the import would add, change, archive."""
+    changes = result.changes
+    assert changes is not None, "the import was not asked to list its changes"
+    return {
+        "plan": result.plan,
+        "new_plan": result.created_plan,
+        "add": changes.added,
+        "change": [{"id": ref, "fields": fields} for ref, fields in changes.changed.items()],
+        "archive": changes.archived,
+        "unchanged": result.unchanged,
+        "needs_replace": refused,
+        "warnings": result.warnings,
+    }
+
+
+def render_diff(diff: dict[str, Any]) -> str:
+    plan = diff["plan"] + (" (a new plan)" if diff["new_plan"] else "")
+    lines = [
+        f"plan {plan}: the import would add {len(diff['add'])}, change "
+        f"{len(diff['change'])} and archive {len(diff['archive'])} actions "
+        f"({diff['unchanged']} unchanged); nothing was written"
+    ]
+    lines += [f"  add      {ref}" for ref in diff["add"]]
+    lines += [f"  change   {c['id']}: {', '.join(c['fields'])}" for c in diff["change"]]
+    lines += [f"  archive  {ref}" for ref in diff["archive"]]
+    if diff["needs_replace"]:
+        lines.append(f"refused without --replace: {diff['needs_replace']}")
     return "\n".join(lines)

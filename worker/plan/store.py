@@ -7,6 +7,7 @@ no longer lists are archived, never deleted, so their status history stays.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -69,6 +70,16 @@ TEXT_COLUMNS = (
 
 
 @dataclass
+class ImportChanges:
+    """What an import changes, action by action (kept only when asked for: `plan import
+    --diff`). `changed` maps an ID to the fields that change."""
+
+    added: list[str] = field(default_factory=list)
+    changed: dict[str, list[str]] = field(default_factory=dict)
+    archived: list[str] = field(default_factory=list)
+
+
+@dataclass
 class ImportResult:
     plan: str
     created_plan: bool = False
@@ -78,6 +89,11 @@ class ImportResult:
     archived: int = 0
     status_changes: int = 0
     warnings: list[str] = field(default_factory=list)
+    # Live actions the plan held before, and how many of them keep their ID but get a text
+    # that barely matches the old one: the signs of a different plan replacing this one.
+    live_before: int = 0
+    rewritten: int = 0
+    changes: ImportChanges | None = None
 
     @property
     def changed(self) -> bool:
@@ -310,6 +326,39 @@ def _history(
     }
 
 
+# Fields as a person knows them, for `plan import --diff`; the dates read follow the texts.
+FIELD_NAMES = {
+    "work_stream_id": "work stream",
+    "row_ref": "row",
+    "position": "order",
+    "key_deliverable": "key deliverable",
+    "action_text": "action",
+    "description": "description",
+    "lead_text": "lead",
+    "dependencies_text": "dependencies",
+    "start_text": "start date",
+    "target_text": "target date",
+    "archived": "restored",
+    "rag": "RAG",
+    "state": "status",
+}
+# Below this share of words in common, a new text is another action's, not an edit.
+SAME_ACTION_WORDS = 0.25
+
+
+def _words(*texts: str) -> set[str]:
+    return {w for text in texts for w in re.findall(r"\w+", text.casefold())}
+
+
+def rewritten(old_action: str, old_description: str, action: ActionData) -> bool:
+    """Whether an action's new texts barely match its old ones (few words in common)."""
+    before = _words(old_action, old_description)
+    after = _words(action.action, action.description)
+    if not before or not after:
+        return before != after
+    return len(before & after) / len(before | after) < SAME_ACTION_WORDS
+
+
 def _sync_chunk(
     session: Session,
     plan_id: int,
@@ -360,6 +409,11 @@ def _sync_chunk(
         diff = {k: v for k, v in values.items() if old[k] != v}
         if diff or status:
             updates.append({"id": old["id"], **diff, **status})
+        if diff and not old["archived"]:
+            result.rewritten += rewritten(old["action_text"], old["description"], action)
+        if result.changes is not None and (diff or status):
+            fields = [FIELD_NAMES[k] for k in (*diff, *status) if k in FIELD_NAMES]
+            result.changes.changed[action.ref] = fields
         if diff:
             result.updated += 1
         elif not status:
@@ -379,6 +433,8 @@ def _sync_chunk(
             if status:
                 history.append(_history(by_ref[action.ref], None, status, who))
         result.added += len(new_rows)
+        if result.changes is not None:
+            result.changes.added += [action.ref for action in new_actions]
     if updates:
         # ORM bulk UPDATE by primary key: rows with the same changed columns share a statement.
         session.execute(update(Action), updates)
@@ -443,13 +499,18 @@ def _sync_deps(
         session.execute(insert(table_of(ActionDependency)), rows)
 
 
-def _archive_missing(session: Session, plan_id: int, refs: set[str]) -> int:
+def _archive_missing(
+    session: Session, plan_id: int, refs: set[str], changes: ImportChanges | None
+) -> int:
     live = session.execute(
         select(Action.id, Action.ref).where(Action.plan_id == plan_id, Action.archived.is_(False))
     )
-    gone = [action_id for action_id, ref in live if ref not in refs]
+    gone = [(action_id, ref) for action_id, ref in live if ref not in refs]
     for part in chunks(gone):
-        session.execute(update(Action).where(Action.id.in_(part)).values(archived=True))
+        ids = [action_id for action_id, _ in part]
+        session.execute(update(Action).where(Action.id.in_(ids)).values(archived=True))
+    if changes is not None:
+        changes.archived += [ref for _, ref in gone]
     return len(gone)
 
 
@@ -459,20 +520,26 @@ def import_plan(
     *,
     month_day: MonthDay,
     who: Changer,
+    list_changes: bool = False,
 ) -> ImportResult:
-    """Write the plan in `doc` (already validated) into the open transaction."""
-    result = ImportResult(plan=doc.info.slug)
+    """Write the plan in `doc` (already validated) into the open transaction; with
+    `list_changes`, the result names each action added, changed and archived."""
+    result = ImportResult(plan=doc.info.slug, changes=ImportChanges() if list_changes else None)
     plan = _plan_row(session, doc.info, result)
     needed = {a.work_stream for a in doc.actions}
     ws_ids = _work_streams(session, plan, doc.work_streams, needed)
     role_ids = _role_ids(session, plan.id, doc.actions)
     numbered = list(enumerate(doc.actions))
     # The plan's actions as stored before this import: one query, not one per chunk.
-    query = select(Action.ref, Action.id).where(Action.plan_id == plan.id)
-    known = {ref: action_id for ref, action_id in session.execute(query)}
+    query = select(Action.ref, Action.id, Action.archived).where(Action.plan_id == plan.id)
+    known: dict[str, int] = {}
+    for ref, action_id, archived in session.execute(query):
+        known[ref] = action_id
+        result.live_before += not archived
     for chunk in chunks(numbered):
         _sync_chunk(session, plan.id, chunk, ws_ids, role_ids, month_day, who, result, known)
-    result.archived = _archive_missing(session, plan.id, {a.ref for a in doc.actions})
+    refs = {a.ref for a in doc.actions}
+    result.archived = _archive_missing(session, plan.id, refs, result.changes)
     if plan.month_day != month_day:
         plan.month_day = month_day
     session.flush()
