@@ -61,9 +61,10 @@ ENV PLANWORKER_DATABASE_URL=sqlite:////data/planworker.db \
 USER planworker
 VOLUME ["/data"]
 
-# `planworker health` exits 1 when the database or mail backend is unreachable or a job's
-# scheduled run has not succeeded. The service runs what is due at start, so a minute or
-# two is enough before failures count.
+# `planworker health` exits 1 when the database is unreachable, a job's scheduled run has
+# not succeeded, or mail failed or is stuck in the outbox; it never logs in to the mail
+# server. The service runs what is due at start, so a minute or two is enough before
+# failures count.
 HEALTHCHECK --interval=30s --timeout=20s --start-period=120s --retries=3 \
     CMD ["planworker", "health"]
 

@@ -463,3 +463,85 @@ def test_the_service_runs_every_job_on_time_through_a_clock_change(
         at(friday, "07:00").isoformat(),
         at(monday, "07:00").isoformat(),
     ]
+
+
+# --- health from what the service records ------------------------------------------------
+
+
+def test_plain_health_opens_no_smtp_connection_and_deep_health_logs_in(cli: Cli) -> None:
+    cli("plan", "import", str(SEED))
+    with SmtpServer("plain", username="planworker", password="s3cret") as server:
+        use_smtp(cli, server)
+        cli.env["PLANWORKER_SMTP__USERNAME"] = "planworker"
+        cli.env["PLANWORKER_SMTP__PASSWORD"] = "wrong"
+        for _ in range(3):  # the container's probe, every 30 seconds
+            plain = json.loads(cli("health", "--json", ok=False).stdout)["problems"]
+            assert not any("mail" in p for p in plain)
+        assert server.sessions == 0
+        deep = json.loads(cli("health", "--deep", "--json", ok=False).stdout)["problems"]
+        assert server.sessions == 1
+        assert any(p.startswith("mail backend unreachable") for p in deep)  # the login failed
+        cli.env["PLANWORKER_SMTP__PASSWORD"] = "s3cret"
+        deep = json.loads(cli("health", "--deep", "--json", ok=False).stdout)["problems"]
+        assert server.sessions == 2
+        assert not any("mail" in p for p in deep)
+
+
+def everyone(directory_path: Path = CONTACTS) -> set[str]:
+    directory = load_directory(directory_path)
+    people = [directory.administrator, *directory.board]
+    return {r.email for r in directory.roles.values()} | {p.email for p in people}
+
+
+def test_a_run_whose_mail_is_refused_for_good_is_an_error_recorded_failed_and_unhealthy(
+    engine: Engine, caplog: pytest.LogCaptureFixture
+) -> None:
+    from worker.mail.backends import SmtpConfig, SmtpMailer
+
+    with SmtpServer("plain") as server:
+        for address in everyone():
+            server.reject_rcpt[address] = (550, "5.1.1 No such user")
+        smtp = SmtpMailer(SmtpConfig(server.host, server.port, "none", timeout=5))
+        service = make_service(engine, MemoryMailer())
+        service.make_mailer = lambda: smtp
+        with caplog.at_level("INFO", logger="planworker.service"):
+            assert service.run_due("remind", at("2012-09-24", "07:00")) == "failed"
+    errors = [r for r in caplog.records if r.levelname == "ERROR"]
+    assert len(errors) == 1 and "job remind for" in errors[0].getMessage()
+    assert "message(s) failed" in errors[0].getMessage()
+    assert runs(engine) == [("remind", "2012-09-24T07:00:00+01:00", "failed")]
+    found = problems(service.sessions, 1, service.jobs, at("2012-09-24", "07:25"), GRACE, None)
+    assert any(
+        p.startswith("job remind: the run due at 2012-09-24T07:00:00+01:00 failed: ")
+        and "message(s) failed" in p
+        for p in found
+    )
+    refused = [p for p in found if p.startswith("delivery:")]
+    assert len(refused) == 1 and "failed permanently" in refused[0]
+    assert "550 5.1.1 No such user" in refused[0]
+    assert any(address in refused[0] for address in everyone())
+
+
+def test_mail_stuck_in_the_outbox_is_a_warning_and_unhealthy_with_the_last_error(
+    engine: Engine, caplog: pytest.LogCaptureFixture
+) -> None:
+    service = make_service(engine, Recorder(fail=True))
+    with caplog.at_level("INFO", logger="planworker.service"):
+        assert service.run_due("remind", at("2012-09-24", "07:00")) == "failed"
+    assert [r.levelname for r in caplog.records if "job remind for" in r.getMessage()] == [
+        "WARNING"
+    ]
+    # Messages are timed by the real clock: just failed, they are not yet overdue.
+    real = datetime.now(UTC)
+    assert not any(
+        p.startswith("delivery:")
+        for p in problems(service.sessions, 1, service.jobs, real, GRACE, None)
+    )
+    later = problems(service.sessions, 1, service.jobs, real + timedelta(hours=1), GRACE, None)
+    stuck = [p for p in later if p.startswith("delivery:")]
+    assert len(stuck) == 1
+    assert "waiting to be sent for more than 20 minutes" in stuck[0]
+    assert stuck[0].endswith("(last error: connection refused)")
+
+
+GRACE = timedelta(minutes=20)

@@ -925,14 +925,15 @@ def _service(app: App, plan_slug: str | None) -> Service:
     return service
 
 
-def _health_problems(app: App, service: Service, now: datetime) -> list[str]:
+def _health_problems(app: App, service: Service, now: datetime, deep: bool = False) -> list[str]:
     from worker.configure import mailer
     from worker.health import problems
 
     grace = timedelta(minutes=app.settings.service.health_grace_minutes)
-    return problems(
-        service.sessions, service.plan_id, service.jobs, now, grace, mailer(app.settings)
-    )
+    # Logging in to the SMTP server is for --deep only; a Maildir check is a local write.
+    backend = mailer(app.settings)
+    checked = backend if deep or backend.name != "smtp" else None
+    return problems(service.sessions, service.plan_id, service.jobs, now, grace, checked)
 
 
 def _single_sqlite_instance(app: App) -> Any:
@@ -988,15 +989,19 @@ def run(
 @main.command()
 @plan_option
 @json_option
+@click.option(
+    "--deep", is_flag=True, help="Also connect and log in to the SMTP server (not every probe)."
+)
 @click.pass_obj
-def health(app: App, plan_slug: str | None, as_json: bool) -> None:
-    """Exit 0 when the service is healthy; 1, with the reasons, when a job's last successful
-    run is older than its schedule allows or the database or mail backend is unreachable."""
+def health(app: App, plan_slug: str | None, as_json: bool, deep: bool) -> None:
+    """Exit 0 when the service is healthy; 1, with the reasons, when a job's run is late or
+    failed, mail failed or is stuck in the outbox, or the database is unreachable. Only
+    --deep connects to the SMTP server."""
     from worker.errors import PlanworkerError
 
     try:
         service = _service(app, plan_slug)
-        found = _health_problems(app, service, _now())
+        found = _health_problems(app, service, _now(), deep)
     except PlanworkerError as exc:
         found = [str(exc)]
     if as_json:

@@ -106,6 +106,16 @@ def last_succeeded(session: Session, plan_id: int) -> dict[str, datetime]:
     return {job: _aware(period) for job, period in session.execute(query)}
 
 
+def failures_since(
+    session: Session, plan_id: int, since: datetime
+) -> dict[tuple[str, datetime], str]:
+    """The runs that failed, for periods from `since`: (job, period) -> recorded summary."""
+    query = select(JobRun.job, JobRun.period, JobRun.summary).where(
+        JobRun.plan_id == plan_id, JobRun.state == "failed", JobRun.period >= since
+    )
+    return {(job, _aware(period)): summary for job, period, summary in session.execute(query)}
+
+
 def first_run(session: Session, plan_id: int) -> datetime | None:
     """When the service first ran a job for this plan (health ignores periods before it)."""
     found = session.scalar(select(func.min(JobRun.started_at)).where(JobRun.plan_id == plan_id))

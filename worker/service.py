@@ -73,6 +73,8 @@ class Service:
         """Run the job's current period if no worker has; says what happened."""
         if self.stop.is_set():
             return "stopping"
+        # Stored in UTC: SQLite keeps a datetime's fields and drops its zone.
+        now = now.astimezone(UTC)
         period = self.period(name, now)
         if period is None:
             return "not due"
@@ -93,12 +95,14 @@ class Service:
             summary = self._run(name, local_day, now)
         except Exception as exc:
             log.exception("job %s for %s failed", name, period.isoformat())
-            self._finish(claimed, ok=False, now=now, summary={"error": str(exc)})
+            self._finish(claimed, ok=False, now=now, summary={"error": str(exc) or repr(exc)})
             return "failed"
-        ok = not summary.get("stopped_early") and not summary.get("errors")
-        self._finish(claimed, ok=ok, now=now, summary=summary)
-        _log_run(name, period, summary)
-        return "ran" if ok else "failed"
+        failure = run_failure(summary)
+        if failure is not None:
+            summary = {**summary, "failure": failure}
+        self._finish(claimed, ok=failure is None, now=now, summary=summary)
+        _log_run(name, period, summary, failure)
+        return "ran" if failure is None else "failed"
 
     def catch_up(self, now: datetime) -> dict[str, str]:
         """Each job's latest period, if not yet done: what start-up and the retry tick do."""
@@ -136,6 +140,7 @@ class Service:
                 "retrying": delivery.retrying if delivery else 0,
                 "stopped_early": delivery.stopped_early if delivery else "",
                 "errors": result.render_errors,
+                "failures": getattr(result, "failures", 0),
             }
         if name == "digest":
             digest = run_digest(
@@ -155,6 +160,7 @@ class Service:
                 "sent": d.sent if d else 0,
                 "failed": d.failed if d else 0,
                 "stopped_early": d.stopped_early if d else "",
+                "failures": getattr(digest, "failures", 0),
             }
         if name == "retry":
             report = deliver(
@@ -196,8 +202,35 @@ def _ping(url: str) -> None:
         log.warning("heartbeat ping to %s failed: %s", url, exc)
 
 
-def _log_run(name: str, period: datetime, summary: dict[str, Any]) -> None:
-    log.info("job %s for %s: %s", name, period.isoformat(), json.dumps(summary, default=str))
+def run_failure(summary: dict[str, Any]) -> str | None:
+    """Why a run that returned is recorded as failed, or None when it succeeded: messages
+    refused for good or not made, errors, or a delivery that stopped with mail waiting."""
+    reasons = []
+    failed = max(_count(summary.get("failed")), _count(summary.get("failures")))
+    if failed:
+        reasons.append(f"{failed} message(s) failed")
+    errors = summary.get("errors") or []
+    if errors:
+        reasons.append(f"{len(errors)} error(s), the first: {errors[0]}")
+    if summary.get("stopped_early"):
+        reasons.append(f"stopped early: {summary['stopped_early']}")
+    return "; ".join(reasons) or None
+
+
+def _count(value: object) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+def _log_run(name: str, period: datetime, summary: dict[str, Any], failure: str | None) -> None:
+    counts = json.dumps(summary, default=str)
+    if failure is None:
+        log.info("job %s for %s: %s", name, period.isoformat(), counts)
+    elif summary.get("failed") or summary.get("failures") or summary.get("errors"):
+        # Someone must act: an address refused, a template broken.
+        log.error("job %s for %s failed (%s): %s", name, period.isoformat(), failure, counts)
+    else:
+        # Stopped with mail waiting (server down, shutting down): the retry tick goes on.
+        log.warning("job %s for %s failed (%s): %s", name, period.isoformat(), failure, counts)
 
 
 def job_specs(settings: Any, timezone: str) -> dict[str, JobSpec]:
