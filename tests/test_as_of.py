@@ -95,6 +95,23 @@ def test_a_run_dated_ahead_within_the_horizon_does_not_silence_the_real_run(seed
     assert run(seed, "escalate", "--as-of", real_day())["messages"] == []
 
 
+def test_a_run_dated_ahead_repeats_no_alert_the_real_run_already_sent(seed: Cli) -> None:
+    seed.env["PLANWORKER_SERVICE__AS_OF_HORIZON_DAYS"] = "31"
+    real = run(seed, "escalate", "--as-of", real_day())
+    assert turned_red(real)
+    ahead = DAYS.on_or_after(today() + timedelta(days=20)).isoformat()
+    assert turned_red(run(seed, "escalate", "--as-of", ahead)) == set()
+    assert turned_red(run(seed, "escalate", "--as-of", future_day(), "--dry-run")) == set()
+
+
+def test_a_future_reminder_run_is_refused(seed: Cli) -> None:
+    future = future_day()
+    refused = seed("remind", "--as-of", future, ok=False)
+    assert refused.exit_code == 1 and f"--as-of {future}" in refused.output
+    assert ledger(seed) == []
+    assert run(seed, "remind", "--as-of", future, "--dry-run")["messages"]
+
+
 def test_a_future_status_set_is_refused_before_anything_is_recorded(seed: Cli) -> None:
     future = future_day()
     refused = seed(

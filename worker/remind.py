@@ -446,14 +446,25 @@ def _who(
     scope = rules.scope(run.plan_id, run.as_of, run.config.policy)
     for chunk in _chunk_bounds(session, scope, FACTS_CHUNK):
         found = list(rules.who(session, chunk, run))
-        who.add(found, existing_keys(session, (key for _, _, key in found)))
+        who.add(found, _recorded(session, (key for _, _, key in found), run.suffix))
         checkpoint()
     who.extra = _suffixed(
         refusal_pairs(session, run.plan_id, run.config, run.as_of, run.risks), run.suffix
     )
     extra = [(r, i.action_id, i.key) for r, i in who.extra]
-    who.add(extra, existing_keys(session, (key for _, _, key in extra)))
+    who.add(extra, _recorded(session, (key for _, _, key in extra), run.suffix))
     return who
+
+
+def _recorded(session: Session, keys: Iterable[str], suffix: str) -> set[str]:
+    """Which of these keys count as sent. A run dated ahead (keys ending in `suffix`) also
+    counts what real runs sent, so it repeats nothing; its own keys never count for them."""
+    wanted = list(keys)
+    if not suffix:
+        return existing_keys(session, wanted)
+    real = {key.removesuffix(suffix): key for key in wanted}
+    found = existing_keys(session, [*wanted, *real])
+    return {key for key in wanted if key in found} | {real[k] for k in real if k in found}
 
 
 def _suffixed(pairs: Iterable[tuple[Recipient, Item]], suffix: str) -> Pairs:
@@ -477,7 +488,7 @@ def _digests_for(
         facts = _only(load_facts(session, condition, plan.id, run.as_of, run.risks), run.only)
         pairs += _suffixed(rules.items(facts, run.config, run.as_of, wanted), run.suffix)
     pairs += [(r, i) for r, i in who.extra if r.email.lower() in wanted]
-    already = existing_keys(session, (item.key for _, item in pairs))
+    already = _recorded(session, (item.key for _, item in pairs), run.suffix)
     return digests(pairs, already, PlanFacts(plan.title, plan.organisation), run.as_of)
 
 
