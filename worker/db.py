@@ -1,7 +1,8 @@
 """Engine and sessions. SQLite gets WAL, a busy timeout, foreign keys and BEGIN IMMEDIATE.
 
 A SQLite URL's `timeout` (seconds, as Python's sqlite3 takes it) sets how long a command
-waits for another process's lock before it fails; the default is 5 seconds.
+waits for another process's lock before it fails; the default is 5 seconds. A PostgreSQL
+URL's `connect_timeout` sets how long to wait for the server to answer; the default is 10.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from worker.errors import PlanworkerError
 
 SQLITE_BUSY_TIMEOUT_MS = 5000
+# Seconds to wait for a PostgreSQL server to answer a new connection.
+POSTGRES_CONNECT_TIMEOUT_S = 10
 
 
 def _sqlite_pragmas(busy_timeout_ms: int) -> Callable[[Any, Any], None]:
@@ -91,10 +94,29 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     if parsed.get_backend_name() == "postgresql" and parsed.get_driver_name() in ("", "psycopg2"):
         # psycopg 3 is the driver we install.
         url = parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
+    if parsed.get_backend_name() == "postgresql":
+        given = kwargs.get("connect_args", {})
+        kwargs["connect_args"] = {**_postgres_connect_args(parsed), **given}
     engine = create_engine(url, pool_pre_ping=True, **kwargs)
     if parsed.get_backend_name() == "postgresql":
         event.listen(engine, "connect", _postgres_settings)
     return engine
+
+
+def _postgres_connect_args(url: URL) -> dict[str, Any]:
+    """A connect timeout, unless the URL gives its own (`?connect_timeout=30`): an unreachable
+    server or a firewall that drops packets would otherwise hang a command, or the health
+    probe, for as long as the operating system keeps trying (minutes)."""
+    given = url.query.get("connect_timeout")
+    if given is None:
+        return {"connect_timeout": POSTGRES_CONNECT_TIMEOUT_S}
+    text = given if isinstance(given, str) else given[-1]
+    if not text.isdigit() or int(text) < 1:
+        raise PlanworkerError(
+            f"database_url {shown(url)}: connect_timeout {text!r} is not a whole number of "
+            "seconds from 1"
+        )
+    return {}
 
 
 def _postgres_settings(dbapi_connection: Any, _record: Any) -> None:
