@@ -5,15 +5,23 @@ overdue today, so a run dated weeks ahead sees the same Red actions as the real 
 from __future__ import annotations
 
 import json
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from sqlalchemy import Engine, select
 
-from tests.conftest import SEED, Cli
+from tests.conftest import CONTACTS, SEED, Cli
+from worker.board_digest import plan_digest
+from worker.configure import remind_config
+from worker.contacts import load_directory
+from worker.db import session_factory
+from worker.models import Message
+from worker.plan.importer import import_file
 from worker.rules.workdays import WorkingDays
+from worker.settings import Settings
 
 DAYS = WorkingDays()
 
@@ -193,3 +201,29 @@ def test_status_set_as_of_dates_the_history_entry(seed: Cli) -> None:
     (change,) = history(seed, "WS1-01")
     assert change["at"].startswith("2012-09-28")
     assert change["rag"] == [None, "amber"]
+
+
+def test_a_digest_dated_ahead_is_sent_but_the_real_digest_of_that_date_still_goes(
+    engine: Engine,
+) -> None:
+    directory = load_directory(CONTACTS)
+    sessions = session_factory(engine)
+    with sessions() as session:
+        import_file(session, SEED, None, "test", "end", directory)
+        session.commit()
+    config = remind_config(Settings(), directory)
+    board = len(directory.board)
+    previous, monday, sunday = date(2012, 10, 1), date(2012, 10, 8), date(2012, 10, 7)
+    evening = datetime(2012, 10, 7, 19, 0, tzinfo=UTC)
+    plan_digest(sessions, 1, config, previous, evening, today=previous)
+
+    early = plan_digest(sessions, 1, config, monday, evening, today=sunday)
+    assert len(early.recipients) == board and not early.already_sent
+    assert plan_digest(sessions, 1, config, monday, evening, today=sunday).already_sent
+
+    real = plan_digest(sessions, 1, config, monday, evening, today=monday)
+    assert not real.already_sent and real.digest is not None
+    assert real.digest.previous == previous  # compared with the last real digest
+    with sessions() as session:
+        sent = session.scalars(select(Message.as_of).where(Message.job == "digest")).all()
+    assert sorted(sent) == [previous] * board + [monday] * (2 * board)

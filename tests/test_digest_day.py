@@ -9,12 +9,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 
 from tests.conftest import Cli
 from tests.test_board import small_plan
 from tests.test_service import at, make_service
+from worker.db import session_factory
 from worker.mail.backends import MemoryMailer
+from worker.models import JobRun
 
 # Bank-holiday Mondays: the summer bank holiday, Easter Monday, the early May bank holiday.
 HOLIDAY_MONDAYS = ["2012-08-27", "2013-04-01", "2013-05-06"]
@@ -75,6 +77,9 @@ def test_the_services_digest_job_skips_easter_monday_and_sends_the_next_monday(
     service = make_service(engine, mailer)
     assert service.run_due("digest", at("2013-04-01", "07:30")) == "ran"
     assert mailer.count == 0
+    with session_factory(engine)() as session:
+        (summary,) = session.scalars(select(JobRun.summary).where(JobRun.job == "digest"))
+    assert "Monday 1 April 2013 is a bank holiday" in json.loads(summary)["skipped"]
     assert service.run_due("digest", at("2013-04-08", "07:30")) == "ran"
     subjects = {message["Subject"] for _, message in mailer.sent}
     assert len(mailer.sent) >= 1 and all("8 April 2013" in s for s in subjects)

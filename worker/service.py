@@ -156,6 +156,7 @@ class Service:
             return {
                 "as_of": day,
                 "already_sent": digest.already_sent,
+                "skipped": digest.skipped,  # a bank holiday: no digest (rules/digest_day.py)
                 "recipients": len(digest.recipients),
                 "sent": d.sent if d else 0,
                 "failed": d.failed if d else 0,
