@@ -10,20 +10,28 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from email_validator import EmailNotValidError, validate_email
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from worker.errors import InputError, Problem
+from worker.mail.headers import MAX_NAME, mail_address
 from worker.plan.leads import role_key
 from worker.tomlfile import read_toml
 
 
 def check_address(value: str) -> str:
-    """A syntactically valid address (no DNS lookups), normalised; ValueError naming why not."""
-    try:
-        return validate_email(value, check_deliverability=False).normalized
-    except EmailNotValidError as exc:
-        raise ValueError(f"{value!r} is not a valid email address: {exc}") from None
+    """An address every mail backend can send to (syntax only, no DNS lookups), as headers
+    and the envelope carry it: ASCII, an international domain as its A-label. ValueError
+    naming why not, e.g. a non-ASCII part before the @ (docs/security.md)."""
+    return mail_address(value)
+
+
+def check_name(value: str) -> str:
+    """A person's name for the To: and Reply-To: headers: one line, at most MAX_NAME long."""
+    if "\n" in value or "\r" in value:
+        raise ValueError("must be on one line")
+    if len(value.strip()) > MAX_NAME:
+        raise ValueError(f"is {len(value.strip())} characters long; a name may have {MAX_NAME}")
+    return value
 
 
 class _Strict(BaseModel):
@@ -42,10 +50,7 @@ class _Person(_Strict):
     @field_validator("name")
     @classmethod
     def _one_line(cls, value: str) -> str:
-        # The name goes into the To: header of messages.
-        if "\n" in value or "\r" in value:
-            raise ValueError("must be on one line")
-        return value
+        return check_name(value)  # the name goes into the To: header of messages
 
 
 class _Role(_Strict):
@@ -60,7 +65,12 @@ class _Role(_Strict):
     def _email(cls, value: str) -> str:
         return check_address(value) if value.strip() else ""
 
-    @field_validator("person", "deputy", "line_manager")
+    @field_validator("person")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        return check_name(value).strip()
+
+    @field_validator("deputy", "line_manager")
     @classmethod
     def _one_line(cls, value: str) -> str:
         if "\n" in value or "\r" in value:

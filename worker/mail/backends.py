@@ -28,6 +28,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple, Protocol, Self, TextIO
 
+from email_validator import EmailNotValidError, validate_email
+
 if TYPE_CHECKING:
     from _typeshed import ReadableBuffer
 
@@ -173,7 +175,26 @@ def _require_envelope(data: bytes, sender: str, recipients: Sequence[str]) -> tu
         raise PermanentError(f"the message has no usable From address: {sender!r}")
     if not recipients:
         raise PermanentError("the message has no envelope recipients")
-    return tuple(recipients)
+    return tuple(envelope_address(addr) for addr in recipients)
+
+
+def envelope_address(address: str) -> str:
+    """`address` as the envelope carries it, an international domain as its A-label
+    ("xn--..."), which every server reads. A non-ASCII part before the @ is left as it is (only
+    a server offering SMTPUTF8 takes it). Raises PermanentError naming an address that no
+    server could take, so that it fails alone and the run goes on."""
+    if not isinstance(address, str):
+        raise TypeError(f"a recipient must be an address string, not {type(address).__name__}")
+    if not address or not address.isprintable() or " " in address:
+        # A line break here would end the RCPT command and start one of the data's choosing.
+        raise PermanentError(f"recipient {address!r} is not an address: blank or not one line")
+    if address.isascii():
+        return address
+    try:
+        checked = validate_email(address, check_deliverability=False)
+    except EmailNotValidError as exc:
+        raise PermanentError(f"recipient {address!r} is not a valid address: {exc}") from None
+    return checked.ascii_email or f"{checked.local_part}@{checked.ascii_domain}"
 
 
 def _crlf(data: bytes) -> bytes:
@@ -581,6 +602,10 @@ class MaildirMailer:
         # A file has no envelope, so a trace header on top records who the message was for
         # (as delivery agents do); the message's own headers and body stay byte for byte,
         # only with the local line ending.
+        if not all(addr.isascii() for addr in to_addrs):
+            # Only SMTPUTF8 mail may carry such an address; the trace header is ASCII.
+            wide = ", ".join(addr for addr in to_addrs if not addr.isascii())
+            raise PermanentError(f"recipient {wide}: the part before the @ is not ASCII")
         trace = _FILE_POLICY.fold_binary(ENVELOPE_HEADER, ", ".join(to_addrs))
         content = trace + data.replace(b"\r\n", b"\n")
         try:
@@ -774,6 +799,7 @@ __all__ = [
     "SmtpConfig",
     "SmtpMailer",
     "TransientError",
+    "envelope_address",
     "envelope_sender",
     "make_mailer",
     "message_bytes",

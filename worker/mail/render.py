@@ -28,6 +28,11 @@ import jinja2
 
 from worker.errors import PlanworkerError
 from worker.mail import ics
+from worker.mail.headers import header_block
+
+# Re-exported: callers build addresses and one-line text from here, as before headers.py.
+from worker.mail.headers import make_address as make_address
+from worker.mail.headers import one_line as one_line
 from worker.rules.digest import Digest, Item
 
 CALENDAR_FILE = "deadlines.ics"
@@ -104,15 +109,6 @@ class Rendered:
 
 
 # --- Filters the templates use -------------------------------------------------------------
-
-
-def one_line(value: object) -> str:
-    """Any run of whitespace (line breaks included) as one space; control characters dropped."""
-    joined = " ".join(str(value).split())
-    if joined.isprintable():  # the usual case, checked in C rather than character by character
-        return joined
-    text = "".join(ch for ch in joined if ch.isprintable() or ch.isspace())
-    return " ".join(text.split())
 
 
 def longdate(day: date) -> str:
@@ -341,20 +337,6 @@ def message_id_for(key: str, domain: str) -> str:
     return f"<{_hex_id(key)}@{_check_domain(domain)}>"
 
 
-def make_address(name: str, email: str) -> Address:
-    """An address whose display name is one line; raises ValueError for a bad address."""
-    return Address(display_name=one_line(name), addr_spec=email)
-
-
-def _safe(address: Address) -> Address:
-    # Rebuilt so that a display name can never carry a line break into the header.
-    return Address(
-        display_name=one_line(address.display_name),
-        username=address.username,
-        domain=address.domain,
-    )
-
-
 def _check_headers(message_id: str, when_sent: datetime, headers: Mapping[str, str]) -> None:
     if not _MESSAGE_ID.fullmatch(message_id):
         raise ValueError(f"Message-ID must look like <id@domain>: {message_id!r}")
@@ -380,42 +362,40 @@ def message_bytes(
     """The message as it goes on the wire (CRLF line endings): text and HTML as
     alternatives, plus the calendar file when there is one.
 
-    The email package writes the headers (folding, encoded words, address syntax); the
-    bodies are encoded here with binascii, in C, because the email package's own encoders
-    are pure Python and were the largest single cost of a large run (docs/benchmarks.md).
+    The headers are written by worker/mail/headers.py, which refuses (HeaderError, a
+    ValueError) a block that would not read back as exactly these fields. The bodies are
+    encoded here with binascii, in C, because the email package's own encoders are pure
+    Python and were the largest single cost of a large run (docs/benchmarks.md).
     """
     _check_headers(message_id, date, headers)
-    head = EmailMessage(policy=SMTP)
-    head["Subject"] = rendered.subject
-    head["From"] = _safe(sender)
-    head["To"] = _safe(to)
+    fields: list[tuple[str, str | Address]] = [
+        ("Subject", rendered.subject),
+        ("From", sender),
+        ("To", to),
+    ]
     if reply_to is not None:
-        head["Reply-To"] = _safe(reply_to)
-    head["Date"] = format_datetime(date)
-    head["Message-ID"] = message_id
-    head["Auto-Submitted"] = "auto-generated"  # RFC 3834: no out-of-office replies to this
-    for name, value in headers.items():
-        head[name] = value
-    head["MIME-Version"] = "1.0"
-    # "=_" never occurs in quoted-printable or base64 text, so no body can contain the
-    # boundary; deriving it from the Message-ID keeps the same message byte for byte.
-    tag = _hex_id(message_id)[:24]
+        fields.append(("Reply-To", reply_to))
+    fields += [
+        ("Date", format_datetime(date)),
+        ("Message-ID", message_id),
+        ("Auto-Submitted", "auto-generated"),  # RFC 3834: no out-of-office replies to this
+        *headers.items(),
+        ("MIME-Version", "1.0"),
+    ]
+    seed = message_id.encode("ascii")
     alternative = _multipart(
         "alternative",
-        f"=_alt_{tag}",
+        "alt",
+        seed,
         [_text_part("plain", rendered.text), _text_part("html", rendered.html)],
     )
     if rendered.ics is None:
         content_type, body = alternative
     else:
         content_type, body = _multipart(
-            "mixed", f"=_mix_{tag}", [_join(*alternative), _calendar_part(rendered.ics)]
+            "mixed", "mix", seed, [_join(*alternative), _calendar_part(rendered.ics)]
         )
-    # Written after the other headers: given a multipart Content-Type, the email package
-    # would write an (empty) multipart body of its own.
-    headers_block = head.as_bytes(policy=SMTP)  # the headers, then the blank line
-    assert headers_block.endswith(_CRLF + _CRLF)
-    return headers_block[:-2] + _join(content_type, body)
+    return header_block(fields) + _join(content_type, body)
 
 
 _CRLF = b"\r\n"
@@ -489,8 +469,25 @@ def _calendar_part(ics: bytes) -> bytes:
     ).encode("ascii") + _base64_lines(ics)
 
 
-def _multipart(subtype: str, boundary: str, parts: Sequence[bytes]) -> tuple[str, bytes]:
+def _boundary(kind: str, seed: bytes, parts: Sequence[bytes]) -> str:
+    """A boundary found in no part. Parts sent as 7bit hold their text as it is, so a note
+    could hold a line made to match a boundary it can predict: this one is a hash of the
+    parts themselves (no one can write text that contains its own hash), and checked
+    against them anyway. Made from the content, the same message gives the same bytes."""
+    digest = hashlib.sha256(seed)
+    for part in parts:
+        digest.update(part)
+    tag = digest.hexdigest()[:32]
+    while True:
+        boundary = f"=_{kind}_{tag}"
+        if not any(boundary.encode("ascii") in part for part in parts):
+            return boundary
+        tag = _hex_id(tag)  # next in a fixed sequence, so still the same bytes every time
+
+
+def _multipart(subtype: str, kind: str, seed: bytes, parts: Sequence[bytes]) -> tuple[str, bytes]:
     """A multipart body (RFC 2046) and its Content-Type; each part ends with CRLF."""
+    boundary = _boundary(kind, seed, parts)
     delimiter = b"--" + boundary.encode("ascii")
     body = b"".join(delimiter + _CRLF + part + _CRLF for part in parts) + delimiter + b"--\r\n"
     return f'multipart/{subtype}; boundary="{boundary}"', body
