@@ -343,3 +343,9 @@ def test_a_question_mark_means_any_day() -> None:
         trigger("0 7 ? * mon", "Europe/London"), monday, monday + timedelta(days=14)
     )
     assert [t.astimezone(ZoneInfo("Europe/London")).day for t in weekly] == [30, 7]
+
+
+@pytest.mark.parametrize("schedule", ["0 7 30 2 *", "0 7 31 jun *", "0 7 31 4,6,9,11 *"])
+def test_a_schedule_on_a_date_that_never_comes_is_refused(schedule: str) -> None:
+    with pytest.raises(ValueError, match="names no date that exists: the job would never run"):
+        JobsSettings(remind={"schedule": schedule})  # type: ignore[arg-type]

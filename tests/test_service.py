@@ -468,10 +468,17 @@ def test_the_service_runs_every_job_on_time_through_a_clock_change(
 # --- health from what the service records ------------------------------------------------
 
 
-def test_plain_health_opens_no_smtp_connection_and_deep_health_logs_in(cli: Cli) -> None:
+def test_plain_health_opens_no_smtp_connection_and_deep_health_logs_in(
+    cli: Cli, tmp_path: Path
+) -> None:
+    from tests.smtp_server import _ca
+
     cli("plan", "import", str(SEED))
-    with SmtpServer("plain", username="planworker", password="s3cret") as server:
-        use_smtp(cli, server)
+    ca = tmp_path / "ca.pem"
+    _ca().cert_pem.write_to_path(str(ca))
+    with SmtpServer("starttls", username="planworker", password="s3cret") as server:
+        use_smtp(cli, server, security="starttls")
+        cli.env["PLANWORKER_SMTP__CA_FILE"] = str(ca)
         cli.env["PLANWORKER_SMTP__USERNAME"] = "planworker"
         cli.env["PLANWORKER_SMTP__PASSWORD"] = "wrong"
         for _ in range(3):  # the container's probe, every 30 seconds

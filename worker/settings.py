@@ -136,6 +136,8 @@ class DigestSettings(_Section):
 
 def check_cron(value: str) -> str:
     """A five-field cron expression ("0 7 * * mon-fri"); ValueError naming the problem."""
+    from datetime import UTC, datetime
+
     from apscheduler.triggers.cron import CronTrigger
 
     from worker.schedule import crontab, weekday_numbers
@@ -153,9 +155,12 @@ def check_cron(value: str) -> str:
             "so '1-5' would mean Tuesday to Saturday"
         )
     try:
-        CronTrigger.from_crontab(crontab(value), timezone="UTC")
+        parsed = CronTrigger.from_crontab(crontab(value), timezone="UTC")
     except ValueError as exc:
         raise ValueError(f"{value!r} is not a valid cron expression: {exc}") from None
+    # A job that can never run would fail silently for ever (31 June, 30 February).
+    if parsed.get_next_fire_time(None, datetime(2000, 1, 1, tzinfo=UTC)) is None:
+        raise ValueError(f"{value!r} names no date that exists: the job would never run")
     return value
 
 
