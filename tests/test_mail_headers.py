@@ -87,10 +87,13 @@ def toml_string(value: str) -> str:
 
 def write_contacts(path: Path, change: dict[str, Any]) -> Path:
     """The shipped contacts file with `change` made to it: {"administrator": {...},
-    "Head of QA": {...}} updates those entries."""
+    "Head of QA": {...}} updates those entries, "board" the first board member."""
     data = tomllib.loads(CONTACTS.read_text(encoding="utf-8"))
     for key, values in change.items():
-        (data if key == "administrator" else data["roles"])[key].update(values)
+        if key == "board":
+            data["board"][0].update(values)
+        else:
+            (data if key == "administrator" else data["roles"])[key].update(values)
     lines = ["[administrator]"]
     lines += [f"{k} = {toml_string(v)}" for k, v in data["administrator"].items()]
     for person in data["board"]:
@@ -200,6 +203,30 @@ def test_a_header_forged_through_an_encoded_word_in_the_data_is_never_written(
             assert same_name(to_name, forged)
     assert QA in [to for envelope, _ in sent for to in envelope]
     assert not [to for envelope, _ in sent for to in envelope if "evil" in to]
+
+
+def test_the_board_digest_carries_no_header_forged_through_an_encoded_word(
+    cli: Cli, tmp_path: Path
+) -> None:
+    plan = json.loads(json.dumps(seed_data()))
+    plan["plan"]["organisation"] = f"Council {FORGED}"
+    seed = tmp_path / "plan.yaml"
+    seed.write_text(yaml.safe_dump(plan, allow_unicode=True), encoding="utf-8")
+    contacts = write_contacts(tmp_path / "contacts.toml", {"board": {"name": FORGED_B64}})
+    cli.env["PLANWORKER_CONTACTS_FILE"] = str(contacts)
+    cli("plan", "import", str(seed))
+    cli("digest", "--as-of", "2012-10-01")
+    found = maildir_messages(cli.maildir)
+    board = tomllib.loads(contacts.read_text(encoding="utf-8"))["board"]
+    assert sorted(to for envelope, _ in found for to in envelope) == sorted(
+        p["email"] for p in board
+    )
+    for envelope, message in found:
+        assert header_names(message) == HEADERS
+        assert [only_address(message, "To")[1]] == envelope
+        assert str(message["Subject"]).endswith(f"Council {FORGED}")
+    first = next(m for e, m in found if e == [board[0]["email"]])
+    assert same_name(only_address(first, "To")[0], FORGED_B64)
 
 
 # Names and organisations as hostile as text gets: encoded words, line breaks of every kind,

@@ -23,6 +23,8 @@ from email.parser import BytesHeaderParser
 
 from email_validator import EmailNotValidError, validate_email
 
+from worker.errors import PlanworkerError
+
 # A display name longer than this is shortened: a name is for people to read, and a long one
 # made To: lines that servers refuse.
 MAX_NAME = 200
@@ -39,8 +41,10 @@ _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 _DOMAIN = re.compile(rf"{_LABEL}(?:\.{_LABEL})+")
 
 
-class HeaderError(ValueError):
-    """A header field that cannot be written safely; says which field and why."""
+class HeaderError(PlanworkerError, ValueError):
+    """A header field that cannot be written safely; says which field and why. (A
+    PlanworkerError, so that wherever it is not caught for one recipient it reaches the user
+    as a message, not a traceback.)"""
 
 
 def one_line(value: object) -> str:
