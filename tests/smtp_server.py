@@ -15,6 +15,8 @@ says a server does when it answers 421.
 
 Modes: "plain" (no TLS), "starttls" (STARTTLS required before mail) and "tls" (implicit TLS).
 With a username, AUTH (PLAIN/LOGIN, also without TLS) is required before MAIL FROM.
+`size_limit` (bytes) is offered as the SIZE extension, and larger messages are refused with 552;
+it can be changed between stop() and start().
 """
 
 from __future__ import annotations
@@ -88,8 +90,16 @@ class Received:
 
 
 class SmtpServer:
-    def __init__(self, mode: Mode = "plain", *, username: str = "", password: str = "") -> None:
+    def __init__(
+        self,
+        mode: Mode = "plain",
+        *,
+        username: str = "",
+        password: str = "",
+        size_limit: int = 33554432,
+    ) -> None:
         self.mode: Mode = mode
+        self.size_limit = size_limit
         self.username = username
         self.password = password
         self.host = HOST
@@ -144,6 +154,7 @@ class SmtpServer:
             # the warning it gives for auth_required without TLS.
             "auth_require_tls": False,
             "authenticator": self._authenticate if self.username else None,
+            "data_size_limit": self.size_limit,
         }
         if self.mode == "starttls":
             options.update(tls_context=_server_context(), require_starttls=True)

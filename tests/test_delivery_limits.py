@@ -6,22 +6,24 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import threading
 import time
 from datetime import UTC, date, datetime, timedelta
+from email.message import EmailMessage
 from pathlib import Path
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, insert, select
 from sqlalchemy.orm import Session
 
 from tests.conftest import ROOT, SEED, Cli
 from tests.slow_smtp import SlowSmtpServer
 from tests.smtp_server import Received, SmtpServer
-from worker.db import session_factory
+from worker.db import make_engine, session_factory
 from worker.mail.backends import SmtpConfig, SmtpMailer
-from worker.models import Message, Plan
+from worker.models import Action, ActionLead, LeadRole, Message, Plan, WorkStream
 from worker.outbox import RetryPolicy, claim_batch, deliver, insert_message
 from worker.rules.digest import Recipient
 
@@ -179,3 +181,125 @@ def test_a_slow_send_keeps_its_claim_and_a_dead_workers_claim_is_taken_over_once
         received = [r.rcpt_tos for r in server.received]
     assert received == [["lead1@example.org"], ["lead2@example.org"]]
     assert _states(engine)[first] == ("sent", 1) and _states(engine)[second] == ("sent", 1)
+
+
+# --- 3. messages too large for the server; failures the administrator must hear of -------
+
+HEAD_OF_QA = "head-of-qa@example.org"
+ADMIN = "planworker-admin@example.org"
+
+
+def _bulk_actions(cli: Cli, count: int, role: str = "Head of QA") -> list[str]:
+    """`count` more actions for one role, overdue on 2012-09-24, written straight into the
+    database (an import would be slower); their refs."""
+    engine = make_engine(cli.db_url)
+    try:
+        with Session(engine) as session:
+            plan_id = session.scalars(select(Plan.id)).one()
+            streams = select(WorkStream.id).where(WorkStream.plan_id == plan_id)
+            stream = session.scalars(streams.order_by(WorkStream.number)).first()
+            role_id = session.scalars(
+                select(LeadRole.id).where(LeadRole.plan_id == plan_id, LeadRole.name == role)
+            ).one()
+            refs = [f"BULK-{n:05d}" for n in range(count)]
+            rows = [
+                {
+                    "plan_id": plan_id,
+                    "work_stream_id": stream,
+                    "ref": ref,
+                    "row_ref": ref,
+                    "position": 100_000 + n,
+                    "action_text": f"Audit a sample of case files, batch {n}",
+                    "lead_text": role,
+                    "target_text": "21 September 2012",
+                    "due_date": date(2012, 9, 21),
+                    "due_precision": "day",
+                }
+                for n, ref in enumerate(refs)
+            ]
+            ids = session.scalars(insert(Action).returning(Action.id), rows).all()
+            leads = [{"action_id": i, "lead_role_id": role_id, "position": 0} for i in ids]
+            session.execute(insert(ActionLead), leads)
+            session.commit()
+    finally:
+        engine.dispose()
+    return refs
+
+
+def _refs_in(message: EmailMessage) -> set[str]:
+    body = message.get_body(("plain",))
+    assert body is not None
+    return set(re.findall(r"\bBULK-\d{5}\b", str(body.get_content())))
+
+
+def _use(cli: Cli, server: SmtpServer) -> None:
+    cli.env.update(
+        {
+            "PLANWORKER_MAIL__BACKEND": "smtp",
+            "PLANWORKER_SMTP__HOST": server.host,
+            "PLANWORKER_SMTP__PORT": str(server.port),
+            "PLANWORKER_SMTP__SECURITY": "none",
+            "PLANWORKER_SMTP__TIMEOUT": "10",
+            "PLANWORKER_MAIL__RETRY_AFTER_SECONDS": "0",
+        }
+    )
+
+
+def _to(received: Received) -> str:
+    return str(received.message["To"].addresses[0].addr_spec)
+
+
+def test_a_lead_with_ten_thousand_actions_gets_every_one_in_parts_the_server_takes(
+    cli: Cli,
+) -> None:
+    cli("plan", "import", str(SEED))
+    refs = _bulk_actions(cli, 10_000)
+    limit = 1024 * 1024  # the server's SIZE: far less than the lead's whole digest
+    with SmtpServer("plain", size_limit=limit) as server:
+        _use(cli, server)
+        report = json.loads(cli("remind", "--as-of", "2012-09-24", "--json").stdout)
+        received = list(server.received)
+    assert report["failures"] == 0 and report["counts"]["failed"] == 0
+    parts = [r for r in received if _to(r) == HEAD_OF_QA]
+    assert len(parts) > 1
+    assert all(len(r.data) <= limit for r in received)
+    got = [ref for r in parts for ref in _refs_in(r.message)]
+    assert sorted(got) == refs  # every action reached its lead, each in one part only
+    subjects = [str(r.message["Subject"]) for r in parts]
+    assert all(f"of {len(parts)})" in s for s in subjects)
+    assert sorted(s.split("(part ")[1].split(" of")[0] for s in subjects) == sorted(
+        str(n) for n in range(1, len(parts) + 1)
+    )
+    assert not [r for r in received if _to(r) == ADMIN and "Not delivered" in r.message["Subject"]]
+
+
+def test_messages_the_server_refuses_are_told_to_the_administrator_and_fail_the_run(
+    cli: Cli,
+) -> None:
+    cli("plan", "import", str(SEED))
+    refs = _bulk_actions(cli, 3_000)
+    with SmtpServer("plain") as roomy:  # planned while the server took large messages...
+        _use(cli, roomy)
+        roomy.stop()  # ...and then went away before delivering them
+        cli("remind", "--as-of", "2012-09-24", "--json", ok=False)
+    # Back with a much smaller SIZE: the lead's queued digest is too large for it now.
+    with SmtpServer("plain", size_limit=256 * 1024) as server:
+        _use(cli, server)
+        result = cli("remind", "--as-of", "2012-09-24", "--json", ok=False)
+        received = list(server.received)
+    assert result.exit_code == 1
+    report = json.loads(result.stdout)
+    assert report["failures"] >= 1 and report["counts"]["failed"] == report["failures"]
+    ledger = json.loads(cli("outbox", "--state", "failed", "--json").stdout)
+    refused = [m for m in ledger["messages"] if m["to"] == HEAD_OF_QA]
+    assert refused and all("SIZE" in m["last_error"] for m in refused)
+    to_admin = [r.message for r in received if _to(r) == ADMIN]
+    # A small plain notice names the refused message and the reason...
+    plain = [m for m in to_admin if str(m["Subject"]).startswith("Not delivered:")]
+    assert len(plain) == 1
+    text = str(plain[0].get_content())
+    assert HEAD_OF_QA in text and "SIZE" in text and "outbox --state failed" in text
+    # ...and the detailed notice lists every action that did not reach its lead, in parts
+    # the server takes.
+    listed = {ref for m in to_admin for ref in _refs_in(m)}
+    assert listed == set(refs)

@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from worker.contacts_store import sync_directory
+from worker.delivery import deliver_and_notify
 from worker.mail.backends import Mailer
 from worker.mail.board import render_board_digest
 from worker.mail.render import make_address, message_bytes, message_id_for
@@ -29,7 +30,7 @@ from worker.models import (
     Plan,
     WorkStream,
 )
-from worker.outbox import DeliveryReport, deliver, insert_message
+from worker.outbox import DeliveryReport, insert_message
 from worker.plan.store import reread_dates
 from worker.remind import RemindConfig, load_facts, mail_domain, template_environment
 from worker.rules.as_of import is_ahead, key_suffix
@@ -51,6 +52,11 @@ class DigestResult:
     recipients: list[str] = field(default_factory=list)
     subject: str = ""
     delivery: DeliveryReport | None = None
+
+    @property
+    def failures(self) -> int:
+        """Messages refused for good in this run: more than 0, a failed run."""
+        return self.delivery.failed if self.delivery is not None else 0
 
 
 def _previous(session: Session, plan_id: int, as_of: date) -> tuple[date, dict[int, Seen]] | None:
@@ -210,12 +216,13 @@ def run_digest(
 ) -> DigestResult:
     result = plan_digest(sessions, plan_id, config, as_of, clock(), dry_run=dry_run, today=today)
     if not dry_run and mailer is not None and not result.skipped:
-        result.delivery = deliver(
+        result.delivery = deliver_and_notify(
             sessions,
             mailer,
-            clock=clock,
-            policy=config.retry,
+            config,
             plan_id=plan_id,
+            as_of=as_of,
+            clock=clock,
             should_stop=should_stop,
         )
     return result

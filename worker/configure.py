@@ -64,6 +64,7 @@ def remind_config(settings: Settings, directory: Directory) -> RemindConfig:
         rag=settings.rag.policy(),
         escalation=settings.escalation.policy(),
         digest_on_holidays=settings.digest.on_holidays,
+        max_message_bytes=mail.max_message_kb * 1024,
     )
 
 

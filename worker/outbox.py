@@ -91,10 +91,12 @@ class DeliveryReport:
     retrying: int = 0
     stopped_early: str = ""  # why the run stopped with messages still waiting, if it did
     errors: list[str] = field(default_factory=list)
+    failed_ids: list[int] = field(default_factory=list)  # the messages that failed for good
 
     def add(self, other: DeliveryReport) -> None:
         self.sent += other.sent
         self.failed += other.failed
+        self.failed_ids += other.failed_ids
         self.retrying += other.retrying
         self.stopped_early = self.stopped_early or other.stopped_early
         self.errors += other.errors
@@ -517,6 +519,7 @@ def _deliver_one(
         report.errors.append(f"{claim.recipient}: {exc.reason}")
         if state == "failed":
             report.failed += 1
+            report.failed_ids.append(claim.id)
         else:
             report.retrying += 1
         in_a_row = in_a_row + 1 if exc.transient else 0

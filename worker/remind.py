@@ -19,7 +19,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from worker.contacts import Directory
 from worker.contacts_store import sync_directory
 from worker.mail.backends import Mailer
+from worker.mail.parts import Encoder, split_to_fit
 from worker.mail.render import (
+    Rendered,
     TemplateError,
     make_address,
     make_environment,
@@ -33,7 +35,6 @@ from worker.outbox import (
     LedgerRace,
     Planned,
     RetryPolicy,
-    deliver,
     existing_keys,
     record,
 )
@@ -100,6 +101,9 @@ class RemindConfig:
     rag: RagPolicy = DEFAULT_RAG
     escalation: EscalationPolicy = DEFAULT_ESCALATION
     digest_on_holidays: bool = False  # send the board digest on non-working days too
+    # The largest message sent: a digest over it goes in parts (mail.max_message_kb, or
+    # less when the mail server's SIZE says so).
+    max_message_bytes: int = 10 * 1024 * 1024
 
 
 @dataclass(slots=True)
@@ -125,6 +129,12 @@ class RemindResult:
         self.messages += other.messages
         self.items += other.items
         self.render_errors += other.render_errors
+
+    @property
+    def failures(self) -> int:
+        """Messages that could not be made or were refused for good: a run with any failed."""
+        refused = self.delivery.failed if self.delivery is not None else 0
+        return len(self.render_errors) + refused
 
     def note(self, planned: Sequence[Planned], keep_digests: bool) -> None:
         self.messages += len(planned)
@@ -582,16 +592,12 @@ def template_environment(folders: tuple[Path, ...]) -> jinja2.Environment:
 def render(
     found: Sequence[Digest], config: RemindConfig, now: datetime, job: str = JOB
 ) -> tuple[list[Planned], list[str]]:
-    """Render each digest; one that fails is reported and left for the next run."""
+    """Render each digest, in parts when it is too large to send whole (mail/parts.py);
+    one that fails is reported and left for the next run."""
     env = template_environment(tuple(config.templates))
     domain = mail_domain(config.identity.sender)
-    planned, errors = [], []
-    for digest in found:
-        try:
-            rendered = render_digest(env, digest, prodid_domain=domain)
-        except TemplateError as exc:
-            errors.append(f"{digest.recipient.email}: {exc}")
-            continue
+
+    def encode(digest: Digest, rendered: Rendered) -> Planned:
         key = "\n".join(sorted(item.key for item in digest.items))
         message_id = message_id_for(key, domain)
         to = make_address(digest.recipient.name, digest.recipient.email)
@@ -604,7 +610,23 @@ def render(
             date=now,
             headers={"X-Planworker-Job": f"{job} {digest.as_of.isoformat()}"},
         )
-        planned.append(Planned(digest, content, message_id, rendered.subject))
+        return Planned(digest, content, message_id, rendered.subject)
+
+    encoder = Encoder(
+        lambda digest: render_digest(env, digest, prodid_domain=domain),
+        encode,
+        lambda planned: len(planned.content),
+    )
+    planned: list[Planned] = []
+    errors: list[str] = []
+    for digest in found:
+        try:
+            planned += split_to_fit(digest, config.max_message_bytes, encoder)
+        except TemplateError as exc:
+            errors.append(f"{digest.recipient.email}: {exc}")
+        except ValueError as exc:  # an address or header that cannot be written safely
+            who = f"{digest.recipient.name} <{digest.recipient.email}>"
+            errors.append(f"{who}: cannot write the message: {exc}")
     return planned, errors
 
 
@@ -684,6 +706,10 @@ def run_reminders(
     today: date | None = None,
 ) -> RemindResult:
     """The whole job: plan today's messages, then deliver everything due in the outbox."""
+    from worker.delivery import deliver_and_notify, fitted_to_server  # it builds on this module
+
+    if not dry_run and mailer is not None:
+        config = fitted_to_server(config, mailer)  # parts no larger than the server takes
     result = plan_messages(
         sessions,
         plan_id,
@@ -698,16 +724,9 @@ def run_reminders(
     )
     if dry_run or mailer is None:
         return result
-    result.delivery = deliver(
-        sessions,
-        mailer,
-        clock=clock,
-        policy=config.retry,
-        plan_id=plan_id,
-        should_stop=should_stop,
-    )
-    if result.delivery.failed:
-        # Tell the administrator now which reminders the server refused, not tomorrow.
+
+    def tell_administrator() -> None:
+        # Which reminders the server refused, action by action: now, not tomorrow.
         notice = plan_messages(
             sessions,
             plan_id,
@@ -719,13 +738,15 @@ def run_reminders(
             today=today,
         )
         result.extend(notice)
-        more = deliver(
-            sessions,
-            mailer,
-            clock=clock,
-            policy=config.retry,
-            plan_id=plan_id,
-            should_stop=should_stop,
-        )
-        result.delivery.add(more)
+
+    result.delivery = deliver_and_notify(
+        sessions,
+        mailer,
+        config,
+        plan_id=plan_id,
+        as_of=as_of,
+        clock=clock,
+        should_stop=should_stop,
+        before_retry=tell_administrator,
+    )
     return result

@@ -32,8 +32,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from worker import job_runs
 from worker.board_digest import run_digest
+from worker.delivery import deliver_and_notify
 from worker.mail.backends import Mailer
-from worker.outbox import deliver
 from worker.remind import RemindConfig, run_reminders
 from worker.schedule import Schedule, first_fire, latest_fire, next_fire, trigger
 
@@ -164,12 +164,13 @@ class Service:
                 "failures": getattr(digest, "failures", 0),
             }
         if name == "retry":
-            report = deliver(
+            report = deliver_and_notify(
                 self.sessions,
                 self.make_mailer(),
-                clock=clock,
-                policy=self.config.retry,
+                self.config,
                 plan_id=self.plan_id,
+                as_of=day,
+                clock=clock,
                 should_stop=self.stop.is_set,
             )
             # Also the moment to take up any job period that failed or was missed.

@@ -65,6 +65,8 @@ def remind_json(result: RemindResult, outbox: dict[str, int], dry_run: bool) -> 
             "retrying": delivery.retrying,
             "pending": outbox.get("pending", 0) + outbox.get("sending", 0),
         },
+        # Messages that could not be made or were refused for good: more than 0, a failed run.
+        "failures": result.failures,
         "outbox": outbox,
         "errors": result.render_errors + delivery.errors,
         "stopped_early": delivery.stopped_early,

@@ -397,6 +397,20 @@ class SmtpMailer:
         if smtp is not None:
             _quit(smtp)
 
+    def size_limit(self) -> int | None:
+        """The largest message the server says it takes (its SIZE extension), or None when
+        it names no limit or cannot be reached now (sending will then say why). Opens the
+        connection the run then sends over."""
+        self._start_conversation()
+        try:
+            if self._smtp is None:
+                self._smtp = self._connect()
+            return _server_size(self._smtp)
+        except Exception as exc:
+            self._drop()
+            log.info("SMTP server %s: cannot ask for its size limit: %s", self._where, exc)
+            return None
+
     def check(self) -> None:
         # A connection of its own, so checking never disturbs the one used for sending.
         self._start_conversation()
@@ -472,6 +486,13 @@ class SmtpMailer:
                 error.backend = True
                 raise error from exc
         smtp = self._smtp
+        limit = _server_size(smtp)
+        if limit is not None and len(data) > limit:
+            # Refused before sending it: the server would take it all in, then say 552.
+            raise PermanentError(
+                f"{self._where}: the message is {_kib(len(data))}, more than the "
+                f"{_kib(limit)} the server takes (its SIZE limit)"
+            )
         refused = smtp.sendmail(from_addr, list(to_addrs), data, mail_options=options)
         if refused:
             # Delivered to some recipients only: say so rather than pretend success, and name
@@ -565,6 +586,16 @@ def _refused_error(
     all_transient = all(400 <= code < 500 for code, _ in refused.values())
     cls = TransientError if all_transient else PermanentError
     return cls(f"{where}: recipient(s) refused: {listed}", refused=refused, accepted=accepted)
+
+
+def _server_size(smtp: smtplib.SMTP) -> int | None:
+    """The SIZE a server offered in its EHLO reply; None when it gave none (or "SIZE 0")."""
+    value = smtp.esmtp_features.get("size", "").strip()
+    return int(value) if value.isdigit() and int(value) > 0 else None
+
+
+def _kib(size: int) -> str:
+    return f"{size / 1024:,.0f} KB"
 
 
 def _quit(smtp: smtplib.SMTP) -> None:

@@ -1,0 +1,98 @@
+"""Messages too large to send whole: a digest whose message would pass the size limit is sent
+as several messages, "part 1 of 3" and so on, each listing some of its items in their usual
+order. Every item goes in exactly one part, so every action still reaches its recipient.
+
+Pure apart from the rendering it is given: `render` turns a digest into a Rendered message
+and `encode` makes the finished bytes (with a part label in the subject, or none).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from typing import Generic, TypeVar
+
+from worker.mail.render import Rendered
+from worker.rules.digest import Digest, Item
+
+# Room left under the limit for what the part label adds to the subject, and for the
+# server counting a little differently (dot-stuffing, trace headers it adds).
+HEADROOM = 4096
+# A digest with more items than this is first measured on this many, to guess its size
+# without rendering it whole (a lead with 50,000 actions would make a 120 MB message).
+SAMPLE_ITEMS = 200
+# Aim each part at this share of the limit, so a guessed split rarely needs a second.
+FILL = 0.8
+
+E = TypeVar("E")  # what `encode` makes: a message ready for the outbox
+
+
+@dataclass(frozen=True, slots=True)
+class Part:
+    number: int
+    of: int
+
+    def label(self, subject: str) -> str:
+        return f"{subject} (part {self.number} of {self.of})"
+
+
+@dataclass(frozen=True, slots=True)
+class Encoder(Generic[E]):
+    render: Callable[[Digest], Rendered]
+    encode: Callable[[Digest, Rendered], E]
+    size: Callable[[E], int]
+
+
+def even_groups(items: Sequence[Item], count: int) -> list[tuple[Item, ...]]:
+    """`items` in order, cut into `count` groups whose sizes differ by one at most."""
+    count = max(1, min(count, len(items)))
+    step, extra = divmod(len(items), count)
+    groups, start = [], 0
+    for n in range(count):
+        end = start + step + (1 if n < extra else 0)
+        groups.append(tuple(items[start:end]))
+        start = end
+    return groups
+
+
+def split_to_fit(digest: Digest, limit: int, encoder: Encoder[E]) -> list[E]:
+    """The digest's message, or its parts when it would be larger than `limit` bytes.
+
+    A part with a single item is sent even when it is over the limit (it cannot be split):
+    the server then refuses it, and the administrator hears which action did not go.
+    """
+    target = max(limit - HEADROOM, limit // 2)
+    pieces: list[tuple[Digest, Rendered, E]] = []
+    for items in even_groups(digest.items, _guess_parts(digest, target, encoder)):
+        pieces += _fit(replace(digest, items=items), target, encoder)
+    if len(pieces) == 1:
+        return [pieces[0][2]]  # the usual case: one message, encoded once
+    total = len(pieces)
+    return [
+        encoder.encode(piece, replace(rendered, subject=Part(n, total).label(rendered.subject)))
+        for n, (piece, rendered, _) in enumerate(pieces, 1)
+    ]
+
+
+def _guess_parts(digest: Digest, target: int, encoder: Encoder[E]) -> int:
+    if len(digest.items) <= SAMPLE_ITEMS:
+        return 1
+    sample = replace(digest, items=digest.items[:SAMPLE_ITEMS])
+    per_item = encoder.size(encoder.encode(sample, encoder.render(sample))) / SAMPLE_ITEMS
+    return max(1, math.ceil(per_item * len(digest.items) / (target * FILL)))
+
+
+def _fit(digest: Digest, target: int, encoder: Encoder[E]) -> list[tuple[Digest, Rendered, E]]:
+    """Render `digest`; when too large, split it and fit each piece again."""
+    rendered = encoder.render(digest)
+    encoded = encoder.encode(digest, rendered)
+    size = encoder.size(encoded)
+    if size <= target or len(digest.items) < 2:
+        return [(digest, rendered, encoded)]
+    count = max(2, math.ceil(size / (target * FILL)))
+    return [
+        piece
+        for items in even_groups(digest.items, count)
+        for piece in _fit(replace(digest, items=items), target, encoder)
+    ]
