@@ -297,7 +297,11 @@ def test_a_wrong_password_fails_without_showing_it(cli: Cli) -> None:
         cli("plan", "import", str(SEED))
         use_smtp(cli, server)
         cli.env.update(
-            {"PLANWORKER_SMTP__USERNAME": "planworker", "PLANWORKER_SMTP__PASSWORD": "wr0ng-pw"}
+            {
+                "PLANWORKER_SMTP__USERNAME": "planworker",
+                "PLANWORKER_SMTP__PASSWORD": "wr0ng-pw",
+                "PLANWORKER_SMTP__ALLOW_PLAINTEXT_LOGIN": "true",  # a test server, no TLS
+            }
         )
         result = cli("remind", "--as-of", "2012-09-24", ok=False)
         assert result.exit_code == 1

@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from worker.terminal import printable
+
 if TYPE_CHECKING:
     from sqlalchemy import Engine
     from sqlalchemy.orm import Session
@@ -255,7 +257,7 @@ def plan_import(
         if as_json:
             _print_json(found)
         else:
-            click.echo(render_diff(found))
+            click.echo(printable(render_diff(found)))
         return
     if directory is None:
         result.warnings.append(
@@ -312,7 +314,7 @@ def plan_show(app: App, plan_slug: str | None, as_json: bool) -> None:
     if as_json:
         _print_json(summary)
     else:
-        click.echo(render_summary(summary))
+        click.echo(printable(render_summary(summary)))
 
 
 @plan.command("check")
@@ -333,17 +335,40 @@ def plan_check(app: App, plan_slug: str | None, strict: bool, as_json: bool) -> 
     if as_json:
         _print_json({"plan": doc.info.slug, **report.as_json()})
     else:
-        click.echo(render_check(doc, report))
+        click.echo(printable(render_check(doc, report)))
     if strict and report.findings:
         sys.exit(1)
 
 
 # --- reminders -------------------------------------------------------------------------------
 
+
+class _Day(click.DateTime):
+    """A YYYY-MM-DD date within the years planworker works in: the day arithmetic of a run
+    (stages, reviews, a simulation's days) would overflow near the year 9999."""
+
+    name = "date"
+    first, last = date(1900, 1, 1), date(2999, 12, 31)
+
+    def __init__(self) -> None:
+        super().__init__(formats=["%Y-%m-%d"])
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        day = super().convert(value, param, ctx)
+        if not self.first <= day.date() <= self.last:
+            self.fail(
+                f"{day:%Y-%m-%d} is outside the dates planworker works with "
+                f"({self.first:%Y-%m-%d} to {self.last:%Y-%m-%d})",
+                param,
+                ctx,
+            )
+        return day
+
+
 as_of_option = click.option(
     "--as-of",
     "as_of",
-    type=click.DateTime(formats=["%Y-%m-%d"]),
+    type=_Day(),
     metavar="YYYY-MM-DD",
     help="The date to act as of (default: today in the plan's time zone).",
 )
@@ -469,7 +494,7 @@ def escalate(
     "--from",
     "first",
     required=True,
-    type=click.DateTime(formats=["%Y-%m-%d"]),
+    type=_Day(),
     metavar="YYYY-MM-DD",
     help="First day to replay.",
 )
@@ -477,7 +502,7 @@ def escalate(
     "--to",
     "last",
     required=True,
-    type=click.DateTime(formats=["%Y-%m-%d"]),
+    type=_Day(),
     metavar="YYYY-MM-DD",
     help="Last day to replay.",
 )
@@ -567,7 +592,7 @@ def outbox(
         )
         return
     for message, items in found:
-        click.echo(render_message(message, items))
+        click.echo(printable(render_message(message, items)))
     click.echo("outbox: " + ", ".join(f"{n} {s}" for s, n in totals.items()))
 
 
@@ -722,7 +747,7 @@ def status_import(
 @click.pass_obj
 def status_history(app: App, action_id: str, plan_slug: str | None, as_json: bool) -> None:
     """Every change of an action's RAG and state: who, when, what, and their note."""
-    from worker.status_store import history
+    from worker.status_store import history, render_history
 
     with app.session() as session:
         changes = history(session, app.plan(session, plan_slug).id, action_id.strip())
@@ -740,18 +765,7 @@ def status_history(app: App, action_id: str, plan_slug: str | None, as_json: boo
     if as_json:
         _print_json({"action": action_id, "changes": rows})
         return
-    if not rows:
-        click.echo(f"{action_id}: no status changes recorded")
-    for c in changes:
-        what = []
-        if c.rag_from != c.rag_to:
-            what.append(f"RAG {c.rag_from or 'none'} -> {c.rag_to or 'none'}")
-        if c.state_from != c.state_to:
-            what.append(f"{c.state_from} -> {c.state_to}")
-        click.echo(
-            f"{c.changed_at:%Y-%m-%d %H:%M}  {c.changed_by} ({c.source}): "
-            f"{'; '.join(what) or 'note'}" + (f" — {c.note}" if c.note else "")
-        )
+    click.echo(render_history(action_id, changes))
 
 
 # --- the board -------------------------------------------------------------------------------
@@ -872,6 +886,7 @@ def report(app: App, fmt: str, output: Path, as_of: datetime | None, plan_slug: 
     from worker.board_digest import board_view
     from worker.configure import remind_config
     from worker.errors import PlanworkerError
+    from worker.files import write_text
     from worker.mail.board import report_csv, report_html, report_markdown
     from worker.remind import template_environment
 
@@ -887,12 +902,10 @@ def report(app: App, fmt: str, output: Path, as_of: datetime | None, plan_slug: 
         text = report_csv(board)
     try:
         output.parent.mkdir(parents=True, exist_ok=True)
-        # Written beside the target and renamed, so a reader never sees half a report.
-        partial = output.with_name(output.name + ".partial")
-        partial.write_text(text, encoding="utf-8", newline="" if fmt == "csv" else None)
-        partial.replace(output)
     except OSError as exc:
         raise PlanworkerError(f"cannot write {output}: {exc.strerror}") from None
+    # Whole or not at all, and never through a link planted at the name (worker/files.py).
+    write_text(output, text, newline="" if fmt == "csv" else None)
     click.echo(f"wrote the board report as of {board.as_of} to {output}")
 
 

@@ -7,18 +7,24 @@ URL's `connect_timeout` sets how long to wait for the server to answer; the defa
 
 from __future__ import annotations
 
+import os
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 from sqlalchemy.orm import Session, sessionmaker
 
 from worker.errors import PlanworkerError
 
 SQLITE_BUSY_TIMEOUT_MS = 5000
+# The databases planworker's migrations and queries are written and tested for.
+SUPPORTED = ("sqlite", "postgresql")
+# "scheme://user:password@": the password runs to the last "@" (an unescaped one included).
+_PASSWORD = re.compile(r"([A-Za-z][\w+.-]*://[^:/@\s]*:)[^\s]*@")
 # Seconds to wait for a PostgreSQL server to answer a new connection.
 POSTGRES_CONNECT_TIMEOUT_S = 10
 
@@ -57,10 +63,23 @@ def _sqlite_begin(conn: Any) -> None:
     conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def _ensure_sqlite_folder(url: str) -> None:
+def _private_sqlite_file(url: str) -> None:
+    """Create a SQLite file's folder (0700) and the empty file (0600) where they are missing:
+    the database holds message bodies and notes. SQLite gives its -wal and -shm files the
+    database file's permissions."""
     database = make_url(url).database
-    if database and database != ":memory:" and not database.startswith("file:"):
-        Path(database).parent.mkdir(parents=True, exist_ok=True)
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    path = Path(database)
+    try:
+        for folder in reversed([path.parent, *path.parent.parents]):
+            if not folder.exists():
+                folder.mkdir(mode=0o700)
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600))
+    except FileExistsError:
+        pass  # an existing database keeps the permissions its owner gave it
+    except OSError as exc:
+        raise PlanworkerError(f"cannot create the database {path}: {exc.strerror}") from None
 
 
 def missing_sqlite_file(url: str) -> Path | None:
@@ -79,15 +98,24 @@ def missing_sqlite_file(url: str) -> Path | None:
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
-    """An engine for any SQLAlchemy URL; a SQLite file's folder is created if needed."""
+    """An engine for a SQLite or PostgreSQL URL; a SQLite file is created private if needed."""
     try:
         parsed = make_url(url)
     except Exception as exc:
-        raise PlanworkerError(f"database_url {url!r} is not a database URL: {exc}") from None
-    if parsed.get_backend_name() == "sqlite":
-        _ensure_sqlite_folder(url)
+        reason = _redacted(str(exc), url)
+        raise PlanworkerError(
+            f"database_url {shown(url)} is not a database URL: {reason}"
+        ) from None
+    backend = parsed.get_backend_name()
+    if backend not in SUPPORTED:
+        raise PlanworkerError(
+            f"database_url {shown(url)}: planworker works with {' or '.join(SUPPORTED)} "
+            f"databases, not {backend!r}"
+        )
+    if backend == "sqlite":
         busy_timeout_ms = _sqlite_busy_timeout_ms(parsed)
-        engine = create_engine(url, **kwargs)
+        engine = _create_engine(url, **kwargs)
+        _private_sqlite_file(url)
         event.listen(engine, "connect", _sqlite_pragmas(busy_timeout_ms))
         event.listen(engine, "begin", _sqlite_begin)
         return engine
@@ -97,7 +125,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     if parsed.get_backend_name() == "postgresql":
         given = kwargs.get("connect_args", {})
         kwargs["connect_args"] = {**_postgres_connect_args(parsed), **given}
-    engine = create_engine(url, pool_pre_ping=True, **kwargs)
+    engine = _create_engine(url, pool_pre_ping=True, **kwargs)
     if parsed.get_backend_name() == "postgresql":
         event.listen(engine, "connect", _postgres_settings)
     return engine
@@ -117,6 +145,19 @@ def _postgres_connect_args(url: URL) -> dict[str, Any]:
             "seconds from 1"
         )
     return {}
+
+
+def _create_engine(url: str, **kwargs: Any) -> Engine:
+    try:
+        return create_engine(url, **kwargs)
+    except (NoSuchModuleError, ImportError) as exc:
+        driver = make_url(url).drivername
+        raise PlanworkerError(
+            f"database_url {shown(url)}: the database driver {driver!r} is not available "
+            f"({_redacted(str(exc), url)}); use postgresql:// (psycopg) or sqlite:///"
+        ) from None
+    except (ArgumentError, TypeError, ValueError) as exc:
+        raise PlanworkerError(f"database_url {shown(url)}: {_redacted(str(exc), url)}") from None
 
 
 def _postgres_settings(dbapi_connection: Any, _record: Any) -> None:
@@ -159,12 +200,18 @@ def session_factory(engine: Engine) -> sessionmaker[Session]:
 
 
 def shown(url: str | URL) -> str:
-    """A database URL as it may be shown to people: the password, if any, masked."""
+    """A database URL as it may be shown to people: the password, if any, masked. The one
+    way every message, log and --json output shows a database URL."""
     try:
-        parsed = make_url(url)
+        return make_url(url).render_as_string(hide_password=True)
     except Exception:
-        return "(an unreadable database URL)"
-    return parsed.render_as_string(hide_password=True)
+        # Unreadable to SQLAlchemy: mask everything between the user name and the last "@".
+        return _PASSWORD.sub(r"\1***@", str(url))
+
+
+def _redacted(text: str, url: str) -> str:
+    """A message about `url` (which may quote it) with its password masked."""
+    return _PASSWORD.sub(r"\1***@", text.replace(url, shown(url)))
 
 
 def database_error(url: str | URL, exc: DBAPIError, doing: str = "use") -> PlanworkerError:

@@ -276,6 +276,9 @@ class SmtpSettings(_Section):
     deadline_seconds: float | None = Field(default=None, gt=0, le=3600)
     # Certificates to trust for the server (PEM), e.g. a council's own CA; default: the system's.
     ca_file: Path | None = None
+    # Logging in with security = "none" sends the password unencrypted: refused unless this
+    # is set, for a relay on this machine or a network the council trusts.
+    allow_plaintext_login: bool = False
 
     @field_validator("ca_file")
     @classmethod
@@ -287,6 +290,16 @@ class SmtpSettings(_Section):
         if not is_file:
             raise ValueError(f"{value} is not a file")
         return value
+
+    @model_validator(mode="after")
+    def _no_plaintext_password(self) -> SmtpSettings:
+        if self.security == "none" and self.username and not self.allow_plaintext_login:
+            raise ValueError(
+                'security = "none" with a username would send the password unencrypted: use '
+                '"starttls" or "tls", or set allow_plaintext_login = true for a server on '
+                "this machine or a trusted network"
+            )
+        return self
 
     @model_validator(mode="after")
     def _password_from_file(self) -> SmtpSettings:

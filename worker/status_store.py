@@ -16,6 +16,7 @@ from worker.errors import InputError, PlanworkerError, Problem
 from worker.models import Action, StatusChange, WorkStream
 from worker.plan.data import DependencyRef, Rag, State
 from worker.plan.store import Actions, chunks, deps_by_action, of_actions
+from worker.terminal import one_line
 
 # --- reading -----------------------------------------------------------------------------
 
@@ -274,3 +275,25 @@ def history(session: Session, plan_id: int, ref: str) -> list[StatusChange]:
         .order_by(StatusChange.changed_at, StatusChange.id)
     )
     return list(session.scalars(query))
+
+
+def render_history(ref: str, changes: Sequence[StatusChange]) -> str:
+    """`status history` as text: one line per change. Notes and names are shown, never
+    obeyed: their control characters and line breaks are printed as escapes."""
+    if not changes:
+        return f"{one_line(ref)}: no status changes recorded"
+    lines = []
+    for c in changes:
+        what = []
+        if c.rag_from != c.rag_to:
+            what.append(f"RAG {c.rag_from or 'none'} -> {c.rag_to or 'none'}")
+        if c.state_from != c.state_to:
+            what.append(f"{c.state_from} -> {c.state_to}")
+        note = f" — {c.note}" if c.note else ""
+        lines.append(
+            one_line(
+                f"{c.changed_at:%Y-%m-%d %H:%M}  {c.changed_by} ({c.source}): "
+                f"{'; '.join(what) or 'note'}{note}"
+            )
+        )
+    return "\n".join(lines)

@@ -9,6 +9,7 @@ from pathlib import Path
 from sqlalchemy.orm import Session
 
 from worker.errors import PlanworkerError
+from worker.files import write_file, write_text
 from worker.models import Plan
 from worker.plan.dates import MonthDay
 from worker.plan.store import load_plan
@@ -20,15 +21,16 @@ def _write_text(text: str, output: Path | None) -> None:
     if output is None:
         sys.stdout.write(text)
         return
-    # Write beside the target, then rename: a failed export never leaves half a file.
-    partial = output.with_name(output.name + ".partial")
-    partial.write_text(text, encoding="utf-8", newline="")
-    partial.replace(output)
+    write_text(output, text, newline="")
 
 
 def export_plan(
     session: Session, plan: Plan, fmt: str, output: Path | None, month_day: MonthDay
 ) -> None:
+    if fmt not in ("yaml", "csv", "xlsx"):
+        raise PlanworkerError(f"unknown export format {fmt!r}")
+    if fmt == "xlsx" and output is None:
+        raise PlanworkerError("xlsx export needs a file: add -o FILE.xlsx")
     doc = load_plan(session, plan)
     if fmt == "yaml":
         _write_text(dump_yaml(doc), output)
@@ -37,11 +39,6 @@ def export_plan(
         write_csv(export_rows(doc.actions, month_day), buffer)
         text = buffer.getvalue()
         _write_text(("\ufeff" + text) if output else text, output)
-    elif fmt == "xlsx":
-        if output is None:
-            raise PlanworkerError("xlsx export needs a file: add -o FILE.xlsx")
-        partial = output.with_name(output.name + ".partial")
-        write_xlsx(export_rows(doc.actions, month_day), partial)
-        partial.replace(output)
     else:
-        raise PlanworkerError(f"unknown export format {fmt!r}")
+        assert output is not None
+        write_file(output, lambda handle: write_xlsx(export_rows(doc.actions, month_day), handle))

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from pathlib import Path
+from typing import BinaryIO
 
 from worker.cells import guard_formula, unguard_formula, unwritable_character, writable
 from worker.errors import InputError, Problem
@@ -467,7 +468,7 @@ def write_csv(rows: Iterable[list[str]], out: io.TextIOBase | io.StringIO) -> No
         writer.writerow([guard_formula(v) for v in row])
 
 
-def write_xlsx(rows: Iterable[list[str]], path: Path) -> None:
+def write_xlsx(rows: Iterable[list[str]], out: Path | BinaryIO) -> None:
     from openpyxl import Workbook
     from openpyxl.styles import Alignment, Font
 
@@ -485,4 +486,4 @@ def write_xlsx(rows: Iterable[list[str]], path: Path) -> None:
             if r == 1:
                 cell.font = Font(bold=True)
     sheet.freeze_panes = "A2"
-    book.save(path)
+    book.save(out)
