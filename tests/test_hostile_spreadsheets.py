@@ -181,6 +181,73 @@ def test_a_zip_bomb_is_refused_before_it_is_unpacked_and_memory_stays_small(
     assert f"Error: {path}: " in result.output and "(limit)" in result.output
 
 
+def with_shared_strings(path: Path, rows: list[list[str]]) -> Path:
+    """A workbook as Excel writes one: every text in xl/sharedStrings.xml, cells by index.
+    (openpyxl writes its text inline.)"""
+    strings: dict[str, int] = {}
+    sheet_rows = []
+    for r, row in enumerate(rows, start=1):
+        cells = "".join(
+            f'<c r="{chr(65 + c)}{r}" t="s"><v>{strings.setdefault(v, len(strings))}</v></c>'
+            for c, v in enumerate(row)
+        )
+        sheet_rows.append(f'<row r="{r}">{cells}</row>')
+    main = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+    rel = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+    package = "http://schemas.openxmlformats.org/package/2006/relationships"
+    kind = "application/vnd.openxmlformats-officedocument.spreadsheetml"
+    parts = {
+        "[Content_Types].xml": (
+            '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+            '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.'
+            'relationships+xml"/><Default Extension="xml" ContentType="application/xml"/>'
+            f'<Override PartName="/xl/workbook.xml" ContentType="{kind}.sheet.main+xml"/>'
+            f'<Override PartName="/xl/worksheets/sheet1.xml" ContentType="{kind}.worksheet+xml"/>'
+            f'<Override PartName="/xl/sharedStrings.xml" ContentType="{kind}.sharedStrings+xml"/>'
+            "</Types>"
+        ),
+        "_rels/.rels": (
+            f'<Relationships xmlns="{package}"><Relationship Id="rId1" '
+            f'Type="{rel}/officeDocument" Target="xl/workbook.xml"/></Relationships>'
+        ),
+        "xl/workbook.xml": (
+            f'<workbook xmlns="{main}" xmlns:r="{rel}"><sheets>'
+            '<sheet name="Actions" sheetId="1" r:id="rId1"/></sheets></workbook>'
+        ),
+        "xl/_rels/workbook.xml.rels": (
+            f'<Relationships xmlns="{package}">'
+            f'<Relationship Id="rId1" Type="{rel}/worksheet" Target="worksheets/sheet1.xml"/>'
+            f'<Relationship Id="rId2" Type="{rel}/sharedStrings" Target="sharedStrings.xml"/>'
+            "</Relationships>"
+        ),
+        SHEET: (
+            f'<worksheet xmlns="{main}"><sheetData>{"".join(sheet_rows)}</sheetData></worksheet>'
+        ),
+        "xl/sharedStrings.xml": (
+            f'<sst xmlns="{main}">'
+            + "".join(f"<si><t>{text}</t></si>" for text in strings)
+            + "</sst>"
+        ),
+    }
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, xml in parts.items():
+            archive.writestr(name, xml)
+    return path
+
+
+def test_shared_strings_past_their_limit_are_refused_before_they_are_loaded(
+    tmp_path: Path,
+) -> None:
+    # Each distinct string costs a hundred bytes or more once loaded, and distinct strings
+    # pack only a few times smaller: the ratio limit does not catch them.
+    rows = [PLAN_HEAD] + [[f"A{n}", "1", f"action {n}", "Head", "May 2012"] for n in range(3000)]
+    path = with_shared_strings(tmp_path / "plan.xlsx", rows)
+    expected = r"xl/sharedStrings\.xml unpacks to [0-9,]+ bytes of text \(limit 10,000\)"
+    with pytest.raises(InputError, match=expected):
+        read_xlsx(path, limits=Limits(shared_strings_bytes=10_000))
+    assert len(read_xlsx(path).actions) == 3000
+
+
 def test_a_workbook_unpacking_past_the_size_limit_is_refused(tmp_path: Path) -> None:
     rows: list[list[Any]] = [PLAN_HEAD] + [
         [f"A{n}", 1, f"action {n}", "Head", "May 2012"] for n in range(3000)

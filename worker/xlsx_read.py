@@ -26,6 +26,8 @@ class Limits:
     columns: int = 256  # filled columns per row (a plan table has 17)
     cells: int = 5_000_000  # filled cells in the sheet
     unpacked_bytes: int = 64 * 1024 * 1024  # all parts of the zip, unpacked
+    # The shared strings are held in memory whole, at several times their size in XML.
+    shared_strings_bytes: int = 16 * 1024 * 1024
     ratio: int = 200  # how many times its packed size one large part may unpack to
     parts: int = 10_000
 
@@ -54,6 +56,14 @@ def check_zip(path: Path, limits: Limits = LIMITS) -> None:
         )
         raise InputError(source, [Problem("", reason)])
     for part in parts:
+        if part.filename.endswith("sharedStrings.xml") and (
+            part.file_size > limits.shared_strings_bytes
+        ):
+            reason = (
+                f"{part.filename} unpacks to {part.file_size:,} bytes of text "
+                f"(limit {limits.shared_strings_bytes:,}); save the table as CSV"
+            )
+            raise InputError(source, [Problem("", reason)])
         if part.file_size > _SMALL_PART and part.file_size > limits.ratio * part.compress_size:
             reason = (
                 f"{part.filename} unpacks to {part.file_size:,} bytes from "
