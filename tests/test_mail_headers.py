@@ -492,3 +492,20 @@ def test_the_maildir_backend_files_an_international_domain_and_refuses_a_wide_lo
         mailer.send(data, sender="a@example.org", recipients=["jösé@example.org"])
     assert "jösé@example.org" in refused.value.reason and not refused.value.backend
     assert len(maildir_messages(tmp_path / "outbox")) == 1
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "reason"),
+    [
+        ("PLANWORKER_MAIL__FROM_ADDRESS", "plänworker@example.org", "SMTPUTF8"),
+        ("PLANWORKER_MAIL__REPLY_TO", "réponses@example.org", "SMTPUTF8"),
+        ("PLANWORKER_MAIL__FROM_NAME", "Reminders" * 30, "270 characters"),
+    ],
+)
+def test_the_senders_address_and_name_follow_the_same_rules_at_config_check(
+    cli: Cli, variable: str, value: str, reason: str
+) -> None:
+    cli.env[variable] = value
+    checked = cli("config", "check", ok=False)
+    assert checked.exit_code == 1 and "Traceback" not in checked.output
+    assert variable in checked.output and reason in checked.output  # where, and why
