@@ -319,3 +319,14 @@ def test_plan_exports_and_board_reports_guard_the_same_cells(text: str) -> None:
     write_csv([[text]], out)
     (exported,) = next(csv.reader(io.StringIO(out.getvalue())))
     assert exported == csv_cell(text) == "'" + text
+
+
+def test_a_status_return_csv_past_the_row_or_column_limit_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "return.csv"
+    row = "WS1-01,Red,,Late,Me\n"
+    path.write_text(",".join(STATUS_HEAD) + "\n" + row * 100_000, encoding="utf-8")
+    with pytest.raises(InputError, match=r"row 100001: the file has more than 100,000 rows"):
+        read_status_return(path)
+    path.write_text(",".join(STATUS_HEAD) + "\n" + row.strip() + "," * 252 + "x\n", "utf-8")
+    with pytest.raises(InputError, match=r"row 2: a row may have at most 256 columns"):
+        read_status_return(path)

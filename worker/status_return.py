@@ -91,7 +91,7 @@ def read_status_return(path: Path, *, today: date | None = None) -> StatusReturn
     if kind == ".csv":
         records, notes = _csv_records(_read_bytes(path, source), source)
     elif kind == ".xlsx":
-        records, notes = _xlsx_records(path, source), []
+        records, notes = _xlsx_records(path), []
     else:
         accepted = " or ".join(KINDS)
         raise InputError(
@@ -124,8 +124,11 @@ def _csv_records(raw: bytes, source: str) -> tuple[list[_Record], list[str]]:
     records: list[_Record] = []
     try:
         for number, values in enumerate(reader, start=1):
-            if number > LIMITS.rows or len(values) > LIMITS.columns:
-                reason = f"more than {LIMITS.rows:,} rows or {LIMITS.columns} columns (limit)"
+            if number > LIMITS.rows:
+                reason = f"the file has more than {LIMITS.rows:,} rows (limit)"
+                raise InputError(source, [Problem(f"row {number}", reason)])
+            if any(v.strip() for v in values[LIMITS.columns :]):
+                reason = f"a row may have at most {LIMITS.columns} columns (limit)"
                 raise InputError(source, [Problem(f"row {number}", reason)])
             records.append((number, [unguard_formula(v) for v in values]))
     except csv.Error as exc:
@@ -135,7 +138,7 @@ def _csv_records(raw: bytes, source: str) -> tuple[list[_Record], list[str]]:
     return records, notes
 
 
-def _xlsx_records(path: Path, source: str) -> list[_Record]:
+def _xlsx_records(path: Path) -> list[_Record]:
     with sheet_rows(path) as rows:
         return [(number, [_xlsx_value(cell) for cell in cells]) for number, cells in rows]
 
