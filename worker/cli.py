@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from functools import cached_property
@@ -208,6 +209,19 @@ def plan() -> None:
     """Import, export, show and check action plans."""
 
 
+def _terminal_progress(path: Path) -> Callable[[int, int], None] | None:
+    """Progress of a long import on standard error, for a person watching a terminal only:
+    a log or a pipe gets the summary alone."""
+    if not sys.stderr.isatty():
+        return None
+    click.echo(f"reading {path} ...", err=True)
+
+    def report(done: int, total: int) -> None:
+        click.echo(f"\rwriting actions: {done:,} of {total:,}", nl=done == total, err=True)
+
+    return report
+
+
 @plan.command("import")
 @click.argument("path", type=click.Path(path_type=Path, exists=True, dir_okay=False))
 @plan_option
@@ -251,6 +265,7 @@ def plan_import(
             directory,
             replace_plan=replace_plan,
             diff=diff,
+            progress=_terminal_progress(path),
         )
     if diff:
         found = diff_json(result, None if replace_plan else replacing(result))

@@ -17,7 +17,14 @@ from worker.errors import InputError, Problem
 from worker.models import Plan
 from worker.plan.data import PlanDoc, PlanInfo
 from worker.plan.dates import MonthDay
-from worker.plan.store import Changer, ImportResult, find_plan, import_plan, plan_info
+from worker.plan.store import (
+    Changer,
+    ImportResult,
+    Progress,
+    find_plan,
+    import_plan,
+    plan_info,
+)
 from worker.plan.table_io import Table, read_csv, read_xlsx
 from worker.plan.yaml_io import read_yaml
 
@@ -97,6 +104,7 @@ def import_file(
     *,
     replace_plan: bool = False,
     diff: bool = False,
+    progress: Progress | None = None,
 ) -> ImportResult:
     """Import `path` into the plan `slug` (YAML: renames the file's plan). All or nothing.
 
@@ -113,7 +121,9 @@ def import_file(
                 doc, warnings = read, []
                 if slug:
                     doc = PlanDoc(replace(doc.info, slug=slug), doc.work_streams, doc.actions)
-            result = import_plan(session, doc, month_day=month_day, who=who, list_changes=diff)
+            result = import_plan(
+                session, doc, month_day=month_day, who=who, list_changes=diff, progress=progress
+            )
             result.warnings = warnings + result.warnings
             if diff:
                 raise _Diff(result)

@@ -8,7 +8,7 @@ no longer lists are archived, never deleted, so their status history stays.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
@@ -44,6 +44,9 @@ from worker.plan.due import read_action_dates
 from worker.plan.leads import role_key
 
 CHUNK = 2000
+# Called with (actions written, actions in the file) as an import goes.
+Progress = Callable[[int, int], None]
+
 # Ids in one statement: a run's chunk of the plan (5,000) in one, under SQLite's 32,766.
 ID_CHUNK = 30_000
 T = TypeVar("T")
@@ -521,9 +524,11 @@ def import_plan(
     month_day: MonthDay,
     who: Changer,
     list_changes: bool = False,
+    progress: Progress | None = None,
 ) -> ImportResult:
     """Write the plan in `doc` (already validated) into the open transaction; with
-    `list_changes`, the result names each action added, changed and archived."""
+    `list_changes`, the result names each action added, changed and archived. `progress` is
+    told the actions written so far and the total, after each chunk."""
     result = ImportResult(plan=doc.info.slug, changes=ImportChanges() if list_changes else None)
     plan = _plan_row(session, doc.info, result)
     needed = {a.work_stream for a in doc.actions}
@@ -536,8 +541,12 @@ def import_plan(
     for ref, action_id, archived in session.execute(query):
         known[ref] = action_id
         result.live_before += not archived
+    done = 0
     for chunk in chunks(numbered):
         _sync_chunk(session, plan.id, chunk, ws_ids, role_ids, month_day, who, result, known)
+        done += len(chunk)
+        if progress is not None:
+            progress(done, len(numbered))
     refs = {a.ref for a in doc.actions}
     result.archived = _archive_missing(session, plan.id, refs, result.changes)
     if plan.month_day != month_day:
