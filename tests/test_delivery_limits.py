@@ -15,17 +15,23 @@ from datetime import UTC, date, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
 
+import pytest
 from sqlalchemy import Engine, insert, select
 from sqlalchemy.orm import Session
 
-from tests.conftest import ROOT, SEED, Cli
+from tests.conftest import CONTACTS, ROOT, SEED, Cli
 from tests.slow_smtp import SlowSmtpServer
 from tests.smtp_server import Received, SmtpServer
+from worker.configure import remind_config
+from worker.contacts import load_directory
 from worker.db import make_engine, session_factory
+from worker.delivery import deliver_and_notify
 from worker.mail.backends import SmtpConfig, SmtpMailer
 from worker.models import Action, ActionLead, LeadRole, Message, Plan, WorkStream
 from worker.outbox import RetryPolicy, claim_batch, deliver, insert_message
+from worker.reroute import Queued, moves
 from worker.rules.digest import Recipient
+from worker.settings import Settings
 
 T0 = datetime(2012, 9, 24, 7, 0, tzinfo=UTC)
 
@@ -303,3 +309,117 @@ def test_messages_the_server_refuses_are_told_to_the_administrator_and_fail_the_
     # the server takes.
     listed = {ref for m in to_admin for ref in _refs_in(m)}
     assert listed == set(refs)
+
+
+# --- 4. a post that changed hands while its reminder waited in the queue ------------------
+
+
+def _queued_refs(cli: Cli, address: str) -> set[str]:
+    ledger = json.loads(cli("outbox", "--to", address, "--json").stdout)["messages"]
+    assert all(m["state"] == "pending" for m in ledger)
+    return {item["ref"] for m in ledger for item in m["items"]}
+
+
+def _contacts_with(tmp_path: Path, role: str, email: str) -> Path:
+    """A copy of the contacts directory with `role`'s address changed ("": vacant)."""
+    text = CONTACTS.read_text(encoding="utf-8")
+    header = f'[roles."{role}"]\n'
+    start = text.index(header)
+    end = text.index("\n\n", start)
+    block = re.sub(r'(?m)^email = ".*"$', f'email = "{email}"', text[start:end], count=1)
+    changed = tmp_path / "contacts-now.toml"
+    changed.write_text(text[:start] + block + text[end:], encoding="utf-8")
+    return changed
+
+
+@pytest.mark.parametrize(
+    ("new_address", "now_for"),
+    [
+        ("qa-lead-2013@example.org", "qa-lead-2013@example.org"),  # a new holder
+        ("", "audit-manager@example.org"),  # vacant: its deputy, as planning does
+    ],
+)
+def test_a_reminder_queued_before_a_post_changed_hands_goes_to_whoever_holds_it_now(
+    cli: Cli, tmp_path: Path, new_address: str, now_for: str
+) -> None:
+    cli("plan", "import", str(SEED))
+    with SmtpServer("plain") as server:
+        _use(cli, server)
+        server.stop()  # an outage: the day's reminders wait in the outbox
+        cli("remind", "--as-of", "2012-09-24", "--json", ok=False)
+        queued = _queued_refs(cli, HEAD_OF_QA)
+        assert queued
+        changed = _contacts_with(tmp_path, "Head of QA", new_address)
+        cli.env["PLANWORKER_CONTACTS_FILE"] = str(changed)
+        server.start()
+        cli("remind", "--as-of", "2012-09-24", "--json")
+        received = list(server.received)
+    assert HEAD_OF_QA not in {_to(r) for r in received}
+    texts = [r.message.get_body(("plain",)) for r in received if _to(r) == now_for]
+    body = "\n".join(str(text.get_content()) for text in texts if text is not None)
+    assert all(re.search(rf"\b{re.escape(ref)}\b", body) for ref in queued)
+    # The ledger says why they went there, and holds nothing more for the old address.
+    ledger = json.loads(cli("outbox", "--to", now_for, "--json").stdout)["messages"]
+    moved = [i for m in ledger for i in m["items"] if i["ref"] in queued]
+    why = f"re-routed: queued for {HEAD_OF_QA}"
+    assert moved and all(i["reason"].startswith(why) for i in moved)
+    assert json.loads(cli("outbox", "--to", HEAD_OF_QA, "--json").stdout)["messages"] == []
+
+
+def test_only_items_the_rules_now_give_to_someone_else_are_moved() -> None:
+    day = date(2012, 9, 24)
+    queued = [
+        Queued(1, "remind", day, "old@example.org|7|overdue|1|2012-09-21", 7),  # changed hands
+        Queued(1, "remind", day, "old@example.org|8|overdue|1|2012-09-21", 8),  # completed since
+        Queued(2, "remind", day, "same@example.org|9|upcoming|7|2012-10-01", 9),  # unchanged
+    ]
+    current = {
+        ("remind", day): {
+            "new@example.org|7|overdue|1|2012-09-21",
+            "same@example.org|9|upcoming|7|2012-10-01",
+        }
+    }
+    (move,) = moves(queued, current)
+    assert (move.message_id, move.action_id, move.was, move.now) == (
+        1,
+        7,
+        "old@example.org",
+        ("new@example.org",),
+    )
+
+
+def test_the_retry_job_re_routes_a_queued_reminder_without_planning_a_new_day(
+    cli: Cli, tmp_path: Path
+) -> None:
+    cli("plan", "import", str(SEED))
+    with SmtpServer("plain") as server:
+        _use(cli, server)
+        server.stop()
+        cli("remind", "--as-of", "2012-09-24", "--json", ok=False)
+    queued = _queued_refs(cli, HEAD_OF_QA)
+    changed = _contacts_with(tmp_path, "Head of QA", "qa-lead-2013@example.org")
+    # What the service's retry tick does: deliver what waits, nothing planned.
+    config = remind_config(Settings(contacts_file=changed), load_directory(changed))
+    engine = make_engine(cli.db_url)
+    try:
+        with Session(engine) as session:
+            plan_id = session.scalars(select(Plan.id)).one()
+        with SmtpServer("plain") as server:
+            mailer = SmtpMailer(SmtpConfig(server.host, server.port, "none", timeout=5))
+            report = deliver_and_notify(
+                session_factory(engine),
+                mailer,
+                config,
+                plan_id=plan_id,
+                as_of=date(2012, 9, 26),
+                clock=lambda: datetime.now(UTC),
+            )
+            received = list(server.received)
+    finally:
+        engine.dispose()
+    assert report.failed == 0 and report.sent == len(received)
+    assert HEAD_OF_QA not in {_to(r) for r in received}
+    new = "qa-lead-2013@example.org"
+    texts = [r.message.get_body(("plain",)) for r in received if _to(r) == new]
+    body = "\n".join(str(text.get_content()) for text in texts if text is not None)
+    assert all(re.search(rf"\b{re.escape(ref)}\b", body) for ref in queued)

@@ -5,6 +5,7 @@ failed rows that `planworker outbox --state failed` lists (docs/ledger.md)."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import date, datetime
@@ -19,7 +20,10 @@ from worker.mail.render import message_id_for
 from worker.models import Message
 from worker.outbox import DeliveryReport, deliver, insert_message
 from worker.remind import RemindConfig, mail_domain
+from worker.reroute import reroute
 from worker.rules.digest import Recipient
+
+log = logging.getLogger(__name__)
 
 NOTICE_JOB = "notice"
 # The notice names this many refused messages; the rest are counted (it must stay small).
@@ -125,10 +129,17 @@ def deliver_and_notify(
     clock: Callable[[], datetime],
     should_stop: Callable[[], bool] = lambda: False,
     before_retry: Callable[[], None] = lambda: None,
+    planned_since: datetime | None = None,
 ) -> DeliveryReport:
     """Deliver what is due; if the server refused any, queue the administrator's plain
     notice, call `before_retry` (a job adds its own detailed notice there), and deliver once
-    more, so the administrator hears of it in the same run."""
+    more, so the administrator hears of it in the same run.
+
+    First, messages queued before `planned_since` (all, when None) whose post has changed
+    hands since are re-planned for its current holder (worker/reroute.py)."""
+    if not should_stop():
+        for move in reroute(sessions, plan_id, config, now=clock(), before=planned_since):
+            log.info("re-routed %s: %s", move.rest, move.reason())
     report = deliver(
         sessions, mailer, clock=clock, policy=config.retry, plan_id=plan_id, should_stop=should_stop
     )

@@ -630,6 +630,25 @@ def render(
     return planned, errors
 
 
+def current_keys(
+    session: Session,
+    plan_id: int,
+    config: RemindConfig,
+    as_of: date,
+    job: str,
+    action_ids: Collection[int],
+) -> set[str]:
+    """The ledger keys `job`'s rules give on `as_of` for these actions with the current
+    contacts directory, whether or not the ledger holds them (read only)."""
+    rules = JOBS[job]
+    run = _RunContext(plan_id, config, as_of, None, plan_risks(session, plan_id, as_of))
+    scope = rules.scope(plan_id, as_of, config.policy)
+    found: set[str] = set()
+    for part in chunks(sorted(action_ids)):
+        found.update(key for _, _, key in rules.who(session, scope & Action.id.in_(part), run))
+    return found
+
+
 def plan_messages(
     sessions: sessionmaker[Session],
     plan_id: int,
@@ -710,12 +729,13 @@ def run_reminders(
 
     if not dry_run and mailer is not None:
         config = fitted_to_server(config, mailer)  # parts no larger than the server takes
+    started = clock()
     result = plan_messages(
         sessions,
         plan_id,
         config,
         as_of,
-        clock(),
+        started,
         dry_run=dry_run,
         job=job,
         only=only,
@@ -748,5 +768,6 @@ def run_reminders(
         clock=clock,
         should_stop=should_stop,
         before_retry=tell_administrator,
+        planned_since=started,  # this run's own messages used today's directory
     )
     return result

@@ -9,8 +9,8 @@ per job and scheduled period, claimed before the job starts. So:
 - several workers on one PostgreSQL database run each period once between them;
 - a job that failed is tried again by the next retry tick.
 
-Stopping (SIGTERM, SIGINT) lets the message being sent finish, records nothing half-done,
-and exits.
+Stopping (SIGTERM, SIGINT) ends a conversation with the mail server at once (the message
+waits, its attempt not counted), records nothing half-done, and exits.
 """
 
 from __future__ import annotations
@@ -264,7 +264,7 @@ def serve(service: Service) -> None:
         scheduler.add_job(_runner(service, name), ScheduleTrigger(spec.trigger), id=name, name=name)
 
     def _stop(signum: int, _frame: object) -> None:
-        log.info("received %s: stopping after the current message", signal.Signals(signum).name)
+        log.info("received %s: stopping", signal.Signals(signum).name)
         service.stop.set()
 
     signal.signal(signal.SIGTERM, _stop)

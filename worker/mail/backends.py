@@ -369,6 +369,10 @@ class SmtpMailer:
         self._config = config
         self._smtp: _SMTP | None = None
         self._watch = _Watch(config.timeout)
+        # Whether the open connection has carried a message (a hang-up on one that has is
+        # retried at once on a new one), and why opening it failed before the first send.
+        self._proven = False
+        self._unavailable: DeliveryError | None = None
 
     def stop_when(self, should_stop: Callable[[], bool]) -> None:
         """End a conversation in progress promptly once `should_stop()` is true (SIGTERM)."""
@@ -394,6 +398,7 @@ class SmtpMailer:
 
     def close(self) -> None:
         smtp, self._smtp = self._smtp, None
+        self._proven = False
         if smtp is not None:
             _quit(smtp)
 
@@ -408,6 +413,11 @@ class SmtpMailer:
             return _server_size(self._smtp)
         except Exception as exc:
             self._drop()
+            # The run's one attempt to connect: its first send reports this failure rather
+            # than try again after planning (a busy server is asked once per run).
+            error = self._over(exc) if isinstance(exc, _ConversationOver) else self._classify(exc)
+            error.backend = True
+            self._unavailable = error
             log.info("SMTP server %s: cannot ask for its size limit: %s", self._where, exc)
             return None
 
@@ -432,6 +442,9 @@ class SmtpMailer:
         # (smtplib raises SMTPNotSupportedError, a permanent error, when it does not).
         ascii_only = sender.isascii() and all(addr.isascii() for addr in to_addrs)
         options = () if ascii_only else ("SMTPUTF8", "BODY=8BITMIME")
+        if self._unavailable is not None:
+            error, self._unavailable = self._unavailable, None
+            raise error
         self._start_conversation()
         try:
             return self._send_or_resend(data, sender, to_addrs, options)
@@ -443,7 +456,7 @@ class SmtpMailer:
     def _send_or_resend(
         self, data: bytes, sender: str, to_addrs: tuple[str, ...], options: tuple[str, ...]
     ) -> str:
-        reused = self._smtp is not None
+        reused = self._smtp is not None and self._proven
         try:
             return self._send_once(data, sender, to_addrs, options)
         except smtplib.SMTPServerDisconnected as exc:
@@ -494,6 +507,7 @@ class SmtpMailer:
                 f"{_kib(limit)} the server takes (its SIZE limit)"
             )
         refused = smtp.sendmail(from_addr, list(to_addrs), data, mail_options=options)
+        self._proven = True
         if refused:
             # Delivered to some recipients only: say so rather than pretend success, and name
             # who has the message so that a retry need not send it to them twice.
@@ -526,6 +540,7 @@ class SmtpMailer:
 
     def _drop(self) -> None:
         smtp, self._smtp = self._smtp, None
+        self._proven = False
         if smtp is not None:
             smtp.close()
 
@@ -534,6 +549,8 @@ class SmtpMailer:
         # after anything else its state is unknown and the next message starts afresh.
         if not isinstance(exc, smtplib.SMTPResponseException | smtplib.SMTPRecipientsRefused):
             self._drop()
+        else:
+            self._proven = True  # the server answered over it
         return self._classify(exc)
 
     def _classify(self, exc: BaseException) -> DeliveryError:
