@@ -16,6 +16,8 @@ from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import Engine, insert, select
 from sqlalchemy.orm import Session
 
@@ -26,12 +28,15 @@ from worker.configure import remind_config
 from worker.contacts import load_directory
 from worker.db import make_engine, session_factory
 from worker.delivery import deliver_and_notify
+from worker.errors import InputError
 from worker.mail.backends import SmtpConfig, SmtpMailer
+from worker.mail.parts import Encoder, split_to_fit
+from worker.mail.render import Rendered
 from worker.models import Action, ActionLead, LeadRole, Message, Plan, WorkStream
 from worker.outbox import RetryPolicy, claim_batch, deliver, insert_message
 from worker.reroute import Queued, moves
-from worker.rules.digest import Recipient
-from worker.settings import Settings
+from worker.rules.digest import Contact, Digest, Item, Recipient
+from worker.settings import Settings, load_settings
 
 T0 = datetime(2012, 9, 24, 7, 0, tzinfo=UTC)
 
@@ -423,3 +428,79 @@ def test_the_retry_job_re_routes_a_queued_reminder_without_planning_a_new_day(
     texts = [r.message.get_body(("plain",)) for r in received if _to(r) == new]
     body = "\n".join(str(text.get_content()) for text in texts if text is not None)
     assert all(re.search(rf"\b{re.escape(ref)}\b", body) for ref in queued)
+
+
+# --- settings and the splitting rule ------------------------------------------------------
+
+
+def test_a_deadline_as_long_as_the_lease_is_refused_naming_both_keys(tmp_path: Path) -> None:
+    config = tmp_path / "planworker.toml"
+    config.write_text("[mail]\nlease_seconds = 120\n\n[smtp]\ndeadline_seconds = 120\n")
+    with pytest.raises(InputError) as refused:
+        load_settings(config)
+    message = str(refused.value)
+    assert str(config) in message
+    assert "smtp.deadline_seconds (120) must be less than mail.lease_seconds (120)" in message
+    # Unset, the deadline follows a short lease down instead of refusing it.
+    config.write_text("[mail]\nlease_seconds = 20\n")
+    assert load_settings(config).send_deadline == 18
+
+
+def _sized(items: tuple[Item, ...]) -> int:
+    # A stand-in for a rendered message: a fixed head plus each item's own length.
+    return 500 + sum(len(item.action_text) for item in items)
+
+
+def _item(n: int, length: int) -> Item:
+    return Item(
+        key=f"lead@example.org|{n}|overdue|1|2012-09-21",
+        section="overdue",
+        kind="overdue",
+        threshold=1,
+        rule="overdue by 1 day",
+        action_id=n,
+        ref=f"A-{n}",
+        work_stream_number=1,
+        work_stream_title="",
+        key_deliverable="",
+        action_text="x" * length,
+        description="",
+        target_text="",
+        due=None,
+        precision="day",
+        recurrence="",
+        days=0,
+        dependencies_text="",
+        strategic_lead=Contact("", ""),
+        leads=(),
+        via=(),
+        rag=None,
+        state="not started",
+    )
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    lengths=st.lists(st.integers(min_value=0, max_value=3000), min_size=1, max_size=400),
+    limit=st.integers(min_value=8_000, max_value=60_000),
+)
+def test_split_parts_hold_every_item_once_in_order_and_fit_unless_one_item_is_too_big(
+    lengths: list[int], limit: int
+) -> None:
+    items = tuple(_item(n, length) for n, length in enumerate(lengths))
+    digest = Digest(Recipient("lead@example.org", "Lead"), date(2012, 9, 24), "P", "O", items)
+    encoder: Encoder[tuple[str, tuple[Item, ...]]] = Encoder(
+        render=lambda d: Rendered(subject="Action plan", text="t", html="h", ics=None),
+        encode=lambda d, rendered: (rendered.subject, d.items),
+        size=lambda message: _sized(message[1]),
+    )
+    parts = split_to_fit(digest, limit, encoder)
+    assert [i for _, part in parts for i in part] == list(items)
+    for _, part in parts:
+        assert _sized(part) <= limit or len(part) == 1
+    if len(parts) == 1:
+        assert parts[0][0] == "Action plan"
+    else:
+        assert [s for s, _ in parts] == [
+            f"Action plan (part {n} of {len(parts)})" for n in range(1, len(parts) + 1)
+        ]
