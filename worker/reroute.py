@@ -20,7 +20,7 @@ from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from worker.models import Action, Message, MessageContent, Notification, Plan, table_of
-from worker.outbox import record
+from worker.outbox import LedgerRace, record
 from worker.remind import JOBS, DayPlan, RemindConfig, current_keys, render
 
 Group = tuple[str, date]  # a job and the date it was planned for
@@ -140,23 +140,40 @@ def reroute(
             return []
         taken = _take_out(session, sorted({m.message_id for m in found}))
         found = [m for m in found if m.message_id in taken]
-        plan = session.get_one(Plan, plan_id)
-        for (job, as_of), ids in _taken_actions(queued, taken).items():
-            refs = set(session.scalars(select(Action.ref).where(Action.id.in_(sorted(ids)))))
-            day = DayPlan(session, plan, config, as_of, job, only=refs)
-            planned, _ = render(day.digests(day.recipients()), config, now, job)
-            record(
-                session,
-                planned,
-                plan_id=plan_id,
-                job=job,
-                as_of=as_of,
-                now=now,
-                sender=config.identity.sender.addr_spec,
-            )
+        try:
+            _plan_again(session, plan_id, config, now, _taken_actions(queued, taken))
+        except LedgerRace:
+            # Another worker planned some of the same items meanwhile: leave the queue as
+            # it was; the next delivery looks again.
+            session.rollback()
+            return []
         _note_reasons(session, found)
         session.commit()
     return found
+
+
+def _plan_again(
+    session: Session,
+    plan_id: int,
+    config: RemindConfig,
+    now: datetime,
+    actions: Mapping[Group, set[int]],
+) -> None:
+    """Plan these actions' items again, as of each group's date, with today's directory."""
+    plan = session.get_one(Plan, plan_id)
+    for (job, as_of), ids in actions.items():
+        refs = set(session.scalars(select(Action.ref).where(Action.id.in_(sorted(ids)))))
+        day = DayPlan(session, plan, config, as_of, job, only=refs)
+        planned, _ = render(day.digests(day.recipients()), config, now, job)
+        record(
+            session,
+            planned,
+            plan_id=plan_id,
+            job=job,
+            as_of=as_of,
+            now=now,
+            sender=config.identity.sender.addr_spec,
+        )
 
 
 def _taken_actions(queued: Iterable[Queued], taken: set[int]) -> dict[Group, set[int]]:

@@ -19,8 +19,10 @@ from worker.rules.digest import Digest, Item
 # Room left under the limit for what the part label adds to the subject, and for the
 # server counting a little differently (dot-stuffing, trace headers it adds).
 HEADROOM = 4096
-# A digest with more items than this is first measured on this many, to guess its size
-# without rendering it whole (a lead with 50,000 actions would make a 120 MB message).
+# A digest with more items than GUESS_ABOVE is first measured on SAMPLE_ITEMS of them, to
+# guess its size without rendering it whole (50,000 actions would make a 120 MB message).
+# Smaller ones are rendered whole at once: most fit, and then nothing is done twice.
+GUESS_ABOVE = 2000
 SAMPLE_ITEMS = 200
 # Aim each part at this share of the limit, so a guessed split rarely needs a second.
 FILL = 0.8
@@ -76,7 +78,7 @@ def split_to_fit(digest: Digest, limit: int, encoder: Encoder[E]) -> list[E]:
 
 
 def _guess_parts(digest: Digest, target: int, encoder: Encoder[E]) -> int:
-    if len(digest.items) <= SAMPLE_ITEMS:
+    if len(digest.items) <= GUESS_ABOVE:
         return 1
     sample = replace(digest, items=digest.items[:SAMPLE_ITEMS])
     per_item = encoder.size(encoder.encode(sample, encoder.render(sample))) / SAMPLE_ITEMS
