@@ -86,7 +86,15 @@ def bounded_child(code: str, *args: str) -> subprocess.CompletedProcess[str]:
     """Run `code` in a child Python held to 30 s of CPU (it is killed past that), which
     prints its peak memory last: the readers used to spin for hours on a claimed size."""
     prelude = "import resource\nresource.setrlimit(resource.RLIMIT_CPU, (30, 30))\n"
-    epilogue = "\nprint(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)\n"
+    # The child's own high-water mark: ru_maxrss would also count the RSS of the pytest
+    # process it was forked from (Linux keeps it across exec), hundreds of MB late in a run.
+    epilogue = (
+        "\nfrom pathlib import Path as _P\n"
+        "_hwm = [l for l in _P('/proc/self/status').read_text().splitlines()"
+        " if l.startswith('VmHWM:')] if _P('/proc/self/status').exists() else []\n"
+        "print(int(_hwm[0].split()[1]) // 1024 if _hwm"
+        " else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)\n"
+    )
     return subprocess.run(
         [sys.executable, "-c", prelude + code + epilogue, *args],
         capture_output=True,
