@@ -34,7 +34,7 @@ from worker.mail.parts import Encoder, split_to_fit
 from worker.mail.render import Rendered
 from worker.models import Action, ActionLead, LeadRole, Message, Plan, WorkStream
 from worker.outbox import RetryPolicy, claim_batch, deliver, insert_message
-from worker.reroute import Queued, moves
+from worker.reroute import Queued, moves, reroute
 from worker.rules.digest import Contact, Digest, Item, Recipient
 from worker.settings import Settings, load_settings
 
@@ -428,6 +428,34 @@ def test_the_retry_job_re_routes_a_queued_reminder_without_planning_a_new_day(
     texts = [r.message.get_body(("plain",)) for r in received if _to(r) == new]
     body = "\n".join(str(text.get_content()) for text in texts if text is not None)
     assert all(re.search(rf"\b{re.escape(ref)}\b", body) for ref in queued)
+
+
+def test_a_re_route_whose_new_message_cannot_be_made_leaves_the_queue_as_it_was(
+    cli: Cli, tmp_path: Path
+) -> None:
+    cli("plan", "import", str(SEED))
+    with SmtpServer("plain") as server:
+        _use(cli, server)
+        server.stop()
+        cli("remind", "--as-of", "2012-09-24", "--json", ok=False)
+    queued = _queued_refs(cli, HEAD_OF_QA)
+    assert queued
+    changed = _contacts_with(tmp_path, "Head of QA", "qa-lead-2013@example.org")
+    broken = tmp_path / "broken" / "reminder"
+    broken.mkdir(parents=True)
+    (broken / "subject.txt").write_text("{{ digest.no_such_field }}\n", encoding="utf-8")
+    settings = Settings(contacts_file=changed, templates_dir=broken.parent)
+    config = remind_config(settings, load_directory(changed))
+    engine = make_engine(cli.db_url)
+    try:
+        with Session(engine) as session:
+            plan_id = session.scalars(select(Plan.id)).one()
+        moved = reroute(session_factory(engine), plan_id, config, now=datetime.now(UTC))
+    finally:
+        engine.dispose()
+    # Nothing taken out of the queue: the old holder still gets it rather than nobody.
+    assert moved == []
+    assert _queued_refs(cli, HEAD_OF_QA) == queued
 
 
 # --- settings and the splitting rule ------------------------------------------------------

@@ -141,10 +141,17 @@ def reroute(
         taken = _take_out(session, sorted({m.message_id for m in found}))
         found = [m for m in found if m.message_id in taken]
         try:
-            _plan_again(session, plan_id, config, now, _taken_actions(queued, taken))
+            again = _taken_actions(queued, taken)
+            rendered_all = _plan_again(session, plan_id, config, now, again)
         except LedgerRace:
             # Another worker planned some of the same items meanwhile: leave the queue as
             # it was; the next delivery looks again.
+            session.rollback()
+            return []
+        if not rendered_all:
+            # A new recipient's message could not be made (a template or header problem):
+            # leave the queue as it was rather than lose the items; the run reports the
+            # problem when it plans that recipient itself.
             session.rollback()
             return []
         _note_reasons(session, found)
@@ -158,13 +165,16 @@ def _plan_again(
     config: RemindConfig,
     now: datetime,
     actions: Mapping[Group, set[int]],
-) -> None:
-    """Plan these actions' items again, as of each group's date, with today's directory."""
+) -> bool:
+    """Plan these actions' items again, as of each group's date, with today's directory;
+    False as soon as a message fails to render (the caller rolls everything back)."""
     plan = session.get_one(Plan, plan_id)
     for (job, as_of), ids in actions.items():
         refs = set(session.scalars(select(Action.ref).where(Action.id.in_(sorted(ids)))))
         day = DayPlan(session, plan, config, as_of, job, only=refs)
-        planned, _ = render(day.digests(day.recipients()), config, now, job)
+        planned, errors = render(day.digests(day.recipients()), config, now, job)
+        if errors:
+            return False
         record(
             session,
             planned,
@@ -174,6 +184,7 @@ def _plan_again(
             now=now,
             sender=config.identity.sender.addr_spec,
         )
+    return True
 
 
 def _taken_actions(queued: Iterable[Queued], taken: set[int]) -> dict[Group, set[int]]:
