@@ -182,3 +182,17 @@ def test_init_never_overwrites(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
 def test_init_refuses_a_shipped_config_whose_paths_it_cannot_find() -> None:
     with pytest.raises(PlanworkerError, match="no longer contains"):
         site_config('database_url = "sqlite:///elsewhere.db"\n')
+
+
+def test_paths_that_climb_out_of_the_config_folder_are_shown_plainly(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The checkout's own config keeps its database one folder up, in var/.
+    path = site(
+        tmp_path / "config",
+        'database_url = "sqlite:///../var/planworker.db"\n[mail]\nmaildir = "../var/outbox"\n',
+    )
+    monkeypatch.chdir(tmp_path)
+    loaded = load_settings(path)
+    assert loaded.database_url == f"sqlite:///{tmp_path / 'var' / 'planworker.db'}"
+    assert str(loaded.mail.maildir) == str(tmp_path / "var" / "outbox")

@@ -433,7 +433,9 @@ def _sqlite_url_in(folder: Path, url: str) -> str:
         or Path(database).is_absolute()
     ):
         return url
-    return parsed.set(database=str(folder / database)).render_as_string(hide_password=False)
+    return parsed.set(database=os.path.normpath(folder / database)).render_as_string(
+        hide_password=False
+    )
 
 
 def _parent(data: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any] | None:
@@ -460,7 +462,8 @@ def _resolve_paths(data: dict[str, Any], folder: Path) -> dict[str, Any]:
         table = _parent(resolved, keys)
         value = table.get(keys[-1]) if table is not None else None
         if table is not None and isinstance(value, str) and value and not Path(value).is_absolute():
-            table[keys[-1]] = str(folder / value)
+            # Normalised, so messages say /site/var/outbox, not /site/config/../var/outbox.
+            table[keys[-1]] = os.path.normpath(folder / value)
     return resolved
 
 
