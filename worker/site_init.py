@@ -20,9 +20,10 @@ CONTACTS_NAME = "contacts.toml"
 _SITE_PATHS = {
     '"sqlite:///../var/planworker.db"': '"sqlite:///var/planworker.db"',
     '"../var/outbox"': '"var/outbox"',
-    "(here: the checkout's config/ folder, so\n# the database and outbox are in the checkout's var/)": (
-        "(here: the database and\n# outbox are in var/ beside this file)"
-    ),
+    (
+        "(here: the checkout's config/ folder, so\n"
+        "# the database and outbox are in the checkout's var/)"
+    ): "(here: the database and\n# outbox are in var/ beside this file)",
 }
 
 
