@@ -236,6 +236,7 @@ def test_a_status_return_can_be_a_spreadsheet(small: Cli, tmp_path: Path) -> Non
 # --- escalation ladder -------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_the_ladder_over_four_weeks(small: Cli, server: SmtpServer) -> None:
     """Leads daily, strategic lead weekly while Amber or Red, the board on Mondays and at
     once when something turns Red. Worked out by hand from the dates:

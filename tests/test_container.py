@@ -18,6 +18,9 @@ import yaml
 
 from worker.migrate import head_revision
 
+# Slow (runs the entrypoint script in a shell): left out by pytest -m 'not slow'.
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parents[1]
 ENTRYPOINT = ROOT / "docker" / "entrypoint.sh"
 DOCKERFILE = ROOT / "Dockerfile"

@@ -18,6 +18,9 @@ import pytest
 
 from tests.conftest import CONTACTS, ROOT
 
+# Slow (waits out connection timeouts): left out by pytest -m 'not slow'.
+pytestmark = pytest.mark.slow
+
 PASSWORD = "s3cret-pw"
 
 

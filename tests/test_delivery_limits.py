@@ -82,6 +82,7 @@ def _states(engine: Engine) -> dict[int, tuple[str, int]]:
 # --- 1. a deadline per conversation, and stopping ends one --------------------------------
 
 
+@pytest.mark.slow
 def test_a_server_trickling_its_reply_is_left_at_the_deadline_and_the_message_retried_later(
     tmp_path: Path,
 ) -> None:
@@ -260,6 +261,7 @@ def _to(received: Received) -> str:
     return str(received.message["To"].addresses[0].addr_spec)
 
 
+@pytest.mark.slow
 def test_a_lead_with_ten_thousand_actions_gets_every_one_in_parts_the_server_takes(
     cli: Cli,
 ) -> None:
@@ -284,6 +286,7 @@ def test_a_lead_with_ten_thousand_actions_gets_every_one_in_parts_the_server_tak
     assert not [r for r in received if _to(r) == ADMIN and "Not delivered" in r.message["Subject"]]
 
 
+@pytest.mark.slow
 def test_messages_the_server_refuses_are_told_to_the_administrator_and_fail_the_run(
     cli: Cli,
 ) -> None:

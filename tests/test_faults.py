@@ -56,6 +56,9 @@ from tests.smtp_server import HOST, Received, SmtpServer
 from worker.db import make_engine
 from worker.errors import PlanworkerError
 
+# Slow (killed workers, outages and full disks): left out by pytest -m 'not slow'.
+pytestmark = pytest.mark.slow
+
 # SIGKILLs per database: a few for CI (fewer on PostgreSQL, to keep the file quick), or as
 # many as PLANWORKER_TEST_FAULT_ROUNDS says on both.
 ROUNDS = {

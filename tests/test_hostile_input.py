@@ -42,6 +42,9 @@ from worker.plan.dates import read_date, read_date_cell
 from worker.plan.leads import role_key
 from worker.settings import Settings, load_settings
 
+# Slow (hypothesis over hostile files): left out by pytest -m 'not slow'.
+pytestmark = pytest.mark.slow
+
 FUZZ = settings(
     max_examples=40,
     deadline=None,

@@ -33,6 +33,9 @@ from worker.plan.table_io import read_csv, read_xlsx, write_csv
 from worker.status_return import read_status_return
 from worker.xlsx_read import Limits
 
+# Slow (child processes reading hostile workbooks): left out by pytest -m 'not slow'.
+pytestmark = pytest.mark.slow
+
 PLAN_HEAD = ["ID", "Work Stream", "Actions", "Lead", "Target End Date"]
 STATUS_HEAD = ["ID", "RAG", "Status", "Note", "Updated By"]
 SHEET = "xl/worksheets/sheet1.xml"

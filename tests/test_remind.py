@@ -354,6 +354,7 @@ def test_hostile_plan_and_contact_text_cannot_inject_markup_or_headers(
 # --- a crash mid-run ---------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_a_worker_killed_between_two_sends_loses_nothing_and_repeats_at_most_one(
     tmp_path: Path, server: SmtpServer
 ) -> None:
@@ -385,6 +386,7 @@ def test_a_worker_killed_between_two_sends_loses_nothing_and_repeats_at_most_one
 # --- simulate ----------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_simulate_prints_a_timeline_and_leaves_the_database_alone(seeded: Cli) -> None:
     result = seeded("simulate", "--from", "2012-09-10", "--to", "2012-10-05", "--json")
     timeline = json.loads(result.stdout)

@@ -17,6 +17,9 @@ from tests.test_board_render import TEMPLATES, digest
 from worker.mail.board import report_html
 from worker.mail.render import make_environment
 
+# Slow (a real browser): left out by pytest -m 'not slow'.
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "var" / "test-artifacts"
 CHROMIUM = Path("/usr/bin/chromium")

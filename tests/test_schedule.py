@@ -101,6 +101,7 @@ def minute_by_minute(
 # --- the shipped schedules over 2012-2030 --------------------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("zone", ZONES)
 @pytest.mark.parametrize("job", DAILY)
 def test_a_daily_job_fires_once_on_every_matching_date_for_nineteen_years(
@@ -123,6 +124,7 @@ def test_a_daily_job_fires_once_on_every_matching_date_for_nineteen_years(
     assert all(a < b for a, b in pairwise(times))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("zone", ZONES)
 @pytest.mark.parametrize("job", ["retry", "heartbeat"])
 def test_a_ticking_job_keeps_its_pace_through_every_clock_change_for_nineteen_years(
@@ -243,6 +245,7 @@ def moments(draw: st.DrawFn) -> tuple[str, datetime]:
     return zone, base + timedelta(seconds=seconds, microseconds=draw(st.integers(0, 999_999)))
 
 
+@pytest.mark.slow
 @settings(max_examples=300, deadline=None)
 @given(crons(), moments())
 def test_any_schedule_at_any_moment_gives_an_ordered_total_answer(

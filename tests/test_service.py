@@ -259,6 +259,7 @@ def worker_env(cli: Cli) -> dict[str, str]:
     return {**os.environ, **cli.environment(), "PLANWORKER_SERVICE__LOG_FORMAT": "json"}
 
 
+@pytest.mark.slow
 def test_run_starts_catches_up_reports_healthy_and_stops_on_sigterm(tmp_path: Path) -> None:
     cli = Cli(f"sqlite:///{tmp_path / 'service.db'}", tmp_path)
     cli("db", "upgrade")
@@ -291,6 +292,7 @@ def test_run_starts_catches_up_reports_healthy_and_stops_on_sigterm(tmp_path: Pa
     assert messages[-1] == "planworker stopped"
 
 
+@pytest.mark.slow
 @pytest.mark.postgres
 def test_two_worker_processes_on_postgresql_send_everything_once(
     tmp_path: Path, postgres_url: str
@@ -410,6 +412,7 @@ def test_the_heartbeat_pings_the_monitor_only_while_healthy(engine: Engine) -> N
 # --- the clock changes, the service on time ----------------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("saturday", "hours"), [("2012-03-24", 23), ("2012-10-27", 25)], ids=["spring", "autumn"]
 )
