@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
 
 from tests.conftest import CONTACTS, ROOT, SEED, Cli
 from tests.smtp_server import SmtpServer
@@ -405,6 +406,10 @@ def test_the_heartbeat_pings_the_monitor_only_while_healthy(engine: Engine) -> N
         service.check_health = lambda: []
         assert service.run_due("heartbeat", at("2012-09-24", "07:10")) == "ran"
         assert hits == ["/ping/abc"]
+        # The path is the check's token: the job's record keeps the host only.
+        with Session(engine) as session:
+            summaries = session.scalars(select(JobRun.summary).where(JobRun.job == "heartbeat"))
+            assert not [s for s in summaries if "abc" in s]
     finally:
         monitor.shutdown()
 
