@@ -396,15 +396,21 @@ def test_only_items_the_rules_now_give_to_someone_else_are_moved() -> None:
     )
 
 
-def test_the_retry_job_re_routes_a_queued_reminder_without_planning_a_new_day(
-    cli: Cli, tmp_path: Path
-) -> None:
+def _queued_during_an_outage(cli: Cli) -> set[str]:
+    """The seed's reminders of 24 September 2012 left waiting by a mail server that was down:
+    the refs queued for the Head of QA."""
     cli("plan", "import", str(SEED))
     with SmtpServer("plain") as server:
         _use(cli, server)
         server.stop()
         cli("remind", "--as-of", "2012-09-24", "--json", ok=False)
-    queued = _queued_refs(cli, HEAD_OF_QA)
+    return _queued_refs(cli, HEAD_OF_QA)
+
+
+def test_the_retry_job_re_routes_a_queued_reminder_without_planning_a_new_day(
+    cli: Cli, tmp_path: Path
+) -> None:
+    queued = _queued_during_an_outage(cli)
     changed = _contacts_with(tmp_path, "Head of QA", "qa-lead-2013@example.org")
     # What the service's retry tick does: deliver what waits, nothing planned.
     config = remind_config(Settings(contacts_file=changed), load_directory(changed))
@@ -436,12 +442,7 @@ def test_the_retry_job_re_routes_a_queued_reminder_without_planning_a_new_day(
 def test_a_re_route_whose_new_message_cannot_be_made_leaves_the_queue_as_it_was(
     cli: Cli, tmp_path: Path
 ) -> None:
-    cli("plan", "import", str(SEED))
-    with SmtpServer("plain") as server:
-        _use(cli, server)
-        server.stop()
-        cli("remind", "--as-of", "2012-09-24", "--json", ok=False)
-    queued = _queued_refs(cli, HEAD_OF_QA)
+    queued = _queued_during_an_outage(cli)
     assert queued
     changed = _contacts_with(tmp_path, "Head of QA", "qa-lead-2013@example.org")
     broken = tmp_path / "broken" / "reminder"
