@@ -835,7 +835,7 @@ def csv_paths(path: Path, plans: int) -> list[Path]:
 
 
 def write_csv(spec: Spec, path: Path, people: People) -> list[Path]:
-    """The plans in the import format (worker/plan/table_io.py headings)."""
+    """The plans in the import format (worker/io/tables.py headings)."""
     paths = csv_paths(path, spec.plans)
     for plan_number, (target, size) in enumerate(zip(paths, spec.plan_sizes(), strict=True), 1):
         target.parent.mkdir(parents=True, exist_ok=True)

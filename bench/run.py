@@ -7,7 +7,7 @@ folder; a fresh PostgreSQL schema, dropped afterwards) it generates a synthetic 
     import   `planworker plan import` of the same plan as CSV into an empty database
     decide   the day's reminder decision (`worker.remind.decide`) for one date in the plan
     render   rendering the decided digests (`worker.remind.render`)
-    record   writing them to the outbox ledger (`worker.outbox.record` and the commit)
+    record   writing them to the outbox ledger (`worker.store.outbox.record` and the commit)
     daily    the whole planning run, decide + render + record (`plan_messages`), with an
              empty ledger (the first run: every overdue action is due a reminder)
     next     the same on the next working day, the ledger holding the first run's items

@@ -107,9 +107,9 @@ def _context(args: argparse.Namespace) -> tuple[Any, Any, int]:
 
 def _prepare(session: Any, config: Any, plan_id: int) -> Any:
     """What plan_messages does before deciding: sync contacts, re-read dates if needed."""
-    from worker.contacts_store import sync_directory
     from worker.models import Plan
-    from worker.plan.store import reread_dates
+    from worker.store.contacts import sync_directory
+    from worker.store.plan import reread_dates
 
     plan = session.get_one(Plan, plan_id)
     sync_directory(session, config.directory)
@@ -142,8 +142,8 @@ def _walk(args: argparse.Namespace, measure: Measure, phases: set[str]) -> dict[
     """The daily run's own streaming walk (worker.remind.DayPlan: the first pass, then a batch
     of recipients at a time), doing only `phases` of decide, render and record; the seconds
     spent in each, summed over the batches. Record commits each batch, as the run does."""
-    from worker.outbox import record
     from worker.remind import DayPlan, render
+    from worker.store.outbox import record
 
     config, sessions, plan_id = _context(args)
     now = _now(args.as_of)
@@ -246,8 +246,8 @@ def step_phases(args: argparse.Namespace, measure: Measure) -> None:
     """Diagnostic: the daily run's phases under tracemalloc, with the Python memory each
     leaves behind and, where the most is held (after rendering), the lines that allocated
     it. Times are inflated by the tracing; use the other steps for timings."""
-    from worker.outbox import record
     from worker.remind import decide, render
+    from worker.store.outbox import record
 
     config, sessions, plan_id = _context(args)
     now = _now(args.as_of)
@@ -333,7 +333,7 @@ def _send_only(port: int, contents: list[tuple[str, bytes]]) -> None:
 
 def _deliver(sessions: Any, plan_id: int, port: int) -> Any:
     from worker.mail.backends import SmtpConfig, SmtpMailer
-    from worker.outbox import RetryPolicy, deliver
+    from worker.store.outbox import RetryPolicy, deliver
 
     smtp = SmtpConfig(host="127.0.0.1", port=port, security="none", timeout=60)
     return deliver(

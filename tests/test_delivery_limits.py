@@ -33,10 +33,10 @@ from worker.mail.backends import SmtpConfig, SmtpMailer
 from worker.mail.parts import Encoder, split_to_fit
 from worker.mail.render import Rendered
 from worker.models import Action, ActionLead, LeadRole, Message, Plan, WorkStream
-from worker.outbox import RetryPolicy, claim_batch, deliver, insert_message
 from worker.reroute import Queued, moves, reroute
 from worker.rules.digest import Contact, Digest, Item, Recipient
 from worker.settings import Settings, load_settings
+from worker.store.outbox import RetryPolicy, claim_batch, deliver, insert_message
 
 T0 = datetime(2012, 9, 24, 7, 0, tzinfo=UTC)
 
@@ -127,9 +127,7 @@ def test_a_stop_request_ends_a_conversation_in_progress_and_gives_the_attempt_ba
     (only,) = _queue(engine, 1)
     stop = threading.Event()
     with SlowSmtpServer(byte_every=0.5) as server:
-        mailer = SmtpMailer(
-            SmtpConfig(server.host, server.port, "none", timeout=5, deadline=60)
-        )
+        mailer = SmtpMailer(SmtpConfig(server.host, server.port, "none", timeout=5, deadline=60))
         threading.Timer(0.5, stop.set).start()  # SIGTERM while the server trickles its 250
         started = time.monotonic()
         report = deliver(

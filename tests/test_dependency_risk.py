@@ -16,7 +16,7 @@ from worker.models import Action, ActionDependency, Plan, WorkStream
 from worker.plan.data import DependencyRef
 from worker.plan.importer import import_file
 from worker.remind import load_facts
-from worker.status_store import RISK_REFS_SHOWN, at_risk_from, risk_groups, risk_index
+from worker.store.status import RISK_REFS_SHOWN, at_risk_from, risk_groups, risk_index
 
 streams = st.integers(1, 3)
 deliverables = st.none() | st.integers(1, 3)

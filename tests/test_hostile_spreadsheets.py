@@ -24,14 +24,14 @@ from openpyxl import Workbook, load_workbook
 from sqlalchemy import update
 
 from tests.conftest import ROOT, Cli
-from worker.cells import FORMULA_START, guard_formula, unguard_formula
 from worker.db import make_engine
 from worker.errors import InputError
+from worker.io.cells import FORMULA_START, guard_formula, unguard_formula
+from worker.io.tables import read_csv, read_xlsx, write_csv
+from worker.io.xlsx import Limits
 from worker.mail.board import csv_cell
 from worker.models import Action
-from worker.plan.table_io import read_csv, read_xlsx, write_csv
 from worker.status_return import read_status_return
-from worker.xlsx_read import Limits
 
 # Slow (child processes reading hostile workbooks): left out by pytest -m 'not slow'.
 pytestmark = pytest.mark.slow
@@ -118,7 +118,7 @@ def peak_mb(child: subprocess.CompletedProcess[str]) -> int:
 @pytest.mark.parametrize(
     ("head", "read"),
     [
-        (PLAN_HEAD, "from worker.plan.table_io import read_xlsx as read"),
+        (PLAN_HEAD, "from worker.io.tables import read_xlsx as read"),
         (STATUS_HEAD, "from worker.status_return import read_status_return as read"),
     ],
 )

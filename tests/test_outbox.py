@@ -16,10 +16,10 @@ from worker.db import make_engine, session_factory
 from worker.mail.backends import PermanentError, TransientError
 from worker.migrate import upgrade
 from worker.models import Message, MessageContent, Notification, Plan, table_of
-from worker.outbox import RetryPolicy, after_failure, claim_batch, claim_next, existing_keys
 from worker.plan.importer import import_file
 from worker.remind import plan_messages
 from worker.settings import Settings
+from worker.store.outbox import RetryPolicy, after_failure, claim_batch, claim_next, existing_keys
 
 NOW = datetime(2012, 9, 24, 7, 0, tzinfo=UTC)
 POLICY = RetryPolicy(max_attempts=4, retry_after=timedelta(seconds=60))

@@ -16,8 +16,8 @@ from sqlalchemy.orm import Session
 
 from tests.conftest import SEED, Cli, seed_data
 from worker.models import Action, Plan, StatusChange
-from worker.plan.store import deps_by_action, roles_by_action
-from worker.status_store import latest_notes
+from worker.store.plan import deps_by_action, roles_by_action
+from worker.store.status import latest_notes
 
 TABLES = (
     "plans",

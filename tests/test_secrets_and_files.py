@@ -178,7 +178,7 @@ def test_export_into_a_missing_folder_says_so(seeded: Cli, tmp_path: Path, fmt: 
 
 
 def test_a_failed_write_leaves_no_partial_file(tmp_path: Path) -> None:
-    from worker.files import write_file
+    from worker.io.files import write_file
 
     def fail(handle: object) -> None:
         raise PlanworkerError("the export failed half-way")

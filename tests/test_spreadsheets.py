@@ -11,7 +11,7 @@ from openpyxl import Workbook
 
 from tests.conftest import Cli
 from worker.errors import InputError
-from worker.plan.table_io import read_csv, read_xlsx
+from worker.io.tables import read_csv, read_xlsx
 
 HEAD = "Work Stream,Key Del,Actions,Description,Lead,Dependencies,Start Date,Target End Date"
 

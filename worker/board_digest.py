@@ -16,7 +16,6 @@ from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from worker.contacts_store import sync_directory
 from worker.delivery import deliver_and_notify
 from worker.mail.backends import Mailer
 from worker.mail.board import render_board_digest
@@ -30,8 +29,6 @@ from worker.models import (
     Plan,
     WorkStream,
 )
-from worker.outbox import DeliveryReport, insert_message
-from worker.plan.store import reread_dates
 from worker.remind import RemindConfig, load_facts, mail_domain, template_environment
 from worker.rules.as_of import is_ahead, key_suffix
 from worker.rules.board import BoardDigest, RagName
@@ -39,6 +36,9 @@ from worker.rules.board_view import Seen, StreamInfo, build_board_digest
 from worker.rules.digest import Recipient
 from worker.rules.digest_day import digest_skipped
 from worker.rules.reminders import PlanFacts
+from worker.store.contacts import sync_directory
+from worker.store.outbox import DeliveryReport, insert_message
+from worker.store.plan import reread_dates
 
 JOB = "digest"
 

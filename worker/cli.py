@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from worker.terminal import printable
+from worker.io.terminal import printable
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -119,7 +119,7 @@ class App:
         return load_directory(self.settings.contacts_file)
 
     def plan(self, session: Session, slug: str | None) -> Plan:
-        from worker.plan.store import find_plan
+        from worker.store.plan import find_plan
 
         return find_plan(session, slug or self.settings.plan or None)
 
@@ -342,7 +342,7 @@ def plan_check(app: App, plan_slug: str | None, strict: bool, as_json: bool) -> 
     no contact, dependencies that point nowhere, and how multi-item rows were read."""
     from worker.plan.check import check_plan
     from worker.plan.report import render_check
-    from worker.plan.store import load_plan
+    from worker.store.plan import load_plan
 
     with app.session() as session:
         doc = load_plan(session, app.plan(session, plan_slug))
@@ -430,8 +430,8 @@ def _run_job(
 ) -> None:
     from worker.configure import mailer, remind_config, where
     from worker.db import session_factory
-    from worker.outbox import counts
     from worker.remind import run_reminders
+    from worker.store.outbox import counts
     from worker.summaries import remind_json, render_remind
 
     config = remind_config(app.settings, app.directory())
@@ -589,7 +589,7 @@ def outbox(
 ) -> None:
     """List the outbox, newest first: each message's state and, for each action in it, why it
     was sent (the rule, the target date as written and read, the RAG, the role)."""
-    from worker.outbox import counts, list_messages
+    from worker.store.outbox import counts, list_messages
     from worker.summaries import message_json, render_message
 
     with app.session() as session:
@@ -654,7 +654,7 @@ def status_set(
     """
     from worker.errors import PlanworkerError
     from worker.plan.data import parse_rag, parse_state
-    from worker.status_store import StatusUpdate, apply_updates
+    from worker.store.status import StatusUpdate, apply_updates
 
     try:
         parsed_rag = parse_rag(rag) if rag else None
@@ -716,7 +716,7 @@ def status_import(
     from zoneinfo import ZoneInfo
 
     from worker.status_return import read_status_return
-    from worker.status_store import StatusUpdate, apply_updates
+    from worker.store.status import StatusUpdate, apply_updates
 
     with app.session() as session:
         plan = app.plan(session, plan_slug)
@@ -762,7 +762,7 @@ def status_import(
 @click.pass_obj
 def status_history(app: App, action_id: str, plan_slug: str | None, as_json: bool) -> None:
     """Every change of an action's RAG and state: who, when, what, and their note."""
-    from worker.status_store import history, render_history
+    from worker.store.status import history, render_history
 
     with app.session() as session:
         changes = history(session, app.plan(session, plan_slug).id, action_id.strip())
@@ -901,7 +901,7 @@ def report(app: App, fmt: str, output: Path, as_of: datetime | None, plan_slug: 
     from worker.board_digest import board_view
     from worker.configure import remind_config
     from worker.errors import PlanworkerError
-    from worker.files import write_text
+    from worker.io.files import write_text
     from worker.mail.board import report_csv, report_html, report_markdown
     from worker.remind import template_environment
 
@@ -919,7 +919,7 @@ def report(app: App, fmt: str, output: Path, as_of: datetime | None, plan_slug: 
         output.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise PlanworkerError(f"cannot write {output}: {exc.strerror}") from None
-    # Whole or not at all, and never through a link planted at the name (worker/files.py).
+    # Whole or not at all, and never through a link planted at the name (worker/io/files.py).
     write_text(output, text, newline="" if fmt == "csv" else None)
     click.echo(f"wrote the board report as of {board.as_of} to {output}")
 

@@ -66,8 +66,7 @@ def policy_lines(settings: Settings) -> list[str]:
     closed = ", ".join(d.isoformat() for d in r.closed_days) or "none"
     e = settings.escalation
     return [
-        f"due soon: {before} days before the target"
-        + (", and on the day" if r.on_the_day else ""),
+        f"due soon: {before} days before the target" + (", and on the day" if r.on_the_day else ""),
         f"overdue: every {r.every_days} days; backing off {back_off}",
         f"reviews: every {r.review_every_months} months where the text gives no cycle",
         f"closed days besides weekends and bank holidays: {closed}",

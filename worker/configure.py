@@ -13,11 +13,11 @@ from worker.contacts import Directory
 from worker.errors import InputError, Problem
 from worker.mail.backends import Mailer, SmtpConfig, make_mailer
 from worker.mail.render import make_address
-from worker.outbox import RetryPolicy
 from worker.remind import MailIdentity, RemindConfig
 from worker.rules.workdays import WorkingDays
 from worker.settings import Settings
 from worker.shipped import shipped
+from worker.store.outbox import RetryPolicy
 
 # The shipped templates: inside the installed package, or the checkout's templates/.
 SHIPPED_TEMPLATES = shipped("templates")

@@ -18,10 +18,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from worker.mail.backends import Mailer, message_bytes
 from worker.mail.render import message_id_for
 from worker.models import Message
-from worker.outbox import DeliveryReport, deliver, insert_message
 from worker.remind import RemindConfig, mail_domain
 from worker.reroute import reroute
 from worker.rules.digest import Recipient
+from worker.store.outbox import DeliveryReport, deliver, insert_message
 
 log = logging.getLogger(__name__)
 

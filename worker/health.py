@@ -14,11 +14,11 @@ from sqlalchemy import and_, func, or_, select, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from worker import job_runs
 from worker.mail.backends import DeliveryError, Mailer
 from worker.models import Message
 from worker.schedule import latest_fire
 from worker.service import JobSpec
+from worker.store import job_runs
 
 # A message refused for good keeps the service unhealthy this long: long enough for a
 # monitor to notice and someone to fix the address, after which it is in `planworker outbox`.

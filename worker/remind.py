@@ -17,7 +17,6 @@ from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from worker.contacts import Directory
-from worker.contacts_store import sync_directory
 from worker.mail.backends import Mailer
 from worker.mail.parts import Encoder, split_to_fit
 from worker.mail.render import (
@@ -30,16 +29,7 @@ from worker.mail.render import (
     render_digest,
 )
 from worker.models import Action, Message, Notification, Plan, WorkStream
-from worker.outbox import (
-    DeliveryReport,
-    LedgerRace,
-    Planned,
-    RetryPolicy,
-    existing_keys,
-    record,
-)
 from worker.plan.dates import MonthDay, Recurrence
-from worker.plan.store import chunks, reread_dates, roles_by_action
 from worker.rules.as_of import key_suffix
 from worker.rules.digest import Digest, Item, Kind, Recipient
 from worker.rules.escalation import EscalationPolicy, escalation_items
@@ -56,7 +46,17 @@ from worker.rules.reminders import (
 )
 from worker.rules.stages import ReminderPolicy
 from worker.rules.workdays import WorkingDays
-from worker.status_store import (
+from worker.store.contacts import sync_directory
+from worker.store.outbox import (
+    DeliveryReport,
+    LedgerRace,
+    Planned,
+    RetryPolicy,
+    existing_keys,
+    record,
+)
+from worker.store.plan import chunks, reread_dates, roles_by_action
+from worker.store.status import (
     GroupKey,
     Note,
     RiskIndex,

@@ -20,8 +20,8 @@ from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from worker.models import Action, Message, MessageContent, Notification, Plan, table_of
-from worker.outbox import LedgerRace, record
 from worker.remind import JOBS, DayPlan, RemindConfig, current_keys, render
+from worker.store.outbox import LedgerRace, record
 
 Group = tuple[str, date]  # a job and the date it was planned for
 

@@ -31,12 +31,12 @@ from zoneinfo import ZoneInfo
 from apscheduler.triggers.base import BaseTrigger
 from sqlalchemy.orm import Session, sessionmaker
 
-from worker import job_runs
 from worker.board_digest import run_digest
 from worker.delivery import deliver_and_notify
 from worker.mail.backends import Mailer
 from worker.remind import RemindConfig, run_reminders
 from worker.schedule import Schedule, first_fire, latest_fire, next_fire, trigger
+from worker.store import job_runs
 
 log = logging.getLogger("planworker.service")
 

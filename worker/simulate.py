@@ -19,9 +19,9 @@ from worker.board_digest import plan_digest
 from worker.db import make_engine, session_factory
 from worker.migrate import upgrade
 from worker.models import Base
-from worker.outbox import mark_sent
 from worker.remind import RemindConfig, run_reminders
 from worker.rules.digest_day import digest_days
+from worker.store.outbox import mark_sent
 
 COPY_CHUNK = 5000
 # The simulated run happens at this time of day, in the plan's time zone.

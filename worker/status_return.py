@@ -22,12 +22,12 @@ from datetime import date
 from pathlib import Path
 from typing import TypeVar
 
-from worker.cells import unguard_formula, unwritable_character
 from worker.errors import InputError, Problem
+from worker.io.cells import unguard_formula, unwritable_character
+from worker.io.tables import MAX_CELL, _decode, _xlsx_text, heading_key
+from worker.io.xlsx import LIMITS, sheet_rows
 from worker.plan.data import Rag, State, parse_rag, parse_state
 from worker.plan.dates import read_date_cell
-from worker.plan.table_io import MAX_CELL, _decode, _xlsx_text, heading_key
-from worker.xlsx_read import LIMITS, sheet_rows
 
 __all__ = ["StatusReturn", "StatusUpdate", "read_status_return"]
 

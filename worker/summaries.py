@@ -6,10 +6,10 @@ from collections import Counter
 from typing import Any
 
 from worker.models import Message, Notification
-from worker.outbox import DeliveryReport
 from worker.remind import RemindResult
 from worker.rules.digest import SECTIONS, Digest
 from worker.simulate import Delivery
+from worker.store.outbox import DeliveryReport
 
 SECTION_NAMES = {
     "overdue": "overdue",

@@ -9,12 +9,12 @@ from pathlib import Path
 from sqlalchemy.orm import Session
 
 from worker.errors import PlanworkerError
-from worker.files import write_file, write_text
+from worker.io.files import write_file, write_text
+from worker.io.tables import export_rows, write_csv, write_xlsx
 from worker.models import Plan
 from worker.plan.dates import MonthDay
-from worker.plan.store import load_plan
-from worker.plan.table_io import export_rows, write_csv, write_xlsx
 from worker.plan.yaml_io import dump_yaml
+from worker.store.plan import load_plan
 
 
 def _write_text(text: str, output: Path | None) -> None:

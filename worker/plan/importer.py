@@ -11,13 +11,15 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from worker.contacts import Directory
-from worker.contacts_store import sync_directory
 from worker.db import refresh_statistics
 from worker.errors import InputError, Problem
+from worker.io.tables import Table, read_csv, read_xlsx
 from worker.models import Plan
 from worker.plan.data import PlanDoc, PlanInfo
 from worker.plan.dates import MonthDay
-from worker.plan.store import (
+from worker.plan.yaml_io import read_yaml
+from worker.store.contacts import sync_directory
+from worker.store.plan import (
     Changer,
     ImportResult,
     Progress,
@@ -25,8 +27,6 @@ from worker.plan.store import (
     import_plan,
     plan_info,
 )
-from worker.plan.table_io import Table, read_csv, read_xlsx
-from worker.plan.yaml_io import read_yaml
 
 TABLE_SUFFIXES = {".csv", ".xlsx"}
 YAML_SUFFIXES = {".yaml", ".yml"}

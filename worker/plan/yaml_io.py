@@ -10,6 +10,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from worker.errors import InputError, Problem
+from worker.io.tables import MAX_NUMBER, MAX_REF, action_problems
 from worker.plan.data import (
     ActionData,
     DependencyRef,
@@ -24,7 +25,6 @@ from worker.plan.data import (
 )
 from worker.plan.leads import split_roles
 from worker.plan.split import date_items, items, row_shape, split_row
-from worker.plan.table_io import MAX_NUMBER, MAX_REF, action_problems
 
 Items = str | list[str]
 

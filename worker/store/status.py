@@ -13,10 +13,10 @@ from sqlalchemy import ColumnElement, and_, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from worker.errors import InputError, PlanworkerError, Problem
+from worker.io.terminal import one_line
 from worker.models import Action, StatusChange, WorkStream
 from worker.plan.data import DependencyRef, Rag, State
-from worker.plan.store import Actions, chunks, deps_by_action, of_actions
-from worker.terminal import one_line
+from worker.store.plan import Actions, chunks, deps_by_action, of_actions
 
 # --- reading -----------------------------------------------------------------------------
 

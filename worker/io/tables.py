@@ -16,14 +16,14 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import BinaryIO
 
-from worker.cells import guard_formula, unguard_formula, unwritable_character, writable
 from worker.errors import InputError, Problem
+from worker.io.cells import guard_formula, unguard_formula, unwritable_character, writable
+from worker.io.xlsx import LIMITS, Limits, sheet_rows
 from worker.plan.data import ActionData, DependencyRef, Row, parse_rag, parse_state
 from worker.plan.dates import MonthDay, read_date_cell
 from worker.plan.due import read_action_dates
 from worker.plan.leads import role_key, split_roles
 from worker.plan.split import date_items, items, row_shape, split_row
-from worker.xlsx_read import LIMITS, Limits, sheet_rows
 
 # Excel's own limit for one cell; anything longer is not a plan cell.
 MAX_CELL = 32_767

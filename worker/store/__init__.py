@@ -1,0 +1,1 @@
+"""The database queries: plan facts, status, contacts, the ledger and job runs."""
