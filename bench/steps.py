@@ -106,15 +106,24 @@ def _context(args: argparse.Namespace) -> tuple[Any, Any, int]:
 
 
 def _prepare(session: Any, config: Any, plan_id: int) -> Any:
-    """What plan_messages does before deciding: sync contacts, re-read dates if needed."""
+    """What the pipeline does before deciding: sync contacts, re-read dates if needed."""
+    from worker.jobs.pipeline import prepare
     from worker.models import Plan
-    from worker.store.contacts import sync_directory
-    from worker.store.plan import reread_dates
 
     plan = session.get_one(Plan, plan_id)
-    sync_directory(session, config.directory)
-    reread_dates(session, plan, config.month_day)
+    prepare(session, plan, config)
     return plan
+
+
+def _day_plan(session: Any, plan: Any, config: Any, as_of: Any, checkpoint: Any = None) -> Any:
+    """The lead-reminder job's decisions for a date (jobs/actions.py): its first pass."""
+    from worker.jobs.actions import DayPlan, nothing, run_scope
+    from worker.jobs.remind import RULES
+    from worker.rules.reminders import PlanFacts
+
+    run = run_scope(session, plan.id, config, as_of)
+    facts = PlanFacts(plan.title, plan.organisation)
+    return DayPlan(session, facts, RULES, run, checkpoint or nothing)
 
 
 def _counts(found: Any) -> dict[str, int]:
@@ -139,10 +148,10 @@ def step_import(args: argparse.Namespace, measure: Measure) -> None:
 
 
 def _walk(args: argparse.Namespace, measure: Measure, phases: set[str]) -> dict[str, float]:
-    """The daily run's own streaming walk (worker.remind.DayPlan: the first pass, then a batch
+    """The daily run's own streaming walk (worker.jobs.actions.DayPlan: the first pass, then a batch
     of recipients at a time), doing only `phases` of decide, render and record; the seconds
     spent in each, summed over the batches. Record commits each batch, as the run does."""
-    from worker.remind import DayPlan, render
+    from worker.jobs.compose import render
     from worker.store.outbox import record
 
     config, sessions, plan_id = _context(args)
@@ -154,7 +163,7 @@ def _walk(args: argparse.Namespace, measure: Measure, phases: set[str]) -> dict[
         plan = _prepare(session, config, plan_id)
         session.commit()
         began = time.perf_counter()
-        day = DayPlan(session, plan, config, args.as_of, checkpoint=session.commit)
+        day = _day_plan(session, plan, config, args.as_of, session.commit)
         spent["decide"] += time.perf_counter() - began
         for emails in day.batches():
             began = time.perf_counter()
@@ -165,7 +174,7 @@ def _walk(args: argparse.Namespace, measure: Measure, phases: set[str]) -> dict[
             if "render" not in phases:
                 continue
             began = time.perf_counter()
-            planned, _ = render(found, config, now)
+            planned, _ = render(found, config, now, "remind")
             spent["render"] += time.perf_counter() - began
             if "record" not in phases:
                 continue
@@ -216,8 +225,9 @@ def step_record(args: argparse.Namespace, measure: Measure) -> None:
 def step_daily(args: argparse.Namespace, measure: Measure) -> None:
     from sqlalchemy import func, select
 
+    from worker.jobs import catalogue
+    from worker.jobs.pipeline import Request
     from worker.models import Message, MessageContent, Notification
-    from worker.remind import plan_messages
 
     config, sessions, plan_id = _context(args)
     with sessions() as session:
@@ -225,9 +235,9 @@ def step_daily(args: argparse.Namespace, measure: Measure) -> None:
     measure.out["rss_before_mb"] = round(rss_mb(), 1)
     with measure.part():
         # As the service runs it: counts only, not every message's items kept to the end.
-        result = plan_messages(
-            sessions, plan_id, config, args.as_of, _now(args.as_of), keep_digests=False
-        )
+        now = _now(args.as_of)
+        request = Request(sessions, plan_id, config, args.as_of, lambda: now, keep_digests=False)
+        result = catalogue.run("remind", request)
     with sessions() as session:
         size = session.scalar(
             select(func.sum(func.length(MessageContent.content)))
@@ -246,7 +256,7 @@ def step_phases(args: argparse.Namespace, measure: Measure) -> None:
     """Diagnostic: the daily run's phases under tracemalloc, with the Python memory each
     leaves behind and, where the most is held (after rendering), the lines that allocated
     it. Times are inflated by the tracing; use the other steps for timings."""
-    from worker.remind import decide, render
+    from worker.jobs.compose import render
     from worker.store.outbox import record
 
     config, sessions, plan_id = _context(args)
@@ -265,10 +275,11 @@ def step_phases(args: argparse.Namespace, measure: Measure) -> None:
     with sessions() as session:
         began = time.perf_counter()
         plan = _prepare(session, config, plan_id)
-        found = decide(session, plan, config, args.as_of)
+        day = _day_plan(session, plan, config, args.as_of)
+        found = day.digests(day.recipients())
         mark("decide", began)
         began = time.perf_counter()
-        planned, _ = render(found, config, now)
+        planned, _ = render(found, config, now, "remind")
         mark("render", began)
         snapshot = tracemalloc.take_snapshot()
         began = time.perf_counter()

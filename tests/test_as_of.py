@@ -12,18 +12,32 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session, sessionmaker
 
 from tests.conftest import CONTACTS, SEED, Cli
-from worker.board_digest import plan_digest
 from worker.configure import remind_config
 from worker.contacts import load_directory
 from worker.db import session_factory
+from worker.jobs import catalogue
+from worker.jobs.config import RemindConfig
+from worker.jobs.pipeline import Request
+from worker.jobs.results import DigestResult
 from worker.models import Message
 from worker.plan.importer import import_file
 from worker.rules.workdays import WorkingDays
 from worker.settings import Settings
 
 DAYS = WorkingDays()
+
+
+def _digest(
+    sessions: sessionmaker[Session], config: RemindConfig, as_of: date, at: datetime, today: date
+) -> DigestResult:
+    """The board digest's planning, run at `at` on the wall-clock date `today`, no mail sent."""
+    request = Request(sessions, 1, config, as_of, clock=lambda: at, today=today)
+    result = catalogue.run("digest", request)
+    assert isinstance(result, DigestResult)
+    return result
 
 
 def today() -> date:
@@ -215,13 +229,13 @@ def test_a_digest_dated_ahead_is_sent_but_the_real_digest_of_that_date_still_goe
     board = len(directory.board)
     previous, monday, sunday = date(2012, 10, 1), date(2012, 10, 8), date(2012, 10, 7)
     evening = datetime(2012, 10, 7, 19, 0, tzinfo=UTC)
-    plan_digest(sessions, 1, config, previous, evening, today=previous)
+    _digest(sessions, config, previous, evening, previous)
 
-    early = plan_digest(sessions, 1, config, monday, evening, today=sunday)
+    early = _digest(sessions, config, monday, evening, sunday)
     assert len(early.recipients) == board and not early.already_sent
-    assert plan_digest(sessions, 1, config, monday, evening, today=sunday).already_sent
+    assert _digest(sessions, config, monday, evening, sunday).already_sent
 
-    real = plan_digest(sessions, 1, config, monday, evening, today=monday)
+    real = _digest(sessions, config, monday, evening, monday)
     assert not real.already_sent and real.digest is not None
     assert real.digest.previous == previous  # compared with the last real digest
     with sessions() as session:

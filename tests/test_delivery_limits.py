@@ -27,18 +27,24 @@ from tests.smtp_server import Received, SmtpServer
 from worker.configure import remind_config
 from worker.contacts import load_directory
 from worker.db import make_engine, session_factory
-from worker.delivery import deliver_and_notify
 from worker.errors import InputError
+from worker.jobs import catalogue
+from worker.jobs.pipeline import Request
+from worker.jobs.reroute import moves, reroute
 from worker.mail.backends import SmtpConfig, SmtpMailer
 from worker.mail.parts import Encoder, split_to_fit
 from worker.mail.render import Rendered
 from worker.models import Action, ActionLead, LeadRole, Message, Plan, WorkStream
-from worker.reroute import Queued, moves, reroute
 from worker.rules.digest import Contact, Digest, Item, Recipient
 from worker.settings import Settings, load_settings
 from worker.store.outbox import RetryPolicy, claim_batch, deliver, insert_message
+from worker.store.queue import Queued
 
 T0 = datetime(2012, 9, 24, 7, 0, tzinfo=UTC)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
 
 
 def _content(n: int) -> bytes:
@@ -418,14 +424,11 @@ def test_the_retry_job_re_routes_a_queued_reminder_without_planning_a_new_day(
             plan_id = session.scalars(select(Plan.id)).one()
         with SmtpServer("plain") as server:
             mailer = SmtpMailer(SmtpConfig(server.host, server.port, "none", timeout=5))
-            report = deliver_and_notify(
-                session_factory(engine),
-                mailer,
-                config,
-                plan_id=plan_id,
-                as_of=date(2012, 9, 26),
-                clock=lambda: datetime.now(UTC),
+            day = date(2012, 9, 26)
+            request = Request(
+                session_factory(engine), plan_id, config, day, clock=_now, mailer=mailer
             )
+            report = catalogue.deliver(request)
             received = list(server.received)
     finally:
         engine.dispose()
@@ -452,7 +455,7 @@ def test_a_re_route_whose_new_message_cannot_be_made_leaves_the_queue_as_it_was(
     try:
         with Session(engine) as session:
             plan_id = session.scalars(select(Plan.id)).one()
-        moved = reroute(session_factory(engine), plan_id, config, now=datetime.now(UTC))
+        moved = reroute(session_factory(engine), plan_id, config, now=_now(), jobs=catalogue.JOBS)
     finally:
         engine.dispose()
     # Nothing taken out of the queue: the old holder still gets it rather than nobody.

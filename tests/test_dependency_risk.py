@@ -15,7 +15,7 @@ from worker.contacts import load_directory
 from worker.models import Action, ActionDependency, Plan, WorkStream
 from worker.plan.data import DependencyRef
 from worker.plan.importer import import_file
-from worker.remind import load_facts
+from worker.store.facts import load_facts
 from worker.store.status import RISK_REFS_SHOWN, at_risk_from, risk_groups, risk_index
 
 streams = st.integers(1, 3)

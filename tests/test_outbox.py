@@ -7,17 +7,20 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from sqlalchemy import Engine, func, insert, select, text, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from tests.conftest import CONTACTS, SEED
 from worker.configure import remind_config
 from worker.contacts import load_directory
 from worker.db import make_engine, session_factory
+from worker.jobs import catalogue
+from worker.jobs.config import RemindConfig
+from worker.jobs.pipeline import Request
+from worker.jobs.results import RemindResult
 from worker.mail.backends import PermanentError, TransientError
 from worker.migrate import upgrade
 from worker.models import Message, MessageContent, Notification, Plan, table_of
 from worker.plan.importer import import_file
-from worker.remind import plan_messages
 from worker.settings import Settings
 from worker.store.outbox import RetryPolicy, after_failure, claim_batch, claim_next, existing_keys
 
@@ -170,6 +173,15 @@ def _seeded(engine: Engine) -> int:
         return s.scalars(select(Plan.id).where(Plan.slug == result.plan)).one()
 
 
+def _plan_reminders(
+    sessions: sessionmaker[Session], plan_id: int, config: RemindConfig, day: date
+) -> RemindResult:
+    """The lead-reminder job's planning, as a run at NOW with no mail backend does it."""
+    result = catalogue.run("remind", Request(sessions, plan_id, config, day, clock=lambda: NOW))
+    assert isinstance(result, RemindResult)
+    return result
+
+
 def test_two_workers_planning_the_same_day_record_each_reminder_once(engine: Engine) -> None:
     plan_id = _seeded(engine)
     config = remind_config(Settings(), load_directory(CONTACTS))
@@ -178,7 +190,7 @@ def test_two_workers_planning_the_same_day_record_each_reminder_once(engine: Eng
 
     def worker() -> None:
         try:
-            plan_messages(sessions, plan_id, config, date(2012, 9, 24), NOW)
+            _plan_reminders(sessions, plan_id, config, date(2012, 9, 24))
         except BaseException as exc:  # pragma: no cover - reported below
             errors.append(exc)
 
@@ -202,7 +214,7 @@ def test_a_failed_message_is_reported_to_the_administrator_once(engine: Engine) 
     plan_id = _seeded(engine)
     config = remind_config(Settings(), load_directory(CONTACTS))
     sessions = session_factory(engine)
-    plan_messages(sessions, plan_id, config, date(2012, 9, 24), NOW)
+    _plan_reminders(sessions, plan_id, config, date(2012, 9, 24))
     with sessions() as s:
         s.execute(
             update(Message)
@@ -210,12 +222,12 @@ def test_a_failed_message_is_reported_to_the_administrator_once(engine: Engine) 
             .values(state="failed", last_error="550 5.1.1 No such user")
         )
         s.commit()
-    notice = plan_messages(sessions, plan_id, config, date(2012, 9, 24), NOW)
+    notice = _plan_reminders(sessions, plan_id, config, date(2012, 9, 24))
     assert [d.recipient.email for d in notice.planned] == ["planworker-admin@example.org"]
     items = notice.planned[0].items
     assert {i.section for i in items} == {"undelivered"}
     assert all("550 5.1.1 No such user" in i.reason for i in items)
-    later = plan_messages(sessions, plan_id, config, date(2012, 9, 25), NOW)
+    later = _plan_reminders(sessions, plan_id, config, date(2012, 9, 25))
     assert all(i.section != "undelivered" for d in later.planned for i in d.items)
 
 

@@ -430,7 +430,9 @@ def _run_job(
 ) -> None:
     from worker.configure import mailer, remind_config, where
     from worker.db import session_factory
-    from worker.remind import run_reminders
+    from worker.jobs import catalogue
+    from worker.jobs.pipeline import Request
+    from worker.jobs.results import RemindResult
     from worker.store.outbox import counts
     from worker.summaries import remind_json, render_remind
 
@@ -445,18 +447,11 @@ def _run_job(
     if not dry_run:
         _refuse_far_ahead(app, day, today)
     backend = None if dry_run else mailer(app.settings, sys.stderr if as_json else sys.stdout)
-    result = run_reminders(
-        sessions,
-        plan_id,
-        config,
-        day,
-        today=today,
-        clock=_now,
-        mailer=backend,
-        dry_run=dry_run,
-        job=job,
-        only=only,
+    request = Request(
+        sessions, plan_id, config, day, _now, backend, dry_run, only=only, today=today
     )
+    result = catalogue.run(job, request)
+    assert isinstance(result, RemindResult)
     with sessions() as session:
         outbox_counts = counts(session, plan_id)
     quiet = job == "alert" and not result.planned  # after a status change that is not Red
@@ -544,7 +539,7 @@ def simulate(
     reminders and escalations every working day, the board digest weekly."""
     from worker.configure import remind_config
     from worker.errors import PlanworkerError
-    from worker.simulate import simulate as replay
+    from worker.jobs.simulate import simulate as replay
     from worker.summaries import render_timeline, timeline_json
 
     if last < first:
@@ -798,9 +793,11 @@ def digest(
     """Send the project board its escalation digest for a date: every Amber and Red action,
     what changed since the previous digest, and a RAG summary per work stream. Once per
     date: running it again sends nothing new."""
-    from worker.board_digest import effective_counts, run_digest
     from worker.configure import mailer, remind_config, where
     from worker.db import session_factory
+    from worker.jobs import catalogue
+    from worker.jobs.pipeline import Request
+    from worker.jobs.results import DigestResult, effective_counts
 
     config = remind_config(app.settings, app.directory())
     app.require_migrated()
@@ -813,9 +810,9 @@ def digest(
     if not dry_run:
         _refuse_far_ahead(app, day, today)
     backend = None if dry_run else mailer(app.settings, sys.stderr if as_json else sys.stdout)
-    result = run_digest(
-        sessions, plan_id, config, day, clock=_now, mailer=backend, dry_run=dry_run, today=today
-    )
+    request = Request(sessions, plan_id, config, day, _now, backend, dry_run, today=today)
+    result = catalogue.run("digest", request)
+    assert isinstance(result, DigestResult)
     board = result.digest
     delivery = result.delivery
     if board is None:
@@ -898,19 +895,19 @@ def digest(
 def report(app: App, fmt: str, output: Path, as_of: datetime | None, plan_slug: str | None) -> None:
     """Write the board report (the digest's content) to a file for board papers. Changes
     are counted from the last digest sent before the date."""
-    from worker.board_digest import board_view
     from worker.configure import remind_config
     from worker.errors import PlanworkerError
     from worker.io.files import write_text
+    from worker.jobs.compose import environment
+    from worker.jobs.digest import board_view
     from worker.mail.board import report_csv, report_html, report_markdown
-    from worker.remind import template_environment
 
     config = remind_config(app.settings, app.directory())
     with app.session() as session:
         plan = app.plan(session, plan_slug)
         board, _ = board_view(session, plan, config, _date_or_today(as_of, plan.timezone))
     if fmt == "html":
-        text = report_html(template_environment(tuple(config.templates)), board)
+        text = report_html(environment(config), board)
     elif fmt == "md":
         text = report_markdown(board)
     else:

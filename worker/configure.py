@@ -11,9 +11,9 @@ from typing import TextIO
 
 from worker.contacts import Directory
 from worker.errors import InputError, Problem
+from worker.jobs.config import MailIdentity, RemindConfig
 from worker.mail.backends import Mailer, SmtpConfig, make_mailer
 from worker.mail.render import make_address
-from worker.remind import MailIdentity, RemindConfig
 from worker.rules.workdays import WorkingDays
 from worker.settings import Settings
 from worker.shipped import shipped

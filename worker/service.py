@@ -31,16 +31,21 @@ from zoneinfo import ZoneInfo
 from apscheduler.triggers.base import BaseTrigger
 from sqlalchemy.orm import Session, sessionmaker
 
-from worker.board_digest import run_digest
-from worker.delivery import deliver_and_notify
+from worker.jobs import catalogue
+from worker.jobs.config import RemindConfig
+from worker.jobs.pipeline import Request
 from worker.mail.backends import Mailer
-from worker.remind import RemindConfig, run_reminders
 from worker.schedule import Schedule, first_fire, latest_fire, next_fire, trigger
 from worker.store import job_runs
 
 log = logging.getLogger("planworker.service")
 
-JOB_NAMES = ("remind", "escalate", "digest", "retry", "heartbeat")
+# The scheduled jobs (those declared with a schedule key) and the service's own two.
+JOB_NAMES = (
+    *(job.schedule for job in catalogue.JOBS.values() if job.schedule),
+    "retry",
+    "heartbeat",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,61 +124,20 @@ class Service:
         # `now` picks the period and the date acted on; sending always uses the real clock,
         # because leases must mean the same to every worker (a replay's simulated times
         # differ between workers, and a lease measured in them would expire too early).
-        clock = _real_clock
-        if name in ("remind", "escalate"):
-            result = run_reminders(
-                self.sessions,
-                self.plan_id,
-                self.config,
-                day,
-                clock=clock,
-                mailer=self.make_mailer(),
-                job=name,
-                should_stop=self.stop.is_set,
-                keep_digests=False,
-            )
-            delivery = result.delivery
-            return {
-                "as_of": day,
-                "messages": result.messages,
-                "sent": delivery.sent if delivery else 0,
-                "failed": delivery.failed if delivery else 0,
-                "retrying": delivery.retrying if delivery else 0,
-                "stopped_early": delivery.stopped_early if delivery else "",
-                "errors": result.render_errors,
-                "failures": getattr(result, "failures", 0),
-            }
-        if name == "digest":
-            digest = run_digest(
-                self.sessions,
-                self.plan_id,
-                self.config,
-                day,
-                clock=clock,
-                mailer=self.make_mailer(),
-                should_stop=self.stop.is_set,
-            )
-            d = digest.delivery
-            return {
-                "as_of": day,
-                "already_sent": digest.already_sent,
-                "skipped": digest.skipped,  # a bank holiday: no digest (rules/digest_day.py)
-                "recipients": len(digest.recipients),
-                "sent": d.sent if d else 0,
-                "failed": d.failed if d else 0,
-                "stopped_early": d.stopped_early if d else "",
-                "failures": getattr(digest, "failures", 0),
-            }
+        request = Request(
+            self.sessions,
+            self.plan_id,
+            self.config,
+            day,
+            clock=_real_clock,
+            mailer=None if name == "heartbeat" else self.make_mailer(),
+            should_stop=self.stop.is_set,
+            keep_digests=False,
+        )
+        if name in catalogue.JOBS:
+            return catalogue.run(name, request).summary()
         if name == "retry":
-            report = deliver_and_notify(
-                self.sessions,
-                self.make_mailer(),
-                self.config,
-                plan_id=self.plan_id,
-                as_of=day,
-                clock=clock,
-                should_stop=self.stop.is_set,
-            )
+            report = catalogue.deliver(request)
             # Also the moment to take up any job period that failed or was missed.
             others = {n: self.run_due(n, now) for n in self.jobs if n not in ("retry", "heartbeat")}
             return {

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
+from worker.jobs.results import RemindResult
+from worker.jobs.simulate import Delivery
 from worker.models import Message, Notification
-from worker.remind import RemindResult
 from worker.rules.digest import SECTIONS, Digest
-from worker.simulate import Delivery
 from worker.store.outbox import DeliveryReport
 
 SECTION_NAMES = {

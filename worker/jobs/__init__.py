@@ -1,1 +1,2 @@
-"""The jobs: each declared once (rules, templates, ledger key, schedule key) and run through one pipeline."""
+"""The jobs: each declared once (rules, templates, ledger name, schedule key) and run
+through one pipeline (worker/jobs/pipeline.py)."""

@@ -13,13 +13,14 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine, insert, select
-from sqlalchemy.orm import Session, sessionmaker
 
-from worker.board_digest import plan_digest
 from worker.db import make_engine, session_factory
+from worker.jobs import catalogue
+from worker.jobs.config import RemindConfig
+from worker.jobs.pipeline import Request
+from worker.jobs.results import DigestResult, RemindResult
 from worker.migrate import upgrade
 from worker.models import Base
-from worker.remind import RemindConfig, run_reminders
 from worker.rules.digest_day import digest_days
 from worker.store.outbox import mark_sent
 
@@ -88,12 +89,9 @@ def simulate(
         for day in sorted(working | digests):
             moment = datetime.combine(day, RUN_TIME, zone).astimezone(UTC)
             for job in jobs:
-                if job == "digest":
-                    if day not in digests:
-                        continue
-                    timeline.extend(_digest(sessions, plan_id, config, day, moment))
-                elif day in working:
-                    timeline.extend(_job(sessions, plan_id, config, day, moment, job))
+                if day in (digests if job == "digest" else working):
+                    request = Request(sessions, plan_id, config, day, clock=_fixed(moment))
+                    timeline.extend(_timeline(catalogue.run(job, request), job, day))
                 # Planned and recorded as the real job would; "delivery" marks them sent at
                 # once (sending is not what a simulation is about, and it is the slow part).
                 with sessions() as session:
@@ -102,17 +100,9 @@ def simulate(
     return timeline
 
 
-def _job(
-    sessions: sessionmaker[Session],
-    plan_id: int,
-    config: RemindConfig,
-    day: date,
-    moment: datetime,
-    job: str,
-) -> list[Delivery]:
-    result = run_reminders(
-        sessions, plan_id, config, day, clock=_fixed(moment), mailer=None, job=job
-    )
+def _timeline(result: RemindResult | DigestResult, job: str, day: date) -> list[Delivery]:
+    if isinstance(result, DigestResult):
+        return _digest(result, day)
     return [
         Delivery(
             day,
@@ -126,10 +116,7 @@ def _job(
     ]
 
 
-def _digest(
-    sessions: sessionmaker[Session], plan_id: int, config: RemindConfig, day: date, moment: datetime
-) -> list[Delivery]:
-    result = plan_digest(sessions, plan_id, config, day, moment)
+def _digest(result: DigestResult, day: date) -> list[Delivery]:
     board = result.digest
     if result.already_sent or board is None:
         return []

@@ -12,29 +12,26 @@ falls back to, gets them. The new items record why in the ledger (`reason`), sho
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import TYPE_CHECKING
 
-from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from worker.models import Action, Message, MessageContent, Notification, Plan, table_of
-from worker.remind import JOBS, DayPlan, RemindConfig, current_keys, render
+from worker.jobs.actions import ActionRules, DayPlan, current_keys, run_scope
+from worker.jobs.compose import render
+from worker.jobs.config import RemindConfig
+from worker.models import Plan
+from worker.rules.reminders import PlanFacts
+from worker.store.facts import refs_of
 from worker.store.outbox import LedgerRace, record
+from worker.store.queue import Queued, note_reasons, queued, take_out
+
+if TYPE_CHECKING:
+    from worker.jobs.pipeline import Job
 
 Group = tuple[str, date]  # a job and the date it was planned for
-
-
-@dataclass(frozen=True, slots=True)
-class Queued:
-    """One item of a pending message, as the ledger holds it."""
-
-    message_id: int
-    job: str
-    as_of: date
-    key: str  # "<recipient>|<action>|<kind>|<threshold>|<due>[...]"
-    action_id: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,68 +78,38 @@ def moves(queued: Iterable[Queued], current: Mapping[Group, set[str]]) -> list[M
     return found
 
 
-def _queued(session: Session, plan_id: int, before: datetime | None) -> list[Queued]:
-    query = (
-        select(Message.id, Message.job, Message.as_of, Notification.key, Notification.action_id)
-        .join(Notification, Notification.message_id == Message.id)
-        .where(
-            Message.plan_id == plan_id,
-            Message.state == "pending",
-            Message.job.in_(sorted(JOBS)),
-        )
-    )
-    if before is not None:
-        query = query.where(Message.created_at < before)
-    return [Queued(*row) for row in session.execute(query)]
-
-
-def _take_out(session: Session, message_ids: Sequence[int]) -> set[int]:
-    """Remove these messages if still pending (compare-and-set); the ids removed."""
-    taken = set(
-        session.scalars(
-            select(Message.id)
-            .where(Message.id.in_(message_ids), Message.state == "pending")
-            .with_for_update(skip_locked=True)
-        )
-    )
-    if taken:
-        ids = sorted(taken)
-        session.execute(delete(Notification).where(Notification.message_id.in_(ids)))
-        session.execute(delete(MessageContent).where(MessageContent.message_id.in_(ids)))
-        session.execute(delete(Message).where(Message.id.in_(ids), Message.state == "pending"))
-    return taken
-
-
 def reroute(
     sessions: sessionmaker[Session],
     plan_id: int,
     config: RemindConfig,
     *,
     now: datetime,
+    jobs: Mapping[str, Job],
     before: datetime | None = None,
 ) -> list[Move]:
     """Re-plan the pending messages (created before `before`, when given) whose items the
     current directory gives to someone else; what moved. One transaction."""
     with sessions() as session:
-        queued = _queued(session, plan_id, before)
-        if not queued:
+        per_action = {name: job for name, job in jobs.items() if job.rules is not None}
+        queued_items = queued(session, plan_id, per_action, before)
+        if not queued_items:
             return []
         actions: dict[Group, set[int]] = defaultdict(set)
-        for item in queued:
+        for item in queued_items:
             actions[(item.job, item.as_of)].add(item.action_id)
         current = {
-            group: current_keys(session, plan_id, config, group[1], group[0], ids)
+            group: _current(session, plan_id, config, per_action[group[0]], group[1], ids)
             for group, ids in actions.items()
         }
-        found = moves(queued, current)
+        found = moves(queued_items, current)
         if not found:
             session.rollback()
             return []
-        taken = _take_out(session, sorted({m.message_id for m in found}))
+        taken = take_out(session, sorted({m.message_id for m in found}))
         found = [m for m in found if m.message_id in taken]
         try:
-            again = _taken_actions(queued, taken)
-            rendered_all = _plan_again(session, plan_id, config, now, again)
+            again = _taken_actions(queued_items, taken)
+            rendered_all = _plan_again(session, plan_id, config, now, per_action, again)
         except LedgerRace:
             # Another worker planned some of the same items meanwhile: leave the queue as
             # it was; the next delivery looks again.
@@ -154,9 +121,21 @@ def reroute(
             # problem when it plans that recipient itself.
             session.rollback()
             return []
-        _note_reasons(session, found)
+        note_reasons(session, ((r + m.rest, m.reason()) for m in found for r in m.now))
         session.commit()
     return found
+
+
+def _rules(job: Job) -> ActionRules:
+    assert job.rules is not None
+    return job.rules
+
+
+def _current(
+    session: Session, plan_id: int, config: RemindConfig, job: Job, as_of: date, ids: set[int]
+) -> set[str]:
+    run = run_scope(session, plan_id, config, as_of)
+    return current_keys(session, _rules(job), run, ids)
 
 
 def _plan_again(
@@ -164,22 +143,25 @@ def _plan_again(
     plan_id: int,
     config: RemindConfig,
     now: datetime,
+    jobs: Mapping[str, Job],
     actions: Mapping[Group, set[int]],
 ) -> bool:
     """Plan these actions' items again, as of each group's date, with today's directory;
     False as soon as a message fails to render (the caller rolls everything back)."""
     plan = session.get_one(Plan, plan_id)
-    for (job, as_of), ids in actions.items():
-        refs = set(session.scalars(select(Action.ref).where(Action.id.in_(sorted(ids)))))
-        day = DayPlan(session, plan, config, as_of, job, only=refs)
-        planned, errors = render(day.digests(day.recipients()), config, now, job)
+    facts = PlanFacts(plan.title, plan.organisation)
+    for (name, as_of), ids in actions.items():
+        job = jobs[name]
+        run = run_scope(session, plan_id, config, as_of, only=refs_of(session, ids))
+        day = DayPlan(session, facts, _rules(job), run)
+        planned, errors = render(day.digests(day.recipients()), config, now, name, job.template)
         if errors:
             return False
         record(
             session,
             planned,
             plan_id=plan_id,
-            job=job,
+            job=name,
             as_of=as_of,
             now=now,
             sender=config.identity.sender.addr_spec,
@@ -193,23 +175,3 @@ def _taken_actions(queued: Iterable[Queued], taken: set[int]) -> dict[Group, set
         if item.message_id in taken:
             found[(item.job, item.as_of)].add(item.action_id)
     return found
-
-
-_NOTIFICATIONS = table_of(Notification)
-# Core, not ORM: an ORM bulk update would want each row's primary key.
-_REASON = (
-    update(_NOTIFICATIONS)
-    .where(_NOTIFICATIONS.c.key == bindparam("b_key"))
-    .values(reason=bindparam("b_reason"))
-)
-
-
-def _note_reasons(session: Session, found: Sequence[Move]) -> None:
-    """Record on each new item why it went to its recipient and not the one queued."""
-    rows = [
-        {"b_key": recipient + move.rest, "b_reason": move.reason()}
-        for move in found
-        for recipient in move.now
-    ]
-    if rows:
-        session.execute(_REASON, rows)

@@ -1,29 +1,25 @@
-"""A job's delivery step around the outbox: fit new messages to what the mail server takes,
-send what is due, and make sure the administrator hears of messages the server refused by a
-path that does not depend on them: a small plain notice, queued and sent at once, besides the
-failed rows that `planworker outbox --state failed` lists (docs/ledger.md)."""
+"""Messages the mail server refused or could not take: new messages fitted to the size the
+server takes, and the administrator told of refused ones by a path that does not depend on
+them: a small plain notice, queued and sent at once, besides the failed rows that
+`planworker outbox --state failed` lists (docs/ledger.md)."""
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import date, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
+from worker.jobs.config import RemindConfig
 from worker.mail.backends import Mailer, message_bytes
 from worker.mail.render import message_id_for
 from worker.models import Message
-from worker.remind import RemindConfig, mail_domain
-from worker.reroute import reroute
 from worker.rules.digest import Recipient
-from worker.store.outbox import DeliveryReport, deliver, insert_message
-
-log = logging.getLogger(__name__)
+from worker.store.outbox import insert_message
 
 NOTICE_JOB = "notice"
 # The notice names this many refused messages; the rest are counted (it must stay small).
@@ -63,7 +59,7 @@ def failure_notice(
         "`planworker report` writes the whole plan to a file. Once the cause is fixed (an",
         "address, the size limit), the actions' leads can be sent that information by hand.",
     ]
-    domain = mail_domain(config.identity.sender)
+    domain = config.mail_domain()
     key = "\n".join(sorted(f"{to}|{subject}" for to, subject, _ in failed))
     message_id = message_id_for(f"{NOTICE_JOB}|{as_of.isoformat()}|{now.isoformat()}|{key}", domain)
     message = EmailMessage()
@@ -117,45 +113,3 @@ def queue_failure_notice(
     )
     session.commit()
     return True
-
-
-def deliver_and_notify(
-    sessions: sessionmaker[Session],
-    mailer: Mailer,
-    config: RemindConfig,
-    *,
-    plan_id: int,
-    as_of: date,
-    clock: Callable[[], datetime],
-    should_stop: Callable[[], bool] = lambda: False,
-    before_retry: Callable[[], None] = lambda: None,
-    planned_since: datetime | None = None,
-) -> DeliveryReport:
-    """Deliver what is due; if the server refused any, queue the administrator's plain
-    notice, call `before_retry` (a job adds its own detailed notice there), and deliver once
-    more, so the administrator hears of it in the same run.
-
-    First, messages queued before `planned_since` (all, when None) whose post has changed
-    hands since are re-planned for its current holder (worker/reroute.py)."""
-    if not should_stop():
-        for move in reroute(sessions, plan_id, config, now=clock(), before=planned_since):
-            log.info("re-routed %s: %s", move.rest, move.reason())
-    report = deliver(
-        sessions, mailer, clock=clock, policy=config.retry, plan_id=plan_id, should_stop=should_stop
-    )
-    if not report.failed_ids or should_stop():
-        return report
-    with sessions() as session:
-        queue_failure_notice(session, plan_id, config, report.failed_ids, as_of, clock())
-    before_retry()
-    report.add(
-        deliver(
-            sessions,
-            mailer,
-            clock=clock,
-            policy=config.retry,
-            plan_id=plan_id,
-            should_stop=should_stop,
-        )
-    )
-    return report

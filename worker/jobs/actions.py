@@ -1,0 +1,229 @@
+"""The decide step of the jobs that send per-action messages (lead reminders, escalations,
+Red alerts): who is due what on a date, by the job's pure rules over facts read a chunk at a
+time, in two passes so memory holds one chunk of a plan however large it is.
+
+Pass one reads the plan a chunk at a time and keeps only who is due something new, by id;
+pass two, a batch of recipients at a time, reads those actions' full facts again and builds
+their digests. A run dated ahead of today keeps its ledger keys apart (rules/as_of.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import date
+
+from sqlalchemy import ColumnElement
+from sqlalchemy.orm import Session
+
+from worker.jobs.config import RemindConfig
+from worker.rules.as_of import key_suffix
+from worker.rules.digest import Digest, Item, Recipient
+from worker.rules.reminders import ActionFacts, PlanFacts, digests, undelivered_items
+from worker.store.facts import (
+    Scope,
+    chunk_bounds,
+    load_facts,
+    load_refusals,
+    load_schedule,
+    of_ids,
+)
+from worker.store.outbox import existing_keys
+from worker.store.plan import chunks
+from worker.store.status import RiskIndex, plan_risks
+
+# Actions read and assessed at a time, and items rendered and recorded per transaction: what
+# bounds a run's memory, whatever the size of the plan.
+FACTS_CHUNK = 5000
+BATCH_ITEMS = 2000
+
+Pairs = list[tuple[Recipient, Item]]
+# A job's rules: the items due on a date, to everyone or (when given) only to these
+# lower-case addresses.
+ItemRules = Callable[
+    [Sequence[ActionFacts], RemindConfig, date, Collection[str] | None],
+    Iterable[tuple[Recipient, Item]],
+]
+KeyRules = Callable[
+    [Sequence[ActionFacts], RemindConfig, date], Iterable[tuple[Recipient, int, str]]
+]
+
+
+@dataclass(frozen=True, slots=True)
+class ActionRules:
+    """A per-action job's decisions: which actions it reads, and its pure rules."""
+
+    scope: Callable[[RemindConfig], Scope]
+    items: ItemRules
+    # Who is due what, from load_schedule's facts alone, when the rules need no more; a run's
+    # first pass over the whole plan then reads and builds far less.
+    keys: KeyRules | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RunScope:
+    """One run's fixed inputs to its decisions."""
+
+    plan_id: int
+    config: RemindConfig
+    as_of: date
+    only: Collection[str] | None
+    risks: RiskIndex
+    suffix: str = ""  # appended to every ledger key: see worker/rules/as_of.py
+
+    def only_wanted(self, facts: list[ActionFacts]) -> list[ActionFacts]:
+        return facts if self.only is None else [f for f in facts if f.ref in self.only]
+
+    def facts(self, session: Session, condition: ColumnElement[bool]) -> list[ActionFacts]:
+        found = load_facts(session, condition, self.plan_id, self.as_of, self.risks)
+        return self.only_wanted(found)
+
+
+def who_is_due(
+    session: Session, rules: ActionRules, chunk: ColumnElement[bool], run: RunScope
+) -> Iterator[tuple[Recipient, int, str]]:
+    """(recipient, action id, ledger key) of everything the rules give in this chunk."""
+    if rules.keys is not None:
+        facts = run.only_wanted(load_schedule(session, chunk))
+        return ((r, a, k + run.suffix) for r, a, k in rules.keys(facts, run.config, run.as_of))
+    found = rules.items(run.facts(session, chunk), run.config, run.as_of, None)
+    return ((r, i.action_id, i.key + run.suffix) for r, i in found)
+
+
+def refusal_pairs(session: Session, run: RunScope) -> Pairs:
+    """The administrator's notice of messages the mail server refused."""
+    refusals = load_refusals(session, run.plan_id)
+    if not refusals:
+        return []
+    refused = {a.id: a for a in run.facts(session, of_ids({r.action_id for r in refusals}))}
+    c = run.config
+    return list(undelivered_items(refusals, refused, c.directory, c.policy, run.as_of, c.rag))
+
+
+@dataclass(slots=True)
+class Due:
+    """Pass one of a run: who is due something new, and about which actions."""
+
+    actions: dict[str, set[int]] = field(default_factory=dict)  # lower-case email -> ids
+    extra: Pairs = field(default_factory=list)  # items not derived from actions (refusals)
+
+    def add(self, found: Sequence[tuple[Recipient, int, str]], already: Collection[str]) -> None:
+        for recipient, action_id, key in found:
+            if key not in already:
+                self.actions.setdefault(recipient.email.lower(), set()).add(action_id)
+
+    def batches(self, size: int) -> Iterator[list[str]]:
+        """Recipients in address order, grouped so a batch holds about `size` items."""
+        batch: list[str] = []
+        held = 0
+        for email in sorted(self.actions):
+            batch.append(email)
+            held += len(self.actions[email])
+            if held >= size:
+                yield batch
+                batch, held = [], 0
+        if batch:
+            yield batch
+
+
+def nothing() -> None:
+    """A checkpoint that keeps the transaction open (a dry run's)."""
+
+
+def recorded(session: Session, keys: Iterable[str], suffix: str) -> set[str]:
+    """Which of these keys count as sent. A run dated ahead (keys ending in `suffix`) also
+    counts what real runs sent, so it repeats nothing; its own keys never count for them."""
+    wanted = list(keys)
+    if not suffix:
+        return existing_keys(session, wanted)
+    real = {key.removesuffix(suffix): key for key in wanted}
+    found = existing_keys(session, [*wanted, *real])
+    return {key for key in wanted if key in found} | {real[k] for k in real if k in found}
+
+
+def suffixed(pairs: Iterable[tuple[Recipient, Item]], suffix: str) -> Pairs:
+    return [(r, replace(i, key=i.key + suffix) if suffix else i) for r, i in pairs]
+
+
+def _pass_one(
+    session: Session, rules: ActionRules, run: RunScope, checkpoint: Callable[[], None]
+) -> Due:
+    """Assess the plan a chunk at a time and keep only who is due what: ids, not items.
+    `checkpoint` ends the transaction between chunks (so SQLite's write lock is let go)."""
+    due = Due()
+    scope = rules.scope(run.config).condition(run.plan_id, run.as_of)
+    for chunk in chunk_bounds(session, scope, FACTS_CHUNK):
+        found = list(who_is_due(session, rules, chunk, run))
+        due.add(found, recorded(session, (key for _, _, key in found), run.suffix))
+        checkpoint()
+    due.extra = suffixed(refusal_pairs(session, run), run.suffix)
+    extra = [(r, i.action_id, i.key) for r, i in due.extra]
+    due.add(extra, recorded(session, (key for _, _, key in extra), run.suffix))
+    return due
+
+
+class DayPlan:
+    """A per-action job's decisions for one date, made a batch of recipients at a time.
+
+    Creating it is the first pass over the plan (who is due something new); `digests` is
+    the second, for one batch, and can be called again for the same batch after a ledger
+    race. `checkpoint` ends the transaction between chunks of the first pass.
+    """
+
+    def __init__(
+        self,
+        session: Session,
+        plan: PlanFacts,
+        rules: ActionRules,
+        run: RunScope,
+        checkpoint: Callable[[], None] = nothing,
+    ) -> None:
+        self._session = session
+        self._plan = plan
+        self._rules = rules
+        self._run = run
+        self._due = _pass_one(session, rules, run, checkpoint)
+
+    def batches(self, size: int = BATCH_ITEMS) -> Iterator[list[str]]:
+        """Recipients (lower-case addresses) in address order, about `size` items a batch."""
+        return self._due.batches(size)
+
+    def recipients(self) -> list[str]:
+        return list(self._due.actions)
+
+    def digests(self, emails: Sequence[str]) -> list[Digest]:
+        """Pass two, for these recipients: their items afresh, complete, and not in the
+        ledger."""
+        run, wanted = self._run, set(emails)
+        ids = sorted(set().union(*(self._due.actions[e] for e in emails)))
+        pairs: Pairs = []
+        for part in chunks(ids):
+            facts = run.facts(self._session, of_ids(part))
+            found = self._rules.items(facts, run.config, run.as_of, wanted)
+            pairs += suffixed(found, run.suffix)
+        pairs += [(r, i) for r, i in self._due.extra if r.email.lower() in wanted]
+        already = recorded(self._session, (item.key for _, item in pairs), run.suffix)
+        return digests(pairs, already, self._plan, run.as_of)
+
+
+def run_scope(
+    session: Session,
+    plan_id: int,
+    config: RemindConfig,
+    as_of: date,
+    only: Collection[str] | None = None,
+    today: date | None = None,
+) -> RunScope:
+    risks = plan_risks(session, plan_id, as_of)
+    return RunScope(plan_id, config, as_of, only, risks, key_suffix(as_of, today))
+
+
+def current_keys(
+    session: Session, rules: ActionRules, run: RunScope, action_ids: Collection[int]
+) -> set[str]:
+    """The ledger keys the rules give on the run's date for these actions with the current
+    contacts directory, whether or not the ledger holds them (read only)."""
+    scope = rules.scope(run.config).condition(run.plan_id, run.as_of)
+    found: set[str] = set()
+    for part in chunks(sorted(action_ids)):
+        found.update(key for _, _, key in who_is_due(session, rules, scope & of_ids(part), run))
+    return found

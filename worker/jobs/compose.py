@@ -1,0 +1,93 @@
+"""The render step of every job: a decided digest becomes the bytes of one message (or of
+several parts when it is too large to send whole), with its Message-ID and subject."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime
+from functools import lru_cache
+from pathlib import Path
+
+import jinja2
+
+from worker.jobs.config import RemindConfig
+from worker.mail.parts import Encoder, split_to_fit
+from worker.mail.render import (
+    Rendered,
+    TemplateError,
+    make_address,
+    make_environment,
+    message_bytes,
+    message_id_for,
+    render_digest,
+)
+from worker.rules.digest import Digest, Recipient
+from worker.store.outbox import Planned
+
+
+@lru_cache(maxsize=8)
+def template_environment(folders: tuple[Path, ...]) -> jinja2.Environment:
+    # One environment per folder list, so templates are compiled once, not on every run
+    # (Jinja still reloads a template whose file has changed).
+    return make_environment(folders)
+
+
+def environment(config: RemindConfig) -> jinja2.Environment:
+    return template_environment(tuple(config.templates))
+
+
+def envelope(
+    rendered: Rendered,
+    config: RemindConfig,
+    to: Recipient,
+    message_id: str,
+    now: datetime,
+    job: str,
+    as_of: date,
+) -> bytes:
+    """The message as sent: the rendered parts with the job's headers."""
+    return message_bytes(
+        rendered,
+        sender=config.identity.sender,
+        to=make_address(to.name, to.email),
+        reply_to=config.identity.reply_to,
+        message_id=message_id,
+        date=now,
+        headers={"X-Planworker-Job": f"{job} {as_of.isoformat()}"},
+    )
+
+
+def render(
+    found: Sequence[Digest],
+    config: RemindConfig,
+    now: datetime,
+    job: str,
+    template: str = "reminder",
+) -> tuple[list[Planned], list[str]]:
+    """Render each digest, in parts when it is too large to send whole (mail/parts.py);
+    one that fails is reported and left for the next run."""
+    env = environment(config)
+    domain = config.mail_domain()
+
+    def encode(digest: Digest, rendered: Rendered) -> Planned:
+        key = "\n".join(sorted(item.key for item in digest.items))
+        message_id = message_id_for(key, domain)
+        content = envelope(rendered, config, digest.recipient, message_id, now, job, digest.as_of)
+        return Planned(digest, content, message_id, rendered.subject)
+
+    encoder = Encoder(
+        lambda digest: render_digest(env, digest, template=template, prodid_domain=domain),
+        encode,
+        lambda planned: len(planned.content),
+    )
+    planned: list[Planned] = []
+    errors: list[str] = []
+    for digest in found:
+        try:
+            planned += split_to_fit(digest, config.max_message_bytes, encoder)
+        except TemplateError as exc:
+            errors.append(f"{digest.recipient.email}: {exc}")
+        except ValueError as exc:  # an address or header that cannot be written safely
+            who = f"{digest.recipient.name} <{digest.recipient.email}>"
+            errors.append(f"{who}: cannot write the message: {exc}")
+    return planned, errors

@@ -1,0 +1,49 @@
+"""What every job needs besides the database, the clock and the mail backend: the contacts
+directory, the policies, the templates and who the mail comes from."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from email.headerregistry import Address
+from pathlib import Path
+
+from worker.contacts import Directory
+from worker.plan.dates import MonthDay
+from worker.rules.escalation import EscalationPolicy
+from worker.rules.rag import RagPolicy
+from worker.rules.stages import ReminderPolicy
+from worker.rules.workdays import WorkingDays
+from worker.store.outbox import RetryPolicy
+
+DEFAULT_RAG = RagPolicy()
+DEFAULT_ESCALATION = EscalationPolicy()
+
+
+@dataclass(frozen=True, slots=True)
+class MailIdentity:
+    sender: Address
+    reply_to: Address | None
+
+
+@dataclass(frozen=True, slots=True)
+class RemindConfig:
+    """Everything a job needs besides the database, the clock and the mail backend."""
+
+    directory: Directory
+    policy: ReminderPolicy
+    days: WorkingDays
+    month_day: MonthDay
+    templates: Sequence[Path]  # folders, an admin's first
+    identity: MailIdentity
+    retry: RetryPolicy
+    rag: RagPolicy = DEFAULT_RAG
+    escalation: EscalationPolicy = DEFAULT_ESCALATION
+    digest_on_holidays: bool = False  # send the board digest on non-working days too
+    # The largest message sent: a digest over it goes in parts (mail.max_message_kb, or
+    # less when the mail server's SIZE says so).
+    max_message_bytes: int = 10 * 1024 * 1024
+
+    def mail_domain(self) -> str:
+        """The domain of Message-IDs and calendar UIDs: the sender's."""
+        return self.identity.sender.domain or "planworker.invalid"

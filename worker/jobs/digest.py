@@ -1,0 +1,112 @@
+"""The board digest job: build the board's view as of a date, mail it to every board member
+once (a second run on the same date sends nothing), and remember what it saw so the next
+digest can say what changed. Also the board's view for the report written to a file.
+
+A digest dated on a non-working day is skipped (rules/digest_day.py). A digest dated after
+today (within the as-of horizon) is sent but not recorded as that date's digest, so the real
+one still goes out on the day and is compared with the last real one (rules/as_of.py)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from worker.jobs.compose import envelope, environment
+from worker.jobs.config import RemindConfig
+from worker.jobs.pipeline import Job, Request, prepare
+from worker.jobs.results import DigestResult
+from worker.mail.board import render_board_digest
+from worker.mail.render import message_id_for
+from worker.models import Plan
+from worker.rules.as_of import is_ahead, key_suffix
+from worker.rules.board import BoardDigest
+from worker.rules.board_view import Seen, build_board_digest
+from worker.rules.digest import Recipient
+from worker.rules.digest_day import digest_skipped
+from worker.rules.reminders import PlanFacts
+from worker.store import board
+from worker.store.facts import load_facts, plan_actions
+from worker.store.outbox import insert_message
+
+
+def board_view(
+    session: Session, plan: Plan, config: RemindConfig, as_of: date
+) -> tuple[BoardDigest, dict[int, Seen]]:
+    """The digest's content as of a date (read only)."""
+    return build_board_digest(
+        load_facts(session, plan_actions(plan.id), plan.id, as_of),
+        board.streams(session, plan.id),
+        PlanFacts(plan.title, plan.organisation),
+        board.phases(session, plan.id),
+        board.previous(session, plan.id, as_of),
+        config.rag,
+        as_of,
+    )
+
+
+def _board(config: RemindConfig) -> list[Recipient]:
+    members = [Recipient(p.email, p.name) for p in config.directory.board]
+    # A directory with no board still must not let Red sit unnoticed: the administrator reads it.
+    admin = config.directory.administrator
+    return members or [Recipient(admin.email, admin.name)]
+
+
+def plan_digest(job: Job, request: Request, now: datetime) -> DigestResult:
+    """Build, render and (unless a dry run or already done) record the digest."""
+    r, config = request, request.config
+    skipped = digest_skipped(r.as_of, config.days, config.digest_on_holidays)
+    if skipped:
+        return DigestResult(r.as_of, None, already_sent=False, skipped=skipped)
+    ahead = is_ahead(r.as_of, r.today)
+    recipients = _board(config)
+    suffix = key_suffix(r.as_of, r.today)
+    message_ids = {
+        to.email: message_id_for(
+            f"{job.name}|{r.plan_id}|{r.as_of}|{to.email.lower()}{suffix}", config.mail_domain()
+        )
+        for to in recipients
+    }
+    with r.sessions() as session:
+        plan = session.get_one(Plan, r.plan_id)
+        prepare(session, plan, config)
+        if ahead:
+            done = board.any_queued(session, message_ids.values())
+        else:
+            done = board.done(session, r.plan_id, r.as_of)
+        digest, seen = board_view(session, plan, config, r.as_of)
+        result = DigestResult(r.as_of, digest, already_sent=done)
+        rendered = render_board_digest(environment(config), digest)
+        result.subject = rendered.subject
+        result.recipients = [to.email for to in recipients]
+        if r.dry_run or done:
+            session.rollback()
+            return result
+        if not ahead:
+            try:
+                board.record_seen(session, r.plan_id, r.as_of, now, seen)
+            except IntegrityError:
+                # Another worker recorded this date's digest first.
+                session.rollback()
+                result.already_sent = True
+                return result
+        for to in recipients:
+            message_id = message_ids[to.email]
+            insert_message(
+                session,
+                plan_id=r.plan_id,
+                job=job.name,
+                as_of=r.as_of,
+                recipient=to,
+                content=envelope(rendered, config, to, message_id, now, job.name, r.as_of),
+                sender=config.identity.sender.addr_spec,
+                message_id=message_id,
+                subject=rendered.subject,
+                now=now,
+            )
+        session.commit()
+        return result
+
+
+JOB = Job(name="digest", template="digest", schedule="digest", plan=plan_digest)

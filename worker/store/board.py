@@ -1,0 +1,78 @@
+"""The board digest's records: what the last digest saw (so the next can say what changed),
+the plan's work streams and phases as the board view shows them, and whether a date's
+digest is already done."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from datetime import date, datetime
+
+from sqlalchemy import insert, select
+from sqlalchemy.orm import Session
+
+from worker.models import BoardDigestEntry, BoardDigestRun, Message, Phase, WorkStream
+from worker.rules.board_view import Seen, StreamInfo
+
+
+def previous(session: Session, plan_id: int, as_of: date) -> tuple[date, dict[int, Seen]] | None:
+    """The date of the last digest before `as_of` and what it saw of each action."""
+    last = session.scalars(
+        select(BoardDigestRun)
+        .where(BoardDigestRun.plan_id == plan_id, BoardDigestRun.as_of < as_of)
+        .order_by(BoardDigestRun.as_of.desc())
+        .limit(1)
+    ).first()
+    if last is None:
+        return None
+    rows = session.execute(
+        select(BoardDigestEntry.action_id, BoardDigestEntry.rag, BoardDigestEntry.state).where(
+            BoardDigestEntry.digest_id == last.id
+        )
+    )
+    return last.as_of, {a: Seen(rag, state) for a, rag, state in rows}  # type: ignore[arg-type]
+
+
+def streams(session: Session, plan_id: int) -> list[StreamInfo]:
+    return [
+        StreamInfo(ws.number, ws.title, ws.phase, ws.strategic_lead)
+        for ws in session.scalars(select(WorkStream).where(WorkStream.plan_id == plan_id))
+    ]
+
+
+def phases(session: Session, plan_id: int) -> dict[int, str]:
+    rows = session.execute(select(Phase.number, Phase.title).where(Phase.plan_id == plan_id))
+    return {number: title for number, title in rows}
+
+
+def done(session: Session, plan_id: int, as_of: date) -> bool:
+    """Whether this date's digest is recorded."""
+    found = session.scalars(
+        select(BoardDigestRun.id).where(
+            BoardDigestRun.plan_id == plan_id, BoardDigestRun.as_of == as_of
+        )
+    ).first()
+    return found is not None
+
+
+def any_queued(session: Session, message_ids: Collection[str]) -> bool:
+    """Whether any of these messages is in the outbox (a digest dated ahead is not recorded
+    as its date's digest: its messages say whether it went out)."""
+    found = session.scalars(
+        select(Message.id).where(Message.message_id.in_(list(message_ids)))
+    ).first()
+    return found is not None
+
+
+def record_seen(
+    session: Session, plan_id: int, as_of: date, now: datetime, seen: dict[int, Seen]
+) -> None:
+    """Record this date's digest and what it saw, for the next one to compare against."""
+    run = session.execute(
+        insert(BoardDigestRun).returning(BoardDigestRun.id),
+        {"plan_id": plan_id, "as_of": as_of, "created_at": now},
+    ).scalar_one()
+    entries = [
+        {"digest_id": run, "action_id": a, "rag": s.rag, "state": s.state} for a, s in seen.items()
+    ]
+    if entries:
+        session.execute(insert(BoardDigestEntry), entries)

@@ -1,0 +1,232 @@
+"""The actions as the rules see them: which of a plan's actions a job reads (its scope), and
+their facts, loaded set-wise a chunk of ids at a time. The rules get plain data from here and
+never see SQLAlchemy."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterator
+from dataclasses import dataclass
+from datetime import date, timedelta
+from functools import lru_cache
+from typing import Any, cast
+
+from sqlalchemy import ColumnElement, or_, select
+from sqlalchemy.orm import Session
+
+from worker.models import Action, Message, Notification, WorkStream
+from worker.plan.dates import Recurrence
+from worker.rules.digest import Kind
+from worker.rules.reminders import CLOSED, ActionFacts, Refusal
+from worker.store.plan import roles_by_action
+from worker.store.status import (
+    GroupKey,
+    Note,
+    RiskIndex,
+    dependency_risks,
+    is_risky,
+    kd_number,
+    latest_notes,
+    plan_risks,
+    risk_groups,
+)
+
+# How far past the largest "days before" an upcoming reminder can fire early: a threshold
+# day on a bank-holiday weekend moves to the working day before it.
+SLACK_DAYS = 10
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """Which open actions of a plan a job reads: all of them, or (`within_days`) only those
+    with a recurrence or a target date no later than that many days after the run's date."""
+
+    within_days: int | None = None
+
+    def condition(self, plan_id: int, as_of: date) -> ColumnElement[bool]:
+        found = (
+            (Action.plan_id == plan_id)
+            & Action.archived.is_(False)
+            & Action.state.not_in(sorted(CLOSED))
+        )
+        if self.within_days is None:
+            return found
+        window = as_of + timedelta(days=self.within_days + SLACK_DAYS)
+        return found & or_(Action.recurrence != "", Action.due_date <= window)
+
+
+def of_ids(ids: Collection[int]) -> ColumnElement[bool]:
+    return Action.id.in_(sorted(ids))
+
+
+def plan_actions(plan_id: int) -> ColumnElement[bool]:
+    """Every current action of the plan, open or closed (the board's view)."""
+    return (Action.plan_id == plan_id) & Action.archived.is_(False)
+
+
+# The stored recurrence texts are few ("", "ongoing", "every 2 months"...): read each once.
+_recurrence = lru_cache(maxsize=64)(Recurrence.parse)
+
+
+def load_facts(
+    session: Session,
+    condition: ColumnElement[bool],
+    plan_id: int,
+    as_of: date,
+    risks: RiskIndex | None = None,
+) -> list[ActionFacts]:
+    """The actions matching `condition`, as the rules see them: one query for the actions,
+    one each for their leads, latest notes and risky dependencies. A run that loads the plan
+    in chunks passes the plan's `risks` (plan_risks), read once."""
+    query = (
+        select(
+            Action.id,
+            Action.ref,
+            WorkStream.number,
+            WorkStream.title,
+            WorkStream.strategic_lead,
+            Action.key_deliverable,
+            Action.action_text,
+            Action.description,
+            Action.target_text,
+            Action.due_date,
+            Action.due_precision,
+            Action.start_date,
+            Action.recurrence,
+            Action.dependencies_text,
+            Action.rag,
+            Action.state,
+            WorkStream.phase,
+            is_risky(as_of).label("risky"),
+        )
+        .join(WorkStream, WorkStream.id == Action.work_stream_id)
+        .where(condition)
+        .order_by(Action.position, Action.id)
+    )
+    rows = session.execute(query).all()
+    ids = [r.id for r in rows]
+    leads = roles_by_action(session, ids)
+    notes = latest_notes(session, ids)
+    if risks is None:
+        risks = plan_risks(session, plan_id, as_of)
+    at_risk = dependency_risks(session, {r.id: _own(r) for r in rows}, risks)
+    return [
+        ActionFacts(
+            id=r.id,
+            ref=r.ref,
+            work_stream_number=r.number,
+            work_stream_title=r.title,
+            strategic_lead=r.strategic_lead,
+            key_deliverable=r.key_deliverable,
+            action_text=r.action_text,
+            description=r.description,
+            target_text=r.target_text,
+            due=r.due_date,
+            precision=r.due_precision,
+            start=r.start_date,
+            recurrence=_recurrence(r.recurrence),
+            dependencies_text=r.dependencies_text,
+            leads=tuple(leads.get(r.id, ())),
+            rag=r.rag,
+            state=r.state,
+            phase=r.phase,
+            at_risk_from=at_risk.get(r.id, ()),
+            **_note_fields(notes.get(r.id)),
+        )
+        for r in rows
+    ]
+
+
+def _own(row: Any) -> tuple[str, tuple[GroupKey, ...]]:
+    # An action that is risky itself is in its own groups, but never counts as its own risk.
+    groups = risk_groups(row.number, kd_number(row.key_deliverable)) if row.risky else ()
+    return row.ref, groups
+
+
+def _note_fields(note: Note | None) -> dict[str, Any]:
+    if note is None:
+        return {}
+    return {"latest_note": note.text, "latest_note_by": note.by, "latest_note_at": note.at}
+
+
+def load_schedule(session: Session, condition: ColumnElement[bool]) -> list[ActionFacts]:
+    """The actions matching `condition` with only what says whether, and to whom, a
+    reminder is due: dates, progress state and leads (texts left empty). Two queries."""
+    query = select(
+        Action.id,
+        Action.ref,
+        Action.due_date,
+        Action.start_date,
+        Action.recurrence,
+        Action.state,
+    ).where(condition)
+    rows = session.execute(query).all()
+    leads = roles_by_action(session, [r.id for r in rows])
+    return [
+        ActionFacts(
+            id=r.id,
+            ref=r.ref,
+            work_stream_number=0,
+            work_stream_title="",
+            strategic_lead="",
+            key_deliverable="",
+            action_text="",
+            description="",
+            target_text="",
+            due=r.due_date,
+            precision="",
+            start=r.start_date,
+            recurrence=_recurrence(r.recurrence),
+            dependencies_text="",
+            leads=tuple(leads.get(r.id, ())),
+            rag=None,
+            state=r.state,
+        )
+        for r in rows
+    ]
+
+
+def chunk_bounds(
+    session: Session, condition: ColumnElement[bool], size: int
+) -> Iterator[ColumnElement[bool]]:
+    """The actions matching `condition` as consecutive id ranges of `size` actions each, so a
+    run holds one chunk of the plan in memory, not all of it (keyset paging: no OFFSET)."""
+    last = 0
+    while True:
+        ids = session.scalars(
+            select(Action.id)
+            .where(condition, Action.id > last)
+            .order_by(Action.id)
+            .offset(size - 1)
+            .limit(1)
+        ).first()
+        if ids is None:
+            yield condition & (Action.id > last)
+            return
+        yield condition & (Action.id > last) & (Action.id <= ids)
+        last = ids
+
+
+def refs_of(session: Session, ids: Collection[int]) -> set[str]:
+    return set(session.scalars(select(Action.ref).where(of_ids(ids))))
+
+
+def load_refusals(session: Session, plan_id: int) -> list[Refusal]:
+    """Every reminder of this plan in a message that failed for good."""
+    query = (
+        select(
+            Notification.action_id,
+            Notification.kind,
+            Notification.threshold,
+            Notification.due_date,
+            Message.recipient_email,
+            Notification.via,
+            Message.last_error,
+        )
+        .join(Message, Message.id == Notification.message_id)
+        .where(Message.plan_id == plan_id, Message.state == "failed")
+        .order_by(Notification.id)
+    )
+    return [
+        Refusal(action_id, cast(Kind, kind), threshold, due, to, via, reason)
+        for action_id, kind, threshold, due, to, via, reason in session.execute(query)
+    ]
