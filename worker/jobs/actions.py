@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
+from typing import TypeVar
 
 from sqlalchemy import ColumnElement
 from sqlalchemy.orm import Session
@@ -18,7 +19,13 @@ from sqlalchemy.orm import Session
 from worker.jobs.config import RemindConfig
 from worker.rules.as_of import key_suffix
 from worker.rules.digest import Digest, Item, Recipient
-from worker.rules.reminders import ActionFacts, PlanFacts, digests, undelivered_items
+from worker.rules.reminders import (
+    ActionFacts,
+    PlanFacts,
+    Schedule,
+    digests,
+    undelivered_items,
+)
 from worker.store.facts import (
     Scope,
     chunk_bounds,
@@ -43,9 +50,9 @@ ItemRules = Callable[
     [Sequence[ActionFacts], RemindConfig, date, Collection[str] | None],
     Iterable[tuple[Recipient, Item]],
 ]
-KeyRules = Callable[
-    [Sequence[ActionFacts], RemindConfig, date], Iterable[tuple[Recipient, int, str]]
-]
+KeyRules = Callable[[Sequence[Schedule], RemindConfig, date], Iterable[tuple[Recipient, int, str]]]
+# What a run reads of each action: its schedule alone (pass one), or all its facts.
+Read = TypeVar("Read", bound=Schedule)
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,7 +77,7 @@ class RunScope:
     risks: RiskIndex
     suffix: str = ""  # appended to every ledger key: see worker/rules/as_of.py
 
-    def only_wanted(self, facts: list[ActionFacts]) -> list[ActionFacts]:
+    def only_wanted(self, facts: list[Read]) -> list[Read]:
         return facts if self.only is None else [f for f in facts if f.ref in self.only]
 
     def facts(self, session: Session, condition: ColumnElement[bool]) -> list[ActionFacts]:

@@ -11,7 +11,7 @@ from worker.jobs.config import RemindConfig
 from worker.jobs.per_action import plan_messages
 from worker.jobs.pipeline import Job
 from worker.rules.digest import Item, Recipient
-from worker.rules.reminders import ActionFacts, due_items, due_keys
+from worker.rules.reminders import ActionFacts, Schedule, due_items, due_keys
 from worker.store.facts import Scope
 
 
@@ -28,7 +28,7 @@ def _items(
 
 
 def _keys(
-    facts: Sequence[ActionFacts], config: RemindConfig, as_of: date
+    facts: Sequence[Schedule], config: RemindConfig, as_of: date
 ) -> Iterable[tuple[Recipient, int, str]]:
     return due_keys(facts, config.directory, config.policy, config.days, as_of)
 

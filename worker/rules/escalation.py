@@ -23,7 +23,7 @@ from datetime import date, timedelta
 from worker.contacts import Directory
 from worker.rules.digest import Item, Recipient, Section
 from worker.rules.rag import LABEL, ORDER, RagPolicy, assess
-from worker.rules.reminders import CLOSED, ActionFacts, _item, _Run, item_key
+from worker.rules.reminders import CLOSED, ActionFacts, ItemMaker, item_key
 from worker.rules.routing import Route, route_lead
 from worker.rules.stages import ReminderPolicy, Stage
 from worker.rules.workdays import WorkingDays
@@ -76,7 +76,7 @@ def escalation_items(
     """Every (recipient, item) of levels 2 and 3 due on `as_of`, ledger not yet consulted."""
     if not days.is_working(as_of):
         return
-    run = _Run(directory, reminders, as_of, rag)
+    maker = ItemMaker(directory, reminders, as_of, rag)
     admin = Recipient(directory.administrator.email, directory.administrator.name)
     board = [_Target(Recipient(p.email, p.name), "project board") for p in directory.board]
     for action in actions:
@@ -89,7 +89,7 @@ def escalation_items(
             stage = Stage("red_alert", 0, action.due or NO_DATE, as_of)
             rule = "it has turned Red: the strategic lead and the board are told at once"
             targets = [lead, *board]
-            yield from _items(action, stage, run, targets, admin, rule, "turned_red")
+            yield from _items(action, stage, maker, targets, admin, rule, "turned_red")
         late = status.days_overdue > policy.overdue_days
         if policy.to_strategic_leads and (ORDER[status.effective] >= ORDER["amber"] or late):
             period = period_start(as_of, policy.repeat_every_days)
@@ -99,13 +99,13 @@ def escalation_items(
                 f"escalated to the strategic lead ({why}); repeated every "
                 f"{policy.repeat_every_days} days while it stays so"
             )
-            yield from _items(action, stage, run, [lead], admin, rule, "escalated")
+            yield from _items(action, stage, maker, [lead], admin, rule, "escalated")
 
 
 def _items(
     action: ActionFacts,
     stage: Stage,
-    run: _Run,
+    maker: ItemMaker,
     targets: list[_Target | str],
     admin: Recipient,
     rule: str,
@@ -114,11 +114,10 @@ def _items(
     seen: set[str] = set()
     for target in targets:
         if isinstance(target, str):
-            key = item_key(admin.email, action.id, stage, unassigned_on=run.as_of)
-            item = _item(
+            key = item_key(admin.email, action.id, stage, unassigned_on=maker.as_of)
+            item = maker.item(
                 action,
                 stage,
-                run,
                 key=key,
                 section="unassigned",
                 via=(),
@@ -132,10 +131,9 @@ def _items(
             continue
         seen.add(email)
         key = item_key(email, action.id, stage)
-        item = _item(
+        item = maker.item(
             action,
             stage,
-            run,
             key=key,
             section=section,
             via=(target.via,),

@@ -36,12 +36,25 @@ SECTION_OF: dict[Kind, Section] = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class ActionFacts:
-    """One action as the reminder rules see it (plain data loaded by the shell)."""
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Schedule:
+    """What says whether, and to whom, an action's reminder is due: its dates, progress state
+    and leads. A run's first pass over the whole plan reads only this (`due_keys`)."""
 
     id: int
     ref: str
+    due: date | None
+    start: date | None
+    recurrence: Recurrence | None
+    state: str
+    leads: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ActionFacts(Schedule):
+    """One action as the reminder rules see it (plain data loaded by the shell): its schedule
+    and everything a message shows about it."""
+
     work_stream_number: int
     work_stream_title: str
     strategic_lead: str
@@ -49,14 +62,9 @@ class ActionFacts:
     action_text: str
     description: str
     target_text: str
-    due: date | None
     precision: str
-    start: date | None
-    recurrence: Recurrence | None
     dependencies_text: str
-    leads: tuple[str, ...]
     rag: str | None
-    state: str
     latest_note: str = ""
     at_risk_from: tuple[str, ...] = ()
     phase: int = 1
@@ -85,7 +93,9 @@ def item_key(email: str, action_id: int, stage: Stage, *, unassigned_on: date | 
 
 
 @dataclass(frozen=True, slots=True)
-class _Run:
+class ItemMaker:
+    """Builds the items of one run: the reminder and escalation rules share it."""
+
     directory: Directory
     policy: ReminderPolicy
     as_of: date
@@ -99,59 +109,58 @@ class _Run:
             found = self.contacts[name] = contact_for(name, self.directory)
         return found
 
-
-def _item(
-    action: ActionFacts,
-    stage: Stage,
-    run: _Run,
-    *,
-    key: str,
-    section: Section,
-    via: tuple[str, ...],
-    reason: str = "",
-    shown_due: date | Literal["stage"] | None = "stage",
-) -> Item:
-    """The item for one action at one stage. `shown_due` is the date the reader is shown,
-    when it is not the stage's (an escalation's stage date is its week, not a deadline)."""
-    progress = action.progress()
-    status = assess(progress, run.rag, run.as_of)
-    due = stage.due if shown_due == "stage" else shown_due
-    return Item(
-        key=key,
-        section=section,
-        kind=stage.kind,
-        threshold=stage.threshold,
-        rule=stage.rule(run.policy),
-        action_id=action.id,
-        ref=action.ref,
-        work_stream_number=action.work_stream_number,
-        work_stream_title=action.work_stream_title,
-        key_deliverable=action.key_deliverable,
-        action_text=action.action_text,
-        description=action.description,
-        target_text=action.target_text,
-        due=due,
-        precision=action.precision,
-        recurrence=str(action.recurrence or ""),
-        days=(due - run.as_of).days if due else 0,
-        dependencies_text=action.dependencies_text,
-        strategic_lead=run.contact(action.strategic_lead),
-        leads=action.leads,
-        via=via,
-        rag=action.rag,
-        state=action.state,
-        reason=reason,
-        effective_rag=status.effective,
-        derived_rag=status.derived,
-        disagreement=status.disagreement(progress.reported),
-        latest_note=action.latest_note,
-        at_risk_from=action.at_risk_from,
-        key_date=stage.due if stage.due != due else None,
-    )
+    def item(
+        self,
+        action: ActionFacts,
+        stage: Stage,
+        *,
+        key: str,
+        section: Section,
+        via: tuple[str, ...],
+        reason: str = "",
+        shown_due: date | Literal["stage"] | None = "stage",
+    ) -> Item:
+        """The item for one action at one stage. `shown_due` is the date the reader is shown,
+        when it is not the stage's (an escalation's stage date is its week, not a deadline)."""
+        progress = action.progress()
+        status = assess(progress, self.rag, self.as_of)
+        due = stage.due if shown_due == "stage" else shown_due
+        return Item(
+            key=key,
+            section=section,
+            kind=stage.kind,
+            threshold=stage.threshold,
+            rule=stage.rule(self.policy),
+            action_id=action.id,
+            ref=action.ref,
+            work_stream_number=action.work_stream_number,
+            work_stream_title=action.work_stream_title,
+            key_deliverable=action.key_deliverable,
+            action_text=action.action_text,
+            description=action.description,
+            target_text=action.target_text,
+            due=due,
+            precision=action.precision,
+            recurrence=str(action.recurrence or ""),
+            days=(due - self.as_of).days if due else 0,
+            dependencies_text=action.dependencies_text,
+            strategic_lead=self.contact(action.strategic_lead),
+            leads=action.leads,
+            via=via,
+            rag=action.rag,
+            state=action.state,
+            reason=reason,
+            effective_rag=status.effective,
+            derived_rag=status.derived,
+            disagreement=status.disagreement(progress.reported),
+            latest_note=action.latest_note,
+            at_risk_from=action.at_risk_from,
+            key_date=stage.due if stage.due != due else None,
+        )
 
 
 def stage_of(
-    action: ActionFacts, policy: ReminderPolicy, days: WorkingDays, as_of: date
+    action: Schedule, policy: ReminderPolicy, days: WorkingDays, as_of: date
 ) -> Stage | None:
     if action.state in CLOSED:
         return None
@@ -212,7 +221,7 @@ class _Routes:
         )
 
 
-def _due(action: ActionFacts, routes: _Routes, stage: Stage, as_of: date) -> Iterator[Due]:
+def _due(action: Schedule, routes: _Routes, stage: Stage, as_of: date) -> Iterator[Due]:
     found = routes.of(action.leads)
     section = SECTION_OF[stage.kind]
     for email, recipient, via in found.people:
@@ -223,7 +232,7 @@ def _due(action: ActionFacts, routes: _Routes, stage: Stage, as_of: date) -> Ite
 
 
 def due_keys(
-    actions: Iterable[ActionFacts],
+    actions: Iterable[Schedule],
     directory: Directory,
     policy: ReminderPolicy,
     days: WorkingDays,
@@ -250,7 +259,7 @@ def due_items(
 ) -> Iterator[tuple[Recipient, Item]]:
     """Every (recipient, item) whose reminder is due on `as_of`, ledger not yet consulted;
     only those to the lower-case addresses in `to`, if given."""
-    run = _Run(directory, policy, as_of, rag)
+    maker = ItemMaker(directory, policy, as_of, rag)
     routes = _Routes(directory)
     for action in actions:
         stage = stage_of(action, policy, days, as_of)
@@ -259,10 +268,9 @@ def due_items(
         for due in _due(action, routes, stage, as_of):
             if to is not None and due.recipient.email.lower() not in to:
                 continue
-            item = _item(
+            item = maker.item(
                 action,
                 stage,
-                run,
                 key=due.key,
                 section=due.section,
                 via=due.via,
@@ -294,7 +302,7 @@ def undelivered_items(
 ) -> Iterator[tuple[Recipient, Item]]:
     """The administrator's "not delivered" items: each refused reminder, once."""
     admin = Recipient(directory.administrator.email, directory.administrator.name)
-    run = _Run(directory, policy, as_of, rag)
+    maker = ItemMaker(directory, policy, as_of, rag)
     for refusal in refusals:
         action = actions.get(refusal.action_id)
         # The administrator's own refusals cannot be mailed to them: the outbox and the
@@ -303,10 +311,9 @@ def undelivered_items(
             continue
         stage = Stage(refusal.kind, refusal.threshold, refusal.due, refusal.due)
         key = item_key(admin.email, action.id, stage) + f"|undelivered|{refusal.recipient.lower()}"
-        item = _item(
+        item = maker.item(
             action,
             stage,
-            run,
             key=key,
             section="undelivered",
             via=(f"{refusal.recipient} ({refusal.via})" if refusal.via else refusal.recipient,),

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from worker.models import Action, Message, Notification, WorkStream
 from worker.plan.dates import Recurrence
 from worker.rules.digest import Kind
-from worker.rules.reminders import CLOSED, ActionFacts, Refusal
+from worker.rules.reminders import CLOSED, ActionFacts, Refusal, Schedule
 from worker.store.plan import roles_by_action
 from worker.store.status import (
     GroupKey,
@@ -148,9 +148,9 @@ def _note_fields(note: Note | None) -> dict[str, Any]:
     return {"latest_note": note.text, "latest_note_by": note.by, "latest_note_at": note.at}
 
 
-def load_schedule(session: Session, condition: ColumnElement[bool]) -> list[ActionFacts]:
+def load_schedule(session: Session, condition: ColumnElement[bool]) -> list[Schedule]:
     """The actions matching `condition` with only what says whether, and to whom, a
-    reminder is due: dates, progress state and leads (texts left empty). Two queries."""
+    reminder is due: dates, progress state and leads. Two queries."""
     query = select(
         Action.id,
         Action.ref,
@@ -162,24 +162,14 @@ def load_schedule(session: Session, condition: ColumnElement[bool]) -> list[Acti
     rows = session.execute(query).all()
     leads = roles_by_action(session, [r.id for r in rows])
     return [
-        ActionFacts(
+        Schedule(
             id=r.id,
             ref=r.ref,
-            work_stream_number=0,
-            work_stream_title="",
-            strategic_lead="",
-            key_deliverable="",
-            action_text="",
-            description="",
-            target_text="",
             due=r.due_date,
-            precision="",
             start=r.start_date,
             recurrence=_recurrence(r.recurrence),
-            dependencies_text="",
-            leads=tuple(leads.get(r.id, ())),
-            rag=None,
             state=r.state,
+            leads=tuple(leads.get(r.id, ())),
         )
         for r in rows
     ]
