@@ -22,7 +22,8 @@ from worker.mail.render import message_id_for
 from worker.models import Plan
 from worker.rules.as_of import is_ahead, key_suffix
 from worker.rules.board import BoardDigest
-from worker.rules.board_view import Seen, build_board_digest
+from worker.rules.board_changes import Seen
+from worker.rules.board_view import build_board_digest
 from worker.rules.digest import Recipient
 from worker.rules.digest_day import digest_skipped
 from worker.rules.reminders import PlanFacts

@@ -1,5 +1,6 @@
 """The board's view of the plan (pure): each action's RAG, the per-work-stream summary, and
-what changed since the previous digest. Built from the same facts as the reminders."""
+what changed since the previous digest (`board_changes.py`). Built from the same facts as
+the reminders."""
 
 from __future__ import annotations
 
@@ -7,16 +8,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from worker.rules.board import (
-    CHANGE_KINDS,
-    BoardDigest,
-    Change,
-    ChangeKind,
-    RagName,
-    RagView,
-    StreamSummary,
-)
-from worker.rules.rag import ORDER, RagPolicy, assess
+from worker.rules.board import BoardDigest, RagView, StreamSummary
+from worker.rules.board_changes import Seen, changes_since, seen_in
+from worker.rules.rag import RagPolicy, assess
 from worker.rules.reminders import ActionFacts, PlanFacts
 
 
@@ -26,14 +20,6 @@ class StreamInfo:
     title: str
     phase: int
     strategic_lead: str
-
-
-@dataclass(frozen=True, slots=True)
-class Seen:
-    """An action as a digest saw it: what the next digest compares against."""
-
-    rag: RagName
-    state: str
 
 
 def rag_view(action: ActionFacts, policy: RagPolicy, as_of: date) -> RagView:
@@ -63,20 +49,6 @@ def rag_view(action: ActionFacts, policy: RagPolicy, as_of: date) -> RagView:
         latest_note_at=action.latest_note_at,
         at_risk_from=action.at_risk_from,
     )
-
-
-def change_of(before: Seen | None, now: Seen) -> ChangeKind | None:
-    """How an action moved between two digests, if in a way the board cares about."""
-    was = before or Seen("none", "not started")  # new since the last digest
-    if now.state == "completed":
-        return "completed" if was.state != "completed" else None
-    if now.rag == "red" and was.rag != "red":
-        return "newly_red"
-    if now.rag == "amber" and was.rag not in ("amber", "red"):
-        return "newly_amber"
-    if was.rag in ("amber", "red") and ORDER[now.rag] < ORDER[was.rag] and now.rag != "none":
-        return "recovered"
-    return None
 
 
 def _summaries(
@@ -117,26 +89,8 @@ def build_board_digest(
 ) -> tuple[BoardDigest, dict[int, Seen]]:
     """The digest for `as_of`, and what it saw (to store for the next one)."""
     views = [rag_view(a, policy, as_of) for a in actions]
-    seen = {v.action_id: Seen(v.effective, v.state) for v in views}
-    changes: list[Change] = []
-    if previous is not None:
-        before = previous[1]
-        for view in views:
-            kind = change_of(before.get(view.action_id), seen[view.action_id])
-            if kind is not None:
-                old = before.get(view.action_id)
-                changes.append(
-                    Change(
-                        kind=kind,
-                        ref=view.ref,
-                        work_stream_number=view.work_stream_number,
-                        action_text=view.action_text or view.description,
-                        before=old.rag if old else "none",
-                        after=view.effective,
-                        state=view.state,
-                    )
-                )
-    changes.sort(key=lambda c: CHANGE_KINDS.index(c.kind))
+    seen = {v.action_id: seen_in(v) for v in views}
+    changes = changes_since(previous[1], views) if previous is not None else ()
     attention = sorted(
         (v for v in views if v.effective in ("amber", "red") and v.state != "dropped"),
         key=lambda v: (v.phase, v.work_stream_number),  # stable: plan order within a stream
@@ -148,7 +102,7 @@ def build_board_digest(
         previous=previous[0] if previous else None,
         phases=dict(phases),
         attention=tuple(attention),
-        changes=tuple(changes),
+        changes=changes,
         streams=_summaries(streams, views),
     )
     return digest, seen

@@ -11,7 +11,8 @@ from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from worker.models import BoardDigestEntry, BoardDigestRun, Message, Phase, WorkStream
-from worker.rules.board_view import Seen, StreamInfo
+from worker.rules.board_changes import Seen
+from worker.rules.board_view import StreamInfo
 
 
 def previous(session: Session, plan_id: int, as_of: date) -> tuple[date, dict[int, Seen]] | None:
