@@ -15,14 +15,16 @@ from worker.contacts import load_directory
 from worker.db import make_engine, session_factory
 from worker.jobs import catalogue
 from worker.jobs.config import RemindConfig
+from worker.jobs.deliver import RetryPolicy, after_failure
 from worker.jobs.pipeline import Request
 from worker.jobs.results import RemindResult
-from worker.mail.backends import PermanentError, TransientError
+from worker.mail.errors import PermanentError, TransientError
 from worker.migrate import upgrade
 from worker.models import Message, MessageContent, Notification, Plan, table_of
 from worker.plan.importer import import_file
 from worker.settings import Settings
-from worker.store.outbox import RetryPolicy, after_failure, claim_batch, claim_next, existing_keys
+from worker.store.claims import claim_batch, claim_next
+from worker.store.outbox import existing_keys
 
 NOW = datetime(2012, 9, 24, 7, 0, tzinfo=UTC)
 POLICY = RetryPolicy(max_attempts=4, retry_after=timedelta(seconds=60))

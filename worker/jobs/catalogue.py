@@ -6,9 +6,9 @@ through `deliver`). To add a job: declare a `Job` in a module of its own under w
 from __future__ import annotations
 
 from worker.jobs import digest, escalate, remind
+from worker.jobs.deliver import DeliveryReport
 from worker.jobs.pipeline import Job, Request, deliver_and_notify, run_job
 from worker.jobs.results import JobResult
-from worker.store.outbox import DeliveryReport
 
 JOBS: dict[str, Job] = {
     job.name: job for job in (remind.JOB, escalate.ESCALATE, escalate.ALERT, digest.JOB)

@@ -9,12 +9,12 @@ from email.headerregistry import Address
 from pathlib import Path
 
 from worker.contacts import Directory
+from worker.jobs.deliver import RetryPolicy
 from worker.plan.dates import MonthDay
 from worker.rules.escalation import EscalationPolicy
 from worker.rules.rag import RagPolicy
 from worker.rules.stages import ReminderPolicy
 from worker.rules.workdays import WorkingDays
-from worker.store.outbox import RetryPolicy
 
 DEFAULT_RAG = RagPolicy()
 DEFAULT_ESCALATION = EscalationPolicy()

@@ -24,13 +24,13 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from worker.jobs.actions import ActionRules
 from worker.jobs.config import RemindConfig
+from worker.jobs.deliver import DeliveryReport, deliver
 from worker.jobs.refused import fitted_to_server, queue_failure_notice
 from worker.jobs.reroute import reroute
 from worker.jobs.results import DigestResult, JobResult
 from worker.mail.backends import Mailer
 from worker.models import Plan
 from worker.store.contacts import sync_directory
-from worker.store.outbox import DeliveryReport, deliver
 from worker.store.plan import reread_dates
 
 log = logging.getLogger(__name__)

@@ -8,9 +8,10 @@ from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any
 
+from worker.jobs.deliver import DeliveryReport
 from worker.rules.board import BoardDigest, RagName
 from worker.rules.digest import Digest
-from worker.store.outbox import DeliveryReport, Planned
+from worker.store.outbox import Planned
 
 
 def _slim(digest: Digest) -> Digest:
