@@ -334,7 +334,7 @@ def _top_up(sessions: Any, plan_id: int, wanted: int) -> int:
 
 
 def _send_only(port: int, contents: list[tuple[str, bytes]]) -> None:
-    from worker.mail.backends import SmtpConfig, SmtpMailer
+    from worker.mail.smtp import SmtpConfig, SmtpMailer
 
     smtp = SmtpConfig(host="127.0.0.1", port=port, security="none", timeout=60)
     with SmtpMailer(smtp) as mailer:
@@ -343,8 +343,8 @@ def _send_only(port: int, contents: list[tuple[str, bytes]]) -> None:
 
 
 def _deliver(sessions: Any, plan_id: int, port: int) -> Any:
-    from worker.mail.backends import SmtpConfig, SmtpMailer
-    from worker.store.outbox import RetryPolicy, deliver
+    from worker.jobs.deliver import RetryPolicy, deliver
+    from worker.mail.smtp import SmtpConfig, SmtpMailer
 
     smtp = SmtpConfig(host="127.0.0.1", port=port, security="none", timeout=60)
     return deliver(

@@ -29,15 +29,17 @@ from worker.contacts import load_directory
 from worker.db import make_engine, session_factory
 from worker.errors import InputError
 from worker.jobs import catalogue
+from worker.jobs.deliver import RetryPolicy, deliver
 from worker.jobs.pipeline import Request
 from worker.jobs.reroute import moves, reroute
-from worker.mail.backends import SmtpConfig, SmtpMailer
 from worker.mail.parts import Encoder, split_to_fit
 from worker.mail.render import Rendered
+from worker.mail.smtp import SmtpConfig, SmtpMailer
 from worker.models import Action, ActionLead, LeadRole, Message, Plan, WorkStream
 from worker.rules.digest import Contact, Digest, Item, Recipient
 from worker.settings import Settings, load_settings
-from worker.store.outbox import RetryPolicy, claim_batch, deliver, insert_message
+from worker.store.claims import claim_batch
+from worker.store.outbox import insert_message
 from worker.store.queue import Queued
 
 T0 = datetime(2012, 9, 24, 7, 0, tzinfo=UTC)

@@ -15,7 +15,7 @@ from tests.conftest import Cli
 from tests.test_board import small_plan
 from tests.test_service import at, make_service
 from worker.db import session_factory
-from worker.mail.backends import MemoryMailer
+from worker.mail.memory import MemoryMailer
 from worker.models import JobRun
 
 # Bank-holiday Mondays: the summer bank holiday, Easter Monday, the early May bank holiday.

@@ -23,21 +23,13 @@ from typing import Literal
 import pytest
 
 from tests.smtp_server import SmtpServer
-from worker.mail.backends import (
-    ENVELOPE_HEADER,
-    ConsoleMailer,
-    Kept,
-    MaildirMailer,
-    Mailer,
-    MemoryMailer,
-    PermanentError,
-    SmtpConfig,
-    SmtpMailer,
-    TransientError,
-    envelope_sender,
-    make_mailer,
-    message_bytes,
-)
+from worker.mail.backends import Mailer, make_mailer
+from worker.mail.console import ConsoleMailer
+from worker.mail.envelope import ENVELOPE_HEADER, envelope_sender, message_bytes
+from worker.mail.errors import PermanentError, TransientError
+from worker.mail.maildir import MaildirMailer
+from worker.mail.memory import Kept, MemoryMailer
+from worker.mail.smtp import SmtpConfig, SmtpMailer
 
 PLAIN = "Action 3.2 (publish the housing strategy) is due on 31 March 2013.\n"
 HTML = "<p>Action <b>3.2</b> is due on 31 March 2013.</p>\n"

@@ -30,14 +30,11 @@ from tests.conftest import CONTACTS, SEED, Cli, seed_data
 from tests.smtp_server import SmtpServer
 from tests.test_render import TEMPLATES, digest, due_soon, item, overdue
 from worker.db import make_engine
-from worker.mail.backends import (
-    ENVELOPE_HEADER,
-    MaildirMailer,
-    PermanentError,
-    SmtpConfig,
-    SmtpMailer,
-)
+from worker.mail.envelope import ENVELOPE_HEADER
+from worker.mail.errors import PermanentError
+from worker.mail.maildir import MaildirMailer
 from worker.mail.render import make_address, make_environment, message_bytes, render_digest
+from worker.mail.smtp import SmtpConfig, SmtpMailer
 
 # Decodes to a line break and a Bcc header; the email package of Python 3.11 and 3.12 used
 # to write what it decoded.

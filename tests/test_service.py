@@ -27,7 +27,8 @@ from worker.configure import remind_config
 from worker.contacts import load_directory
 from worker.db import session_factory
 from worker.health import problems
-from worker.mail.backends import MemoryMailer, TransientError
+from worker.mail.errors import TransientError
+from worker.mail.memory import MemoryMailer
 from worker.models import JobRun, Message
 from worker.plan.importer import import_file
 from worker.schedule import fire_times, latest_fire, trigger, upcoming
@@ -227,7 +228,7 @@ def test_health_reports_an_unreachable_mail_server(engine: Engine) -> None:
     service = make_service(engine, MemoryMailer())
     service.catch_up(at("2012-09-24", "08:00"))
     with SmtpServer("plain") as server:
-        from worker.mail.backends import SmtpConfig, SmtpMailer
+        from worker.mail.smtp import SmtpConfig, SmtpMailer
 
         smtp = SmtpMailer(SmtpConfig(server.host, server.port, "none", timeout=2))
         assert (
@@ -511,7 +512,7 @@ def everyone(directory_path: Path = CONTACTS) -> set[str]:
 def test_a_run_whose_mail_is_refused_for_good_is_an_error_recorded_failed_and_unhealthy(
     engine: Engine, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from worker.mail.backends import SmtpConfig, SmtpMailer
+    from worker.mail.smtp import SmtpConfig, SmtpMailer
 
     with SmtpServer("plain") as server:
         for address in everyone():

@@ -12,12 +12,13 @@ from typing import TextIO
 from worker.contacts import Directory
 from worker.errors import InputError, Problem
 from worker.jobs.config import MailIdentity, RemindConfig
-from worker.mail.backends import Mailer, SmtpConfig, make_mailer
+from worker.jobs.deliver import RetryPolicy
+from worker.mail.backends import Mailer, make_mailer
 from worker.mail.render import make_address
+from worker.mail.smtp import SmtpConfig
 from worker.rules.workdays import WorkingDays
 from worker.settings import Settings
 from worker.shipped import shipped
-from worker.store.outbox import RetryPolicy
 
 # The shipped templates: inside the installed package, or the checkout's templates/.
 SHIPPED_TEMPLATES = shipped("templates")

@@ -14,7 +14,8 @@ from sqlalchemy import and_, func, or_, select, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from worker.mail.backends import DeliveryError, Mailer
+from worker.mail.backends import Mailer
+from worker.mail.errors import DeliveryError
 from worker.models import Message
 from worker.schedule import latest_fire
 from worker.service import JobSpec
