@@ -26,8 +26,9 @@ from sqlalchemy import update
 from tests.conftest import ROOT, Cli
 from worker.db import make_engine
 from worker.errors import InputError
-from worker.io.cells import FORMULA_START, guard_formula, unguard_formula
-from worker.io.tables import read_csv, read_xlsx, write_csv
+from worker.io.cells import FORMULA_START, csv_safe, unguard_formula
+from worker.io.export import write_csv
+from worker.io.tables import read_csv, read_xlsx
 from worker.io.xlsx import Limits
 from worker.mail.board import csv_cell
 from worker.models import Action
@@ -319,7 +320,7 @@ def test_a_plan_stored_with_a_control_character_still_exports_to_xlsx(
 
 @given(st.text(alphabet=st.sampled_from(["'", "=", "+", "-", "@", "\t", "\r", "a", " "])))
 def test_a_guarded_cell_reads_back_as_written_and_never_starts_like_a_formula(text: str) -> None:
-    guarded = guard_formula(text)
+    guarded = csv_safe(text)
     assert not guarded.startswith(FORMULA_START)
     assert unguard_formula(guarded) == text
 

@@ -22,13 +22,15 @@ def _needs_guard(text: str) -> bool:
     return text.lstrip("'").startswith(FORMULA_START)
 
 
-def guard_formula(text: str) -> str:
-    """The text as a cell that a spreadsheet program shows as text, never runs."""
+def csv_safe(value: object) -> str:
+    """The value as a CSV cell that a spreadsheet program shows as text, never runs: one
+    starting like a formula gets a leading apostrophe. Every CSV writer uses this one."""
+    text = str(value)
     return "'" + text if _needs_guard(text) else text
 
 
 def unguard_formula(text: str) -> str:
-    """A cell read from a file: the apostrophe `guard_formula` added is taken off again."""
+    """A cell read from a file: the apostrophe `csv_safe` added is taken off again."""
     if text.startswith("'") and _needs_guard(text[1:]):
         return text[1:]
     return text

@@ -1,37 +1,36 @@
-"""CSV and XLSX in the layout of the document's own action tables.
+"""A plan's action table, as CSV or XLSX in the layout of the document's own tables.
 
-Headings are matched ignoring case and spaces. Items within a cell are paragraphs separated
-by a blank line (dates: one per line). Row numbers in errors are spreadsheet rows: the
-heading row is row 1.
+Headings are matched as for every table (worker/io/sheets.py). Items within a cell are
+paragraphs separated by a blank line (dates: one per line). Row numbers in errors are
+spreadsheet rows: the heading row is row 1.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
-from datetime import date, datetime
 from pathlib import Path
-from typing import BinaryIO
 
 from worker.errors import InputError, Problem
-from worker.io.cells import guard_formula, unguard_formula, unwritable_character, writable
-from worker.io.xlsx import LIMITS, Limits, sheet_rows
+from worker.io.sheets import (
+    Columns,
+    Formula,
+    Value,
+    cell_text,
+    csv_records,
+    csv_text,
+    oversized,
+    read_headings,
+    xlsx_records,
+)
+from worker.io.xlsx import LIMITS, Limits
 from worker.plan.data import ActionData, DependencyRef, Row, parse_rag, parse_state
-from worker.plan.dates import MonthDay, read_date_cell
-from worker.plan.due import read_action_dates
-from worker.plan.leads import role_key, split_roles
+from worker.plan.dates import MonthDay
+from worker.plan.leads import split_roles
+from worker.plan.limits import MAX_NUMBER, action_problems
 from worker.plan.split import date_items, items, row_shape, split_row
 
-# Excel's own limit for one cell; anything longer is not a plan cell.
-MAX_CELL = 32_767
-# Sizes of the database columns (worker/models.py): a longer value cannot be stored.
-MAX_REF = 64  # action IDs, row references, key deliverables
-MAX_ROLE = 255  # lead role keys
-# Work streams and key deliverables are numbered 1..9999.
-MAX_NUMBER = 9999
 # A CSV cannot unpack to more than its own size, so it may hold more rows than a workbook:
 # the benchmarks import a million actions.
 CSV_LIMITS = replace(LIMITS, rows=2_000_000)
@@ -68,25 +67,6 @@ REQUIRED = {
     "lead": "Lead",
     "target": "Target End Date",
 }
-EXPORT_HEADINGS = (
-    "ID",
-    "Row",
-    "Work Stream",
-    "Key Del",
-    "Actions",
-    "Description",
-    "Lead",
-    "Lead Roles",
-    "Dependencies",
-    "Depends On",
-    "Start Date",
-    "Target End Date",
-    "Due",
-    "Precision",
-    "Recurrence",
-    "RAG",
-    "Status",
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,30 +75,6 @@ class Table:
 
     actions: tuple[ActionData, ...]
     warnings: tuple[str, ...]
-
-
-def heading_key(text: str) -> str:
-    return re.sub(r"\s+", "", text).casefold()
-
-
-def _columns(headings: Sequence[str], problems: list[Problem]) -> tuple[dict[str, int], list[str]]:
-    columns: dict[str, int] = {}
-    unknown: list[str] = []
-    for index, heading in enumerate(headings):
-        key = heading_key(heading)
-        if not key:
-            continue
-        field = HEADINGS.get(key)
-        if field is None:
-            unknown.append(heading)
-        elif field in columns:
-            problems.append(Problem(f"row 1, column {heading!r}", "heading appears twice"))
-        elif field:
-            columns[field] = index
-    for field, heading in REQUIRED.items():
-        if field not in columns:
-            problems.append(Problem("row 1", f"missing the {heading!r} column"))
-    return columns, unknown
 
 
 def _work_stream(text: str) -> int:
@@ -141,60 +97,6 @@ def _depends_on(text: str) -> tuple[DependencyRef, ...]:
     return refs
 
 
-def _shown(text: str) -> str:
-    return repr(text if len(text) <= 40 else text[:40] + "…")
-
-
-def action_problems(action: ActionData) -> list[tuple[str, str]]:
-    """(field, reason) for each value of a read action that the database cannot hold;
-    the CSV/XLSX and YAML readers name the place."""
-    found: list[tuple[str, str]] = []
-    # One item of a row split into one action per item: its ID is the row's ID plus ".n".
-    split = action.ref.startswith(action.row_ref + ".")
-    if "\n" in action.ref or "\r" in action.ref:
-        found.append(("id", f"the ID {_shown(action.ref)} must be on one line"))
-    if len(action.ref) > MAX_REF:
-        hint = " (the row is split into one action per item: '.n' is added)" if split else ""
-        reason = f"the ID {_shown(action.ref)} is longer than {MAX_REF} characters{hint}"
-        found.append(("id", reason))
-    # The row reference is reported only where it is not the ID itself.
-    own_row = not split and action.row_ref != action.ref
-    for field, value in (
-        ("row", action.row_ref if own_row else ""),
-        ("key_deliverable", action.key_deliverable),
-    ):
-        if len(value) > MAX_REF:
-            found.append((field, f"{_shown(value)} is longer than {MAX_REF} characters"))
-    for role in action.lead_roles:
-        if len(role_key(role)) > MAX_ROLE:
-            reason = f"the lead role {_shown(role)} is longer than {MAX_ROLE} characters"
-            found.append(("lead_roles", reason))
-    found += _control_problems(action)
-    return found
-
-
-def _control_problems(action: ActionData) -> list[tuple[str, str]]:
-    # A control character cannot be exported to XLSX, and would reach terminals and emails.
-    texts = {
-        "id": action.ref,
-        "row": action.row_ref,
-        "key_deliverable": action.key_deliverable,
-        "action": action.action,
-        "description": action.description,
-        "lead": action.lead,
-        "lead_roles": "".join(action.lead_roles),
-        "dependencies": action.dependencies,
-        "start": action.start,
-        "target": action.target,
-    }
-    found: list[tuple[str, str]] = []
-    for field, text in texts.items():
-        code = unwritable_character(text)
-        if code is not None:
-            found.append((field, f"holds the control character {code}; remove it"))
-    return found
-
-
 def _lead_roles(lead: tuple[str, ...], given: str, split: bool) -> tuple[tuple[str, ...], ...]:
     """The roles from the Lead Roles column (else split from the text): one group for the
     row, or, for a row that becomes one action per lead item, one group per item."""
@@ -212,21 +114,21 @@ def _lead_roles(lead: tuple[str, ...], given: str, split: bool) -> tuple[tuple[s
 
 @dataclass
 class _Reader:
-    columns: dict[str, int]
+    columns: Columns
     problems: list[Problem]
     last_key_deliverable: dict[int, str]
     generated: dict[int, int]
-    headings: Sequence[str]
 
     def heading(self, field: str) -> str:
         """The file's heading for a field (roles split from the lead: the Lead column)."""
-        if field == "lead_roles" and field not in self.columns:
+        fields = self.columns.fields
+        if field == "lead_roles" and field not in fields:
             field = "lead"
-        index = self.columns.get(field)
-        return self.headings[index] if index is not None else field
+        index = fields.get(field)
+        return self.columns.headings[index] if index is not None else field
 
     def cell(self, values: Sequence[str], field: str) -> str:
-        index = self.columns.get(field)
+        index = self.columns.fields.get(field)
         return values[index].strip() if index is not None and index < len(values) else ""
 
     def row(self, number: int, values: Sequence[str]) -> Row | None:
@@ -270,52 +172,25 @@ class _Reader:
         return replace(row, lead_roles=roles)
 
 
-def _check_size(number: int, values: Sequence[str], source: str, limits: Limits) -> None:
-    """Stop at the first row past the limits (an XLSX sheet is checked as it is read too)."""
-    if number > limits.rows:
-        reason = f"the file has more than {limits.rows:,} rows (limit)"
-        raise InputError(source, [Problem(f"row {number}", reason)])
-    if len(values) > limits.columns and any(v.strip() for v in values[limits.columns :]):
-        reason = f"a row may have at most {limits.columns} columns (limit)"
-        raise InputError(source, [Problem(f"row {number}", reason)])
-
-
-def _check_cells(
-    number: int, headings: Sequence[str], values: Sequence[str], problems: list[Problem]
-) -> None:
-    for index, value in enumerate(values):
-        if len(value) > MAX_CELL:
-            name = headings[index] if index < len(headings) else f"#{index + 1}"
-            problems.append(
-                Problem(
-                    f"row {number}, column {name!r}",
-                    f"cell holds {len(value):,} characters (limit {MAX_CELL:,})",
-                )
-            )
-
-
-def rows_to_actions(
-    records: Iterable[tuple[int, list[str]]], source: str, limits: Limits = LIMITS
-) -> Table:
+def rows_to_actions(records: Iterable[tuple[int, list[str]]], source: str) -> Table:
     """Turn (row number, cell texts) records, headings first, into actions or an InputError."""
     problems: list[Problem] = []
     iterator = iter(records)
     header = next(iterator, None)
     if header is None:
         raise InputError(source, [Problem("", "the file is empty")])
-    _check_size(*header, source, limits)
-    headings = [h.strip() for h in header[1]]
-    columns, unknown = _columns(headings, problems)
+    columns = read_headings(*header, HEADINGS, REQUIRED, problems)
     if problems:
         raise InputError(source, problems)
-    reader = _Reader(columns, problems, {}, {}, headings)
+    reader = _Reader(columns, problems, {}, {})
     actions: list[ActionData] = []
     seen: dict[str, int] = {}
     for number, values in iterator:
-        _check_size(number, values, source, limits)
         if not any(v.strip() for v in values):
             continue
-        _check_cells(number, headings, values, problems)
+        for index, value in enumerate(values):
+            if (reason := oversized(value)) is not None:
+                problems.append(Problem(columns.place(number, index), reason))
         row = reader.row(number, values)
         if row is None:
             continue
@@ -333,7 +208,7 @@ def rows_to_actions(
             actions.append(action)
     if problems:
         raise InputError(source, problems)
-    warnings = [f"column {h!r} is not a plan column and was ignored" for h in unknown]
+    warnings = [f"column {h!r} is not a plan column and was ignored" for h in columns.unknown]
     return Table(tuple(actions), tuple(warnings))
 
 
@@ -344,65 +219,11 @@ def _with_rows(table: Table, source: str) -> Table:
     return table
 
 
-# --- reading files -------------------------------------------------------------------------
-
-
-def _decode(raw: bytes, source: str) -> tuple[str, list[str]]:
-    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
-        reason = "the file is UTF-16 text (Excel's 'Unicode Text'); save it as CSV UTF-8"
-        raise InputError(source, [Problem("", reason)])
-    try:
-        return raw.decode("utf-8-sig"), []
-    except UnicodeDecodeError:
-        pass
-    try:
-        text = raw.decode("cp1252")
-    except UnicodeDecodeError as exc:
-        raise InputError(
-            source,
-            [
-                Problem(
-                    f"byte {exc.start}",
-                    "the file is neither UTF-8 nor Windows-1252 text; save it as CSV UTF-8",
-                )
-            ],
-        ) from None
-    return text, ["the file is not UTF-8; it was read as Windows-1252 (Excel's CSV)"]
-
-
 def read_csv(path: Path, limits: Limits = CSV_LIMITS) -> Table:
     source = str(path)
-    text, notes = _decode(path.read_bytes(), source)
-    if "\x00" in text:
-        raise InputError(
-            source, [Problem("", "the file holds NUL bytes; it is not a CSV text file")]
-        )
-
-    def records() -> Iterator[tuple[int, list[str]]]:
-        # strict: an unclosed quote is an error, not a cell running to the end of the file
-        reader = csv.reader(io.StringIO(text, newline=""), strict=True)
-        try:
-            for number, values in enumerate(reader, start=1):
-                yield number, [unguard_formula(v) for v in values]
-        except csv.Error as exc:
-            raise InputError(
-                source, [Problem(f"row {reader.line_num}", f"not valid CSV: {exc}")]
-            ) from None
-
-    csv.field_size_limit(MAX_CELL * 4 + 16)
-    table = _with_rows(rows_to_actions(records(), source, limits), source)
+    text, notes = csv_text(path)
+    table = _with_rows(rows_to_actions(csv_records(text, source, limits), source), source)
     return Table(table.actions, tuple(notes) + table.warnings)
-
-
-def _xlsx_text(value: object, month_day: MonthDay) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, datetime | date):
-        read = read_date_cell(value, month_day=month_day)
-        return f"{read.due.day} {read.due:%B %Y}" if read.due else str(value)
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
 
 
 def read_xlsx(path: Path, month_day: MonthDay = "end", limits: Limits = LIMITS) -> Table:
@@ -410,80 +231,17 @@ def read_xlsx(path: Path, month_day: MonthDay = "end", limits: Limits = LIMITS) 
     not evaluated."""
     source = str(path)
     problems: list[Problem] = []
-    with sheet_rows(path, "Actions", limits) as rows:
 
-        def records() -> Iterator[tuple[int, list[str]]]:
-            for number, cells in rows:
-                values = []
-                for cell in cells:
-                    if getattr(cell, "data_type", None) == "f":
-                        problems.append(
-                            Problem(
-                                f"row {number}, cell {cell.coordinate}",
-                                "formula cells are not imported; paste values",
-                            )
-                        )
-                        values.append("")
-                    else:
-                        values.append(_xlsx_text(cell.value, month_day))
-                yield number, values
+    def texts(number: int, values: Sequence[Value]) -> list[str]:
+        for value in values:
+            if isinstance(value, Formula):
+                place = f"row {number}, cell {value.coordinate}"
+                problems.append(Problem(place, "formula cells are not imported; paste values"))
+        return [cell_text(value, month_day) for value in values]
 
-        table = rows_to_actions(records(), source, limits)
+    with xlsx_records(path, "Actions", limits) as records:
+        rows: Iterator[tuple[int, list[str]]] = ((n, texts(n, v)) for n, v in records)
+        table = rows_to_actions(rows, source)
     if problems:
         raise InputError(source, problems)
     return _with_rows(table, source)
-
-
-# --- writing files -------------------------------------------------------------------------
-
-
-def export_rows(actions: Iterable[ActionData], month_day: MonthDay) -> Iterator[list[str]]:
-    yield list(EXPORT_HEADINGS)
-    for a in actions:
-        dates = read_action_dates(a.start, a.target, month_day)
-        yield [
-            a.ref,
-            a.row_ref if a.row_ref != a.ref else "",
-            str(a.work_stream),
-            a.key_deliverable,
-            a.action,
-            a.description,
-            a.lead,
-            "; ".join(a.lead_roles),
-            a.dependencies,
-            "; ".join(str(d) for d in a.depends_on),
-            a.start,
-            a.target,
-            dates.due.isoformat() if dates.due else "",
-            dates.precision,
-            str(dates.recurrence) if dates.recurrence else "",
-            a.rag.value.title() if a.rag else "",
-            a.state.value.capitalize() if a.state else "",
-        ]
-
-
-def write_csv(rows: Iterable[list[str]], out: io.TextIOBase | io.StringIO) -> None:
-    writer = csv.writer(out, lineterminator="\r\n")
-    for row in rows:
-        writer.writerow([guard_formula(v) for v in row])
-
-
-def write_xlsx(rows: Iterable[list[str]], out: Path | BinaryIO) -> None:
-    from openpyxl import Workbook
-    from openpyxl.styles import Alignment, Font
-
-    book = Workbook()
-    sheet = book.active
-    assert sheet is not None
-    sheet.title = "Actions"
-    for r, row in enumerate(rows, start=1):
-        for c, value in enumerate(row, start=1):
-            cell = sheet.cell(row=r, column=c)
-            # Stored before control characters were refused at import: never a failed export.
-            cell.value = writable(value)
-            cell.data_type = "s"  # never a formula, whatever the text starts with
-            cell.alignment = Alignment(wrap_text=True, vertical="top")
-            if r == 1:
-                cell.font = Font(bold=True)
-    sheet.freeze_panes = "A2"
-    book.save(out)

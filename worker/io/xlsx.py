@@ -73,7 +73,7 @@ def check_zip(path: Path, limits: Limits = LIMITS) -> None:
             raise InputError(source, [Problem("", reason)])
 
 
-def _letter(number: int) -> str:
+def column_letter(number: int) -> str:
     """Spreadsheet column letters for a 1-based column number: 1 -> A, 27 -> AA."""
     letters = ""
     while number:
@@ -100,8 +100,8 @@ class _Counter:
             raise InputError(self.source, [Problem(f"row {number}", reason)])
         filled = [index for index, cell in enumerate(cells) if _filled(cell)]
         if filled and filled[-1] >= limits.columns:
-            where = f"row {number}, cell {_letter(filled[-1] + 1)}{number}"
-            last = _letter(limits.columns)
+            where = f"row {number}, cell {column_letter(filled[-1] + 1)}{number}"
+            last = column_letter(limits.columns)
             reason = f"a sheet may use at most {limits.columns} columns (up to {last}) (limit)"
             raise InputError(self.source, [Problem(where, reason)])
         self.cells += len(filled)

@@ -18,7 +18,7 @@ from typing import Literal
 
 import jinja2
 
-from worker.io.cells import guard_formula
+from worker.io.cells import csv_safe as guard_formula
 
 # _render, _inline_css, _newlines and _shorten are private to render.py; they are imported
 # rather than copied so that both emails wrap template errors and inline CSS the same way.

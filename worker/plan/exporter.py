@@ -9,8 +9,8 @@ from pathlib import Path
 from sqlalchemy.orm import Session
 
 from worker.errors import PlanworkerError
+from worker.io.export import export_rows, write_csv, write_xlsx
 from worker.io.files import write_file, write_text
-from worker.io.tables import export_rows, write_csv, write_xlsx
 from worker.models import Plan
 from worker.plan.dates import MonthDay
 from worker.plan.yaml_io import dump_yaml

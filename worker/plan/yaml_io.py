@@ -10,7 +10,6 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from worker.errors import InputError, Problem
-from worker.io.tables import MAX_NUMBER, MAX_REF, action_problems
 from worker.plan.data import (
     ActionData,
     DependencyRef,
@@ -24,6 +23,7 @@ from worker.plan.data import (
     parse_state,
 )
 from worker.plan.leads import split_roles
+from worker.plan.limits import MAX_NUMBER, MAX_REF, action_problems
 from worker.plan.split import date_items, items, row_shape, split_row
 
 Items = str | list[str]
@@ -200,29 +200,21 @@ def _doc(parsed: _File, source: str) -> PlanDoc:
             actions.extend(split)
     if problems:
         raise InputError(source, problems)
-    plan = parsed.plan
-    info = PlanInfo(
-        slug=plan.id,
-        title=plan.title,
-        organisation=plan.organisation,
-        source=plan.source,
-        timezone=plan.timezone,
-        rag_legend=dict(plan.rag_legend),
-        phases={p.number: p.title for p in plan.phases},
-    )
-    streams = tuple(
-        WorkStream(
-            number=ws.number,
-            title=ws.title,
-            phase=ws.phase,
-            heading=ws.heading,
-            strategic_lead=ws.strategic_lead,
-            key_aim=ws.key_aim,
-            outcomes=tuple(Outcome(o.number, o.text) for o in ws.outcomes),
-        )
-        for ws in parsed.work_streams
-    )
-    return PlanDoc(info, streams, tuple(actions))
+    streams = tuple(_stream(ws) for ws in parsed.work_streams)
+    return PlanDoc(_info(parsed.plan), streams, tuple(actions))
+
+
+# The file's models name their fields as the plan's data does; these add what differs.
+
+
+def _info(plan: _Plan) -> PlanInfo:
+    phases = {p.number: p.title for p in plan.phases}
+    return PlanInfo(slug=plan.id, phases=phases, **plan.model_dump(exclude={"id", "phases"}))
+
+
+def _stream(ws: _WorkStream) -> WorkStream:
+    outcomes = tuple(Outcome(**o.model_dump()) for o in ws.outcomes)
+    return WorkStream(outcomes=outcomes, **ws.model_dump(exclude={"outcomes", "actions"}))
 
 
 class _Loader(yaml.SafeLoader):
