@@ -11,10 +11,10 @@ import pytest
 from click.testing import CliRunner, Result
 
 from tests.conftest import CONTACTS, ROOT
-from worker import settings as settings_module
 from worker.cli import main
 from worker.errors import PlanworkerError
 from worker.settings import load_settings
+from worker.settings import loading as settings_module
 from worker.site_init import site_config
 
 

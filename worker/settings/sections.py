@@ -1,0 +1,96 @@
+"""The policy sections of the settings: dates, reminders, RAG, escalation and the digest."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import date
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from worker.rules.escalation import EscalationPolicy
+from worker.rules.rag import RagPolicy
+from worker.rules.stages import ReminderPolicy
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
+_Policy = TypeVar("_Policy", bound="DataclassInstance")
+
+
+class Section(BaseModel):
+    """One [table] of the config file: unknown keys are errors."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    def as_policy(self, policy: type[_Policy], **given: Any) -> _Policy:
+        """The rules' plain-data `policy` (a dataclass) from this section's values of the same
+        names; `given` supplies (or converts) the others."""
+        names = [f.name for f in dataclasses.fields(policy) if f.name not in given]
+        return policy(**{name: getattr(self, name) for name in names}, **given)
+
+
+class DateSettings(Section):
+    # What a month-only date ("Sept 2012") means: its last day (default) or its first.
+    month_day: Literal["end", "start"] = "end"
+
+
+class ReminderSettings(Section):
+    # Days before the target date on which a lead is reminded, and whether on the day too.
+    before_days: list[int] = Field(default=[14, 7, 1])
+    on_the_day: bool = True
+    # Overdue actions: reminded 1 day after the target, then every `every_days` days; once
+    # `back_off_after_days` have passed (0 = never), every `back_off_every_days` instead.
+    every_days: int = Field(default=7, ge=1)
+    back_off_after_days: int = Field(default=28, ge=0)
+    back_off_every_days: int = Field(default=28, ge=1)
+    # The review cycle of "ongoing" and "Review <date>" actions whose text gives none.
+    review_every_months: int = Field(default=3, ge=1, le=24)
+    # Council closure days that are not bank holidays (weekends and England and Wales bank
+    # holidays are never working days).
+    closed_days: list[date] = Field(default=[])
+
+    @field_validator("before_days")
+    @classmethod
+    def _before(cls, value: list[int]) -> list[int]:
+        if any(day < 1 or day > 366 for day in value):
+            raise ValueError("each must be a whole number of days from 1 to 366")
+        return sorted(set(value), reverse=True)
+
+    def policy(self) -> ReminderPolicy:
+        return self.as_policy(ReminderPolicy, before_days=tuple(self.before_days))
+
+
+class RagSettings(Section):
+    # A derived RAG from the dates and progress, shown beside the reported one; the worse of
+    # the two counts. Overdue by more than this many days is Red, less is Amber.
+    red_after_overdue_days: int = Field(default=0, ge=0, le=366)
+    # Not completed with the target this close: Amber.
+    amber_within_days: int = Field(default=7, ge=0, le=366)
+    # Still "not started" after its start date: Amber.
+    amber_when_start_passed: bool = True
+
+    def policy(self) -> RagPolicy:
+        return self.as_policy(RagPolicy)
+
+
+class EscalationSettings(Section):
+    # Level 2: a work stream's strategic lead hears about each of its actions that is Amber
+    # or Red, or overdue by more than `overdue_days`, every `repeat_every_days` while it stays so.
+    to_strategic_leads: bool = True
+    overdue_days: int = Field(default=14, ge=0, le=366)
+    repeat_every_days: int = Field(default=7, ge=1, le=366)
+    # When an action turns Red, its strategic lead and the board are told at once.
+    red_alert: bool = True
+
+    def policy(self) -> EscalationPolicy:
+        return self.as_policy(EscalationPolicy)
+
+
+class DigestSettings(Section):
+    # The board digest's day of the week (for `planworker simulate`; the service's schedule
+    # is set with the jobs).
+    weekday: Literal["monday", "tuesday", "wednesday", "thursday", "friday"] = "monday"
+    # A digest whose date is a bank holiday or closure day is skipped (the next one reports
+    # everything that changed since the last one sent); true: it goes out on those days too.
+    on_holidays: bool = False
