@@ -1,1 +1,3 @@
-"""Reading and writing files: tables (CSV, XLSX), safe cells, output files, the terminal."""
+"""Reading and writing files: one CSV/XLSX table reader (sheets) for plan tables and status
+returns, plan exports, one formula guard for cells, workbooks within limits, output files and
+text for the terminal."""
