@@ -63,6 +63,18 @@ def test_a_huge_cell_is_refused_with_its_place(tmp_path: Path) -> None:
         read_csv(csv_file(tmp_path, body, "Work Stream,Actions,Lead,Target End Date"))
 
 
+def test_a_huge_cell_without_a_heading_is_named_by_its_column_letter(tmp_path: Path) -> None:
+    body = f"1,A,Head,June 2012,{'x' * 40_000}\n"
+    with pytest.raises(InputError, match=r"row 2, column E: cell holds 40,000 characters"):
+        read_csv(csv_file(tmp_path, body, "Work Stream,Actions,Lead,Target End Date"))
+
+
+def test_plan_headings_follow_the_status_return_rule_for_underscores(tmp_path: Path) -> None:
+    head = "Work_Stream,Actions,Lead,Target_End_Date"
+    (action,) = read_csv(csv_file(tmp_path, "1,Audit,Head of QA,June 2012\n", head)).actions
+    assert (action.work_stream, action.target) == (1, "June 2012")
+
+
 def test_excel_windows_csv_is_read_with_a_warning(tmp_path: Path) -> None:
     path = csv_file(
         tmp_path,
