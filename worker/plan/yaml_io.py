@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+)
 
 from worker.errors import InputError, Problem
 from worker.plan.data import (
@@ -33,6 +40,16 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+def _parses(parse: Callable[[str], object]) -> AfterValidator:
+    """A text field kept as written once `parse` accepts it (its ValueError is the message)."""
+
+    def check(value: str) -> str:
+        parse(value)
+        return value
+
+    return AfterValidator(check)
+
+
 class _Ref(_Strict):
     work_stream: int = Field(ge=1, le=MAX_NUMBER)
     key_deliverable: int | None = Field(default=None, ge=1, le=MAX_NUMBER)
@@ -50,20 +67,8 @@ class _Action(_Strict):
     depends_on: list[_Ref] = []
     start: Items = ""
     target: Items = ""
-    rag: str = ""
-    state: str = ""
-
-    @field_validator("rag")
-    @classmethod
-    def _rag(cls, value: str) -> str:
-        parse_rag(value)
-        return value
-
-    @field_validator("state")
-    @classmethod
-    def _state(cls, value: str) -> str:
-        parse_state(value)
-        return value
+    rag: Annotated[str, _parses(parse_rag)] = ""
+    state: Annotated[str, _parses(parse_state)] = ""
 
 
 class _Outcome(_Strict):
