@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from tests.conftest import SEED, Cli, seed_data
 from worker.models import Action, Plan, StatusChange
-from worker.store.plan import deps_by_action, roles_by_action
+from worker.store.action_links import deps_by_action, roles_by_action
 from worker.store.status import latest_notes
 
 TABLES = (

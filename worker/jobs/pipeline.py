@@ -31,7 +31,7 @@ from worker.jobs.results import DigestResult, JobResult
 from worker.mail.backends import Mailer
 from worker.models import Plan
 from worker.store.contacts import sync_directory
-from worker.store.plan import reread_dates
+from worker.store.plan_dates import reread_dates
 
 log = logging.getLogger(__name__)
 

@@ -19,14 +19,9 @@ from worker.plan.data import PlanDoc, PlanInfo
 from worker.plan.dates import MonthDay
 from worker.plan.yaml_io import read_yaml
 from worker.store.contacts import sync_directory
-from worker.store.plan import (
-    Changer,
-    ImportResult,
-    Progress,
-    find_plan,
-    import_plan,
-    plan_info,
-)
+from worker.store.import_result import Changer, ImportResult, Progress
+from worker.store.plan import find_plan, plan_info
+from worker.store.plan_import import import_plan
 
 TABLE_SUFFIXES = {".csv", ".xlsx"}
 YAML_SUFFIXES = {".yaml", ".yml"}

@@ -14,7 +14,8 @@ from worker.plan.check import KINDS, Report, check_plan
 from worker.plan.data import PlanDoc
 from worker.plan.dates import MonthDay
 from worker.plan.due import read_action_dates
-from worker.store.plan import ImportResult, load_plan
+from worker.store.import_result import ImportResult
+from worker.store.plan import load_plan
 
 
 def _date(value: Any) -> str:

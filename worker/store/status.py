@@ -16,7 +16,7 @@ from worker.errors import InputError, PlanworkerError, Problem
 from worker.io.terminal import one_line
 from worker.models import Action, StatusChange, WorkStream
 from worker.plan.data import DependencyRef, Rag, State
-from worker.store.plan import Actions, chunks, deps_by_action, of_actions
+from worker.store.action_links import Actions, chunks, deps_by_action, of_actions
 
 # --- reading -----------------------------------------------------------------------------
 
