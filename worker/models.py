@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Annotated
 
 from sqlalchemy import (
     Boolean,
@@ -19,7 +20,7 @@ from sqlalchemy import (
     UniqueConstraint,
     text,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column, relationship
 
 # Stable constraint names, so migrations are the same on SQLite and PostgreSQL.
 NAMING = {
@@ -29,6 +30,15 @@ NAMING = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+
+
+# Column declarations many tables share: SQLAlchemy maps `Mapped[Id]` to the column given
+# here, so each is written once.
+Id = Annotated[int, mapped_column(primary_key=True)]
+PlanId = Annotated[int, mapped_column(ForeignKey("plans.id", ondelete="CASCADE"))]
+ActionId = Annotated[int, mapped_column(ForeignKey("actions.id", ondelete="CASCADE"), index=True)]
+# Text that may be empty: "" rather than NULL when not given.
+OptionalText = Annotated[str, mapped_column(Text, default="")]
 
 
 class Base(DeclarativeBase):
@@ -46,15 +56,15 @@ def table_of(model: type[Base]) -> Table:
 class Plan(Base):
     __tablename__ = "plans"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[Id]
     slug: Mapped[str] = mapped_column(String(64), unique=True)
     title: Mapped[str] = mapped_column(Text)
-    organisation: Mapped[str] = mapped_column(Text, default="")
-    source: Mapped[str] = mapped_column(Text, default="")
+    organisation: Mapped[OptionalText]
+    source: Mapped[OptionalText]
     timezone: Mapped[str] = mapped_column(String(64), default="Europe/London")
-    legend_green: Mapped[str] = mapped_column(Text, default="")
-    legend_amber: Mapped[str] = mapped_column(Text, default="")
-    legend_red: Mapped[str] = mapped_column(Text, default="")
+    legend_green: Mapped[OptionalText]
+    legend_amber: Mapped[OptionalText]
+    legend_red: Mapped[OptionalText]
     # The dates.month_day setting the stored due dates were read with (re-read on change).
     month_day: Mapped[str] = mapped_column(String(8), default="end", server_default="end")
 
@@ -66,30 +76,33 @@ class Plan(Base):
     )
 
 
-class Phase(Base):
-    __tablename__ = "phases"
-    __table_args__ = (UniqueConstraint("plan_id", "number"),)
+class NumberedInPlan:
+    """A part of a plan that the plan numbers (a phase, a work stream), with its title."""
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    plan_id: Mapped[int] = mapped_column(ForeignKey("plans.id", ondelete="CASCADE"))
+    id: Mapped[Id]
+    plan_id: Mapped[PlanId]
     number: Mapped[int] = mapped_column(Integer)
     title: Mapped[str] = mapped_column(Text)
+
+    @declared_attr.directive
+    @classmethod
+    def __table_args__(cls) -> tuple[UniqueConstraint]:
+        return (UniqueConstraint("plan_id", "number"),)
+
+
+class Phase(NumberedInPlan, Base):
+    __tablename__ = "phases"
 
     plan: Mapped[Plan] = relationship(back_populates="phases")
 
 
-class WorkStream(Base):
+class WorkStream(NumberedInPlan, Base):
     __tablename__ = "work_streams"
-    __table_args__ = (UniqueConstraint("plan_id", "number"),)
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    plan_id: Mapped[int] = mapped_column(ForeignKey("plans.id", ondelete="CASCADE"))
-    number: Mapped[int] = mapped_column(Integer)
-    title: Mapped[str] = mapped_column(Text)
-    heading: Mapped[str] = mapped_column(Text, default="")
+    heading: Mapped[OptionalText]
     phase: Mapped[int] = mapped_column(Integer, default=1)
-    strategic_lead: Mapped[str] = mapped_column(Text, default="")
-    key_aim: Mapped[str] = mapped_column(Text, default="")
+    strategic_lead: Mapped[OptionalText]
+    key_aim: Mapped[OptionalText]
 
     plan: Mapped[Plan] = relationship(back_populates="work_streams")
     outcomes: Mapped[list[Outcome]] = relationship(
@@ -101,7 +114,7 @@ class Outcome(Base):
     __tablename__ = "outcomes"
     __table_args__ = (UniqueConstraint("work_stream_id", "position"),)
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[Id]
     work_stream_id: Mapped[int] = mapped_column(ForeignKey("work_streams.id", ondelete="CASCADE"))
     position: Mapped[int] = mapped_column(Integer)
     number: Mapped[str] = mapped_column(String(16))
@@ -122,19 +135,19 @@ class Action(Base):
         Index("ix_actions_plan_id", "plan_id", "id"),
     )
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    plan_id: Mapped[int] = mapped_column(ForeignKey("plans.id", ondelete="CASCADE"))
+    id: Mapped[Id]
+    plan_id: Mapped[PlanId]
     work_stream_id: Mapped[int] = mapped_column(ForeignKey("work_streams.id", ondelete="CASCADE"))
     ref: Mapped[str] = mapped_column(String(64))
     row_ref: Mapped[str] = mapped_column(String(64))
     position: Mapped[int] = mapped_column(Integer)
     key_deliverable: Mapped[str] = mapped_column(String(64), default="")
-    action_text: Mapped[str] = mapped_column(Text, default="")
-    description: Mapped[str] = mapped_column(Text, default="")
-    lead_text: Mapped[str] = mapped_column(Text, default="")
-    dependencies_text: Mapped[str] = mapped_column(Text, default="")
-    start_text: Mapped[str] = mapped_column(Text, default="")
-    target_text: Mapped[str] = mapped_column(Text, default="")
+    action_text: Mapped[OptionalText]
+    description: Mapped[OptionalText]
+    lead_text: Mapped[OptionalText]
+    dependencies_text: Mapped[OptionalText]
+    start_text: Mapped[OptionalText]
+    target_text: Mapped[OptionalText]
     # Read from start_text/target_text at import (see worker/plan/schedule.py).
     start_date: Mapped[date | None] = mapped_column(Date, nullable=True)
     due_date: Mapped[date | None] = mapped_column(Date, nullable=True)
@@ -154,8 +167,8 @@ class LeadRole(Base):
     __tablename__ = "lead_roles"
     __table_args__ = (UniqueConstraint("plan_id", "key"),)
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    plan_id: Mapped[int] = mapped_column(ForeignKey("plans.id", ondelete="CASCADE"))
+    id: Mapped[Id]
+    plan_id: Mapped[PlanId]
     name: Mapped[str] = mapped_column(Text)
     key: Mapped[str] = mapped_column(String(255))
 
@@ -177,8 +190,8 @@ class ActionDependency(Base):
 
     __tablename__ = "action_dependencies"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    action_id: Mapped[int] = mapped_column(ForeignKey("actions.id", ondelete="CASCADE"), index=True)
+    id: Mapped[Id]
+    action_id: Mapped[ActionId]
     work_stream: Mapped[int] = mapped_column(Integer)
     key_deliverable: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
@@ -188,10 +201,10 @@ class Contact(Base):
 
     __tablename__ = "contacts"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[Id]
     role: Mapped[str] = mapped_column(Text)
     key: Mapped[str] = mapped_column(String(255), unique=True)
-    person: Mapped[str] = mapped_column(Text, default="")
+    person: Mapped[OptionalText]
     email: Mapped[str] = mapped_column(String(320), default="")
     deputy_key: Mapped[str] = mapped_column(String(255), default="")
     line_manager_key: Mapped[str] = mapped_column(String(255), default="")
@@ -213,16 +226,16 @@ class StatusChange(Base):
 
     __tablename__ = "status_history"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    action_id: Mapped[int] = mapped_column(ForeignKey("actions.id", ondelete="CASCADE"), index=True)
+    id: Mapped[Id]
+    action_id: Mapped[ActionId]
     changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    changed_by: Mapped[str] = mapped_column(Text, default="")
-    source: Mapped[str] = mapped_column(Text, default="")  # "cli", "status return <file>"
+    changed_by: Mapped[OptionalText]
+    source: Mapped[OptionalText]  # "cli", "status return <file>"
     rag_from: Mapped[str | None] = mapped_column(String(8), nullable=True)
     rag_to: Mapped[str | None] = mapped_column(String(8), nullable=True)
     state_from: Mapped[str | None] = mapped_column(String(16), nullable=True)
     state_to: Mapped[str | None] = mapped_column(String(16), nullable=True)
-    note: Mapped[str] = mapped_column(Text, default="")
+    note: Mapped[OptionalText]
 
 
 class Message(Base):
@@ -244,14 +257,14 @@ class Message(Base):
         ),
     )
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    plan_id: Mapped[int] = mapped_column(ForeignKey("plans.id", ondelete="CASCADE"), index=True)
+    id: Mapped[Id]
+    plan_id: Mapped[PlanId] = mapped_column(index=True)
     job: Mapped[str] = mapped_column(String(32))
     as_of: Mapped[date] = mapped_column(Date)
     recipient_email: Mapped[str] = mapped_column(String(320), index=True)
-    recipient_name: Mapped[str] = mapped_column(Text, default="")
+    recipient_name: Mapped[OptionalText]
     message_id: Mapped[str] = mapped_column(String(255), unique=True)
-    subject: Mapped[str] = mapped_column(Text, default="")
+    subject: Mapped[OptionalText]
     # The envelope sender (MAIL FROM), the From address it was rendered with; "" in rows
     # from before it was stored, whose From header is read instead.
     sender: Mapped[str] = mapped_column(String(320), default="", server_default="")
@@ -262,8 +275,8 @@ class Message(Base):
     lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     # The mail backend's answer: the server's reply when sent, its reason when not.
-    receipt: Mapped[str] = mapped_column(Text, default="")
-    last_error: Mapped[str] = mapped_column(Text, default="")
+    receipt: Mapped[OptionalText]
+    last_error: Mapped[OptionalText]
 
 
 class MessageContent(Base):
@@ -288,12 +301,12 @@ class Notification(Base):
 
     __tablename__ = "notifications"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[Id]
     key: Mapped[str] = mapped_column(String(600), unique=True)
     message_id: Mapped[int] = mapped_column(
         ForeignKey("messages.id", ondelete="CASCADE"), index=True
     )
-    action_id: Mapped[int] = mapped_column(ForeignKey("actions.id", ondelete="CASCADE"), index=True)
+    action_id: Mapped[ActionId]
     recipient_email: Mapped[str] = mapped_column(String(320))
     section: Mapped[str] = mapped_column(String(16))
     kind: Mapped[str] = mapped_column(String(16))
@@ -301,13 +314,13 @@ class Notification(Base):
     due_date: Mapped[date] = mapped_column(Date)
     # Why, as it was at the time: the rule, the target as written and how exactly it was read,
     # the reported RAG and state, and the role it came through (or why no one had it).
-    rule: Mapped[str] = mapped_column(Text, default="")
-    target_text: Mapped[str] = mapped_column(Text, default="")
+    rule: Mapped[OptionalText]
+    target_text: Mapped[OptionalText]
     precision: Mapped[str] = mapped_column(String(16), default="")
     rag: Mapped[str | None] = mapped_column(String(8), nullable=True)
     state: Mapped[str] = mapped_column(String(16), default="")
-    via: Mapped[str] = mapped_column(Text, default="")
-    reason: Mapped[str] = mapped_column(Text, default="")
+    via: Mapped[OptionalText]
+    reason: Mapped[OptionalText]
 
 
 class BoardDigestRun(Base):
@@ -317,8 +330,8 @@ class BoardDigestRun(Base):
     __tablename__ = "board_digests"
     __table_args__ = (UniqueConstraint("plan_id", "as_of"),)
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    plan_id: Mapped[int] = mapped_column(ForeignKey("plans.id", ondelete="CASCADE"))
+    id: Mapped[Id]
+    plan_id: Mapped[PlanId]
     as_of: Mapped[date] = mapped_column(Date)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
@@ -345,8 +358,8 @@ class JobRun(Base):
     __tablename__ = "job_runs"
     __table_args__ = (UniqueConstraint("plan_id", "job", "period"),)
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    plan_id: Mapped[int] = mapped_column(ForeignKey("plans.id", ondelete="CASCADE"))
+    id: Mapped[Id]
+    plan_id: Mapped[PlanId]
     job: Mapped[str] = mapped_column(String(32))
     # The scheduled time this run is for (UTC), not when it actually started.
     period: Mapped[datetime] = mapped_column(DateTime(timezone=True))
@@ -354,4 +367,4 @@ class JobRun(Base):
     worker: Mapped[str] = mapped_column(String(128), default="")
     started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
-    summary: Mapped[str] = mapped_column(Text, default="")
+    summary: Mapped[OptionalText]
