@@ -18,14 +18,13 @@ from hypothesis import strategies as st
 
 from worker.mail.board import (
     CSV_HEADINGS,
-    TEXT_BAR_WIDTH,
-    apportion,
     render_board_digest,
     report_csv,
     report_html,
     report_markdown,
 )
-from worker.mail.render import make_environment
+from worker.mail.board_context import TEXT_BAR_WIDTH, apportion
+from worker.mail.templating import make_environment
 from worker.rules.board import BoardDigest, Change, RagView, StreamSummary
 
 TEMPLATES = Path(__file__).resolve().parents[1] / "templates"

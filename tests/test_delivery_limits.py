@@ -33,8 +33,8 @@ from worker.jobs.deliver import RetryPolicy, deliver
 from worker.jobs.pipeline import Request
 from worker.jobs.reroute import moves, reroute
 from worker.mail.parts import Encoder, split_to_fit
-from worker.mail.render import Rendered
 from worker.mail.smtp import SmtpConfig, SmtpMailer
+from worker.mail.templating import Rendered
 from worker.models import Action, ActionLead, LeadRole, Message, Plan, WorkStream
 from worker.rules.digest import Contact, Digest, Item, Recipient
 from worker.settings import Settings, load_settings

@@ -32,9 +32,12 @@ from tests.test_render import TEMPLATES, digest, due_soon, item, overdue
 from worker.db import make_engine
 from worker.mail.envelope import ENVELOPE_HEADER
 from worker.mail.errors import PermanentError
+from worker.mail.headers import make_address
 from worker.mail.maildir import MaildirMailer
-from worker.mail.render import make_address, make_environment, message_bytes, render_digest
+from worker.mail.message import message_bytes
+from worker.mail.render import render_digest
 from worker.mail.smtp import SmtpConfig, SmtpMailer
+from worker.mail.templating import make_environment
 
 # Decodes to a line break and a Bcc header; the email package of Python 3.11 and 3.12 used
 # to write what it decoded.

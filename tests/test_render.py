@@ -19,18 +19,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from worker.mail.render import (
-    Rendered,
-    TemplateError,
-    _has_c1_control,
-    build_message,
-    deadlines_ics,
-    make_address,
-    make_environment,
-    message_id_for,
-    one_line,
-    render_digest,
-)
+from worker.mail.headers import make_address, one_line
+from worker.mail.message import build_message, has_c1_control, message_id_for
+from worker.mail.render import deadlines_ics, render_digest
+from worker.mail.templating import Rendered, TemplateError, make_environment
 from worker.rules.digest import Contact, Digest, Item, Recipient
 
 TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
@@ -571,4 +563,4 @@ def test_every_part_reads_back_exactly_as_rendered(text: str, html: str, ics: by
 def test_c1_controls_are_found_in_the_utf8_bytes(text: str) -> None:
     # The plain definition: a character from U+0080 to U+009F anywhere in the text.
     expected = any("\x80" <= ch <= "\x9f" for ch in text)
-    assert _has_c1_control(text.encode("utf-8", "surrogatepass")) == expected
+    assert has_c1_control(text.encode("utf-8", "surrogatepass")) == expected

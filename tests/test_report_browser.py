@@ -15,7 +15,7 @@ from playwright.sync_api import Browser, Page, Request, Route, sync_playwright
 
 from tests.test_board_render import TEMPLATES, digest
 from worker.mail.board import report_html
-from worker.mail.render import make_environment
+from worker.mail.templating import make_environment
 
 # Slow (a real browser): left out by pytest -m 'not slow'.
 pytestmark = pytest.mark.slow

@@ -11,16 +11,11 @@ from pathlib import Path
 import jinja2
 
 from worker.jobs.config import RemindConfig
+from worker.mail.headers import make_address
+from worker.mail.message import message_bytes, message_id_for
 from worker.mail.parts import Encoder, split_to_fit
-from worker.mail.render import (
-    Rendered,
-    TemplateError,
-    make_address,
-    make_environment,
-    message_bytes,
-    message_id_for,
-    render_digest,
-)
+from worker.mail.render import render_digest
+from worker.mail.templating import Rendered, TemplateError, make_environment
 from worker.rules.digest import Digest, Recipient
 from worker.store.outbox import Planned
 

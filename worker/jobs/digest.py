@@ -18,7 +18,7 @@ from worker.jobs.config import RemindConfig
 from worker.jobs.pipeline import Job, Request, prepare
 from worker.jobs.results import DigestResult
 from worker.mail.board import render_board_digest
-from worker.mail.render import message_id_for
+from worker.mail.message import message_id_for
 from worker.models import Plan
 from worker.rules.as_of import is_ahead, key_suffix
 from worker.rules.board import BoardDigest

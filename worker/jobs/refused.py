@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from worker.jobs.config import RemindConfig
 from worker.mail.backends import Mailer
 from worker.mail.envelope import message_bytes
-from worker.mail.render import message_id_for
+from worker.mail.message import message_id_for
 from worker.models import Message
 from worker.rules.digest import Recipient
 from worker.store.outbox import insert_message

@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Generic, TypeVar
 
-from worker.mail.render import Rendered
+from worker.mail.templating import Rendered
 from worker.rules.digest import Digest, Item
 
 # Room left under the limit for what the part label adds to the subject, and for the

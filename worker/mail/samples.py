@@ -15,7 +15,8 @@ from functools import partial
 from pathlib import Path
 
 from worker.mail.board import render_board_digest, report_html
-from worker.mail.render import TemplateError, make_environment, render_digest
+from worker.mail.render import render_digest
+from worker.mail.templating import TemplateError, make_environment
 from worker.rules.board import BoardDigest, Change, RagView, StreamSummary
 from worker.rules.digest import SECTIONS, Contact, Digest, Item, Recipient
 

@@ -1,0 +1,236 @@
+"""The reminder and digest emails on the wire: headers, the text and HTML alternatives and
+the calendar file, encoded as RFC 5322 bytes with CRLF line ends, and the same every time for
+the same content (Message-IDs and MIME boundaries are made from it, not from chance).
+"""
+
+from __future__ import annotations
+
+import binascii
+import hashlib
+import re
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import format_datetime
+from types import MappingProxyType
+from typing import NotRequired, TypedDict, Unpack
+
+from worker.mail.envelope import parse_message
+from worker.mail.headers import header_block
+from worker.mail.templating import Rendered
+
+# The calendar file's name, as attached and as the templates mention it.
+CALENDAR_FILE = "deadlines.ics"
+_NO_HEADERS: Mapping[str, str] = MappingProxyType({})
+# Headers build_message sets itself: extra headers may not replace them or add recipients.
+_RESERVED_HEADERS = frozenset(
+    {
+        "subject",
+        "from",
+        "sender",
+        "to",
+        "cc",
+        "bcc",
+        "reply-to",
+        "date",
+        "message-id",
+        "auto-submitted",
+        "mime-version",
+        "content-type",
+        "content-transfer-encoding",
+        "content-disposition",
+    }
+)
+_HEADER_NAME = re.compile(r"[!-9;-~]+")  # RFC 5322 field name: printable ASCII except ":"
+_MESSAGE_ID = re.compile(r"<[^<>@\s]+@[^<>@\s]+>")
+_DOMAIN = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?")
+
+
+def hex_id(text: str) -> str:
+    """A short hash of `text`: the same text always gives the same id."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
+
+
+def check_domain(domain: str) -> str:
+    """`domain`, or ValueError when it is not a domain name."""
+    if not _DOMAIN.fullmatch(domain):
+        raise ValueError(f"{domain!r} is not a domain name")
+    return domain
+
+
+def message_id_for(key: str, domain: str) -> str:
+    """A Message-ID that is the same every time for the same key: `<hex@domain>`."""
+    return f"<{hex_id(key)}@{check_domain(domain)}>"
+
+
+def _check_headers(message_id: str, when_sent: datetime, headers: Mapping[str, str]) -> None:
+    if not _MESSAGE_ID.fullmatch(message_id):
+        raise ValueError(f"Message-ID must look like <id@domain>: {message_id!r}")
+    if when_sent.utcoffset() is None:
+        raise ValueError("the Date must be timezone-aware")
+    for name, value in headers.items():
+        if not _HEADER_NAME.fullmatch(name) or name.lower() in _RESERVED_HEADERS:
+            raise ValueError(f"cannot set header {name!r} as an extra header")
+        if not value.isprintable():  # a line break here would start a header of its own
+            raise ValueError(f"header {name} must be one line of text: {value!r}")
+
+
+def message_bytes(
+    rendered: Rendered,
+    *,
+    sender: Address,
+    to: Address,
+    reply_to: Address | None,
+    message_id: str,
+    date: datetime,
+    headers: Mapping[str, str] = _NO_HEADERS,
+) -> bytes:
+    """The message as it goes on the wire (CRLF line endings): text and HTML as
+    alternatives, plus the calendar file when there is one.
+
+    The headers are written by worker/mail/headers.py, which refuses (HeaderError, a
+    ValueError) a block that would not read back as exactly these fields. The bodies are
+    encoded here with binascii, in C, because the email package's own encoders are pure
+    Python and were the largest single cost of a large run (docs/benchmarks.md).
+    """
+    _check_headers(message_id, date, headers)
+    fields: list[tuple[str, str | Address]] = [
+        ("Subject", rendered.subject),
+        ("From", sender),
+        ("To", to),
+    ]
+    if reply_to is not None:
+        fields.append(("Reply-To", reply_to))
+    fields += [
+        ("Date", format_datetime(date)),
+        ("Message-ID", message_id),
+        ("Auto-Submitted", "auto-generated"),  # RFC 3834: no out-of-office replies to this
+        *headers.items(),
+        ("MIME-Version", "1.0"),
+    ]
+    seed = message_id.encode("ascii")
+    alternative = _multipart(
+        "alternative",
+        "alt",
+        seed,
+        [_text_part("plain", rendered.text), _text_part("html", rendered.html)],
+    )
+    if rendered.ics is None:
+        content_type, body = alternative
+    else:
+        content_type, body = _multipart(
+            "mixed", "mix", seed, [_join(*alternative), _calendar_part(rendered.ics)]
+        )
+    return header_block(fields) + _join(content_type, body)
+
+
+_CRLF = b"\r\n"
+
+
+def _join(content_type: str, body: bytes) -> bytes:
+    return f"Content-Type: {content_type}".encode("ascii") + _CRLF + _CRLF + body
+
+
+# RFC 5322: at most 998 octets on a line, not counting the CRLF.
+MAX_LINE = 998
+
+
+def has_c1_control(data: bytes) -> bool:
+    """Whether UTF-8 `data` holds a C1 control (U+0080 to U+009F, b"\xc2\x80" to b"\xc2\x9f").
+    HTML reads a reference to one as a Windows-1252 character ("&#128;" is "€"), so HTML
+    holding one is sent as it is, encoded. (A scan for the lead byte: a regular expression
+    over a 200 KB message took half a millisecond.)"""
+    at = data.find(b"\xc2")
+    while at != -1:
+        if 0x80 <= data[at + 1] <= 0x9F:
+            return True
+        at = data.find(b"\xc2", at + 1)
+    return False
+
+
+def _text_part(subtype: str, text: str) -> bytes:
+    # `text` ends with one "\n" (_newlines). Plain ASCII in short lines goes as it is
+    # ("7bit": nothing to encode, and readable as sent). HTML is made ASCII first, each other
+    # character written as a character reference ("&#8212;"), which HTML reads back as the
+    # same character. Otherwise the encoding estimated shorter: quoted-printable stays
+    # readable; HTML full of "=" and text with many non-ASCII letters are shorter in base64.
+    data = text.encode("utf-8")
+    if subtype == "html" and not data.isascii() and not has_c1_control(data):
+        text = text.encode("ascii", "xmlcharrefreplace").decode("ascii")
+        data = text.encode("ascii")
+    if data.isascii() and max(map(len, data.split(b"\n"))) <= MAX_LINE:
+        cte, body = "7bit", data.replace(b"\n", _CRLF)
+    elif _quoted_is_shorter(text, data):
+        cte, body = "quoted-printable", binascii.b2a_qp(data, istext=True).replace(b"\n", _CRLF)
+    else:
+        cte, body = "base64", _base64_lines(data)
+    return (
+        f'Content-Type: text/{subtype}; charset="utf-8"\r\nContent-Transfer-Encoding: {cte}\r\n\r\n'
+    ).encode("ascii") + body
+
+
+def _quoted_is_shorter(text: str, data: bytes) -> bool:
+    """Whether quoted-printable comes out shorter than base64 on the wire, estimated without
+    encoding both: each byte it escapes (non-ASCII, "=") takes three, each line end two, a
+    soft line break three about every 73 bytes; base64 is 4 per 3 bytes, CRLF every 76."""
+    n = len(data)
+    escaped = n - len(text.encode("ascii", "ignore")) + data.count(b"=")
+    quoted = n + 2 * escaped + data.count(b"\n") + 3 * (n // 73)
+    return quoted <= (n + 2) // 3 * 4 * 78 // 76
+
+
+def _base64_lines(data: bytes) -> bytes:
+    """base64 in lines of 76 characters, each ending CRLF (RFC 2045)."""
+    encoded = binascii.b2a_base64(data, newline=False)
+    lines = [encoded[i : i + 76] for i in range(0, len(encoded), 76)]
+    return _CRLF.join(lines) + _CRLF if lines else b""
+
+
+def _calendar_part(ics: bytes) -> bytes:
+    # base64 keeps the file's own CRLF line endings, which iCalendar requires.
+    return (
+        'Content-Type: text/calendar; method="PUBLISH"; charset="utf-8"\r\n'
+        "Content-Transfer-Encoding: base64\r\n"
+        f'Content-Disposition: attachment; filename="{CALENDAR_FILE}"\r\n\r\n'
+    ).encode("ascii") + _base64_lines(ics)
+
+
+def _boundary(kind: str, seed: bytes, parts: Sequence[bytes]) -> str:
+    """A boundary found in no part. Parts sent as 7bit hold their text as it is, so a note
+    could hold a line made to match a boundary it can predict: this one is a hash of the
+    parts themselves (no one can write text that contains its own hash), and checked
+    against them anyway. Made from the content, the same message gives the same bytes."""
+    digest = hashlib.sha256(seed)
+    for part in parts:
+        digest.update(part)
+    tag = digest.hexdigest()[:32]
+    while True:
+        boundary = f"=_{kind}_{tag}"
+        if not any(boundary.encode("ascii") in part for part in parts):
+            return boundary
+        tag = hex_id(tag)  # next in a fixed sequence, so still the same bytes every time
+
+
+def _multipart(subtype: str, kind: str, seed: bytes, parts: Sequence[bytes]) -> tuple[str, bytes]:
+    """A multipart body (RFC 2046) and its Content-Type; each part ends with CRLF."""
+    boundary = _boundary(kind, seed, parts)
+    delimiter = b"--" + boundary.encode("ascii")
+    body = b"".join(delimiter + _CRLF + part + _CRLF for part in parts) + delimiter + b"--\r\n"
+    return f'multipart/{subtype}; boundary="{boundary}"', body
+
+
+class MessageFields(TypedDict):
+    """The header fields message_bytes takes besides the rendered content."""
+
+    sender: Address
+    to: Address
+    reply_to: Address | None
+    message_id: str
+    date: datetime
+    headers: NotRequired[Mapping[str, str]]
+
+
+def build_message(rendered: Rendered, **fields: Unpack[MessageFields]) -> EmailMessage:
+    """The message (message_bytes) parsed, for reading it back."""
+    return parse_message(message_bytes(rendered, **fields))
