@@ -17,7 +17,7 @@ from worker.models import Action, Message, Notification, WorkStream
 from worker.plan.dates import Recurrence
 from worker.rules.digest import Kind
 from worker.rules.reminders import CLOSED, ActionFacts, Refusal, Schedule
-from worker.store.plan import roles_by_action
+from worker.store.action_links import roles_by_action
 from worker.store.status import (
     GroupKey,
     Note,
