@@ -26,6 +26,7 @@ from worker.rules.reminders import (
     digests,
     undelivered_items,
 )
+from worker.store.action_links import chunks
 from worker.store.facts import (
     Scope,
     chunk_bounds,
@@ -35,7 +36,6 @@ from worker.store.facts import (
     of_ids,
 )
 from worker.store.outbox import existing_keys
-from worker.store.plan import chunks
 from worker.store.status import RiskIndex, plan_risks
 
 # Actions read and assessed at a time, and items rendered and recorded per transaction: what
