@@ -14,7 +14,7 @@ from worker.errors import InputError, Problem
 from worker.jobs.config import MailIdentity, RemindConfig
 from worker.jobs.deliver import RetryPolicy
 from worker.mail.backends import Mailer, make_mailer
-from worker.mail.render import make_address
+from worker.mail.headers import make_address
 from worker.mail.smtp import SmtpConfig
 from worker.rules.workdays import WorkingDays
 from worker.settings import Settings
@@ -71,13 +71,9 @@ def remind_config(settings: Settings, directory: Directory) -> RemindConfig:
 
 def mailer(settings: Settings, stream: TextIO = sys.stdout) -> Mailer:
     smtp = settings.smtp
-    config = SmtpConfig(
-        host=smtp.host,
-        port=smtp.port,
-        security=smtp.security,
-        username=smtp.username,
+    config = smtp.as_dataclass(
+        SmtpConfig,
         password=smtp.password.get_secret_value(),
-        timeout=smtp.timeout,
         deadline=settings.send_deadline,
         ssl_context=ssl.create_default_context(cafile=smtp.ca_file) if smtp.ca_file else None,
     )

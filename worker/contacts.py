@@ -8,9 +8,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+)
 
 from worker.errors import InputError, Problem
 from worker.mail.headers import MAX_NAME, mail_address
@@ -34,36 +41,34 @@ def check_name(value: str) -> str:
     return value
 
 
+def check_optional_address(value: str) -> str:
+    """`check_address`, except that a blank value is allowed and read as ""."""
+    return check_address(value) if value.strip() else ""
+
+
+# Field types that check themselves, for every model that takes addresses or names.
+Address = Annotated[str, AfterValidator(check_address)]
+OptionalAddress = Annotated[str, AfterValidator(check_optional_address)]
+# One line, as the To:, From: and Reply-To: headers carry it.
+DisplayName = Annotated[str, AfterValidator(check_name)]
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class _Person(_Strict):
-    name: str = Field(min_length=1)
-    email: str
-
-    @field_validator("email")
-    @classmethod
-    def _email(cls, value: str) -> str:
-        return check_address(value)
-
-    @field_validator("name")
-    @classmethod
-    def _one_line(cls, value: str) -> str:
-        return check_name(value)  # the name goes into the To: header of messages
+    name: DisplayName = Field(min_length=1)
+    email: Address
 
 
 class _Role(_Strict):
     person: str = ""
-    email: str = ""  # empty: the post is vacant, reminders go to the deputy, then line manager
+    # Empty: the post is vacant, reminders go to the deputy, then line manager.
+    email: OptionalAddress = ""
     aliases: list[str] = []
     deputy: str = ""
     line_manager: str = ""
-
-    @field_validator("email")
-    @classmethod
-    def _email(cls, value: str) -> str:
-        return check_address(value) if value.strip() else ""
 
     @field_validator("person")
     @classmethod

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from apscheduler.triggers.cron import CronTrigger
 
@@ -46,6 +46,15 @@ class Schedule:
 
     def __str__(self) -> str:
         return f"{self.cron} ({self.zone.key})"
+
+
+def check_timezone(value: str) -> str:
+    """An IANA time zone name ("Europe/London"); ValueError naming the problem."""
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        raise ValueError(f"{value!r} is not a time zone (e.g. 'Europe/London')") from None
+    return value
 
 
 def trigger(cron: str, timezone: str) -> Schedule:

@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 
-from worker.contacts import check_address, check_name
+from worker.contacts import Address, DisplayName, OptionalAddress
 from worker.settings.sections import Section
 
 
@@ -16,10 +16,11 @@ class MailSettings(Section):
     # can open; console: printed to standard output.
     backend: Literal["smtp", "maildir", "console"] = "maildir"
     maildir: Path = Path("var/outbox")
-    from_address: str = "planworker@example.org"
-    from_name: str = "Action plan reminders"
+    from_address: Address = "planworker@example.org"
+    # One line of at most 200 characters, for the From: header.
+    from_name: DisplayName = "Action plan reminders"
     # Where replies go; empty: the plan administrator in the contacts directory.
-    reply_to: str = ""
+    reply_to: OptionalAddress = ""
     # A message that keeps failing for a passing reason is retried with growing waits,
     # `retry_after_seconds` doubled each time, and given up after `max_attempts`.
     max_attempts: int = Field(default=8, ge=1, le=100)
@@ -29,21 +30,6 @@ class MailSettings(Section):
     # The largest message sent, in KiB (less when the server's SIZE says so): a longer
     # reminder is split into parts ("part 1 of 3"), each listing some of the actions.
     max_message_kb: int = Field(default=10240, ge=64, le=100 * 1024)
-
-    @field_validator("from_address")
-    @classmethod
-    def _from(cls, value: str) -> str:
-        return check_address(value)
-
-    @field_validator("reply_to")
-    @classmethod
-    def _reply_to(cls, value: str) -> str:
-        return check_address(value) if value.strip() else ""
-
-    @field_validator("from_name")
-    @classmethod
-    def _one_line(cls, value: str) -> str:
-        return check_name(value)  # one line of at most 200 characters, for the From: header
 
 
 class SmtpSettings(Section):

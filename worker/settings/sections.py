@@ -15,7 +15,7 @@ from worker.rules.stages import ReminderPolicy
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance
 
-_Policy = TypeVar("_Policy", bound="DataclassInstance")
+_Plain = TypeVar("_Plain", bound="DataclassInstance")
 
 
 class Section(BaseModel):
@@ -23,11 +23,11 @@ class Section(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    def as_policy(self, policy: type[_Policy], **given: Any) -> _Policy:
-        """The rules' plain-data `policy` (a dataclass) from this section's values of the same
-        names; `given` supplies (or converts) the others."""
-        names = [f.name for f in dataclasses.fields(policy) if f.name not in given]
-        return policy(**{name: getattr(self, name) for name in names}, **given)
+    def as_dataclass(self, kind: type[_Plain], **given: Any) -> _Plain:
+        """The plain-data `kind` (a dataclass: a rules' policy, a mailer's config) built from
+        this section's values of the same names; `given` supplies (or converts) the others."""
+        names = [f.name for f in dataclasses.fields(kind) if f.name not in given]
+        return kind(**{name: getattr(self, name) for name in names}, **given)
 
 
 class DateSettings(Section):
@@ -58,7 +58,7 @@ class ReminderSettings(Section):
         return sorted(set(value), reverse=True)
 
     def policy(self) -> ReminderPolicy:
-        return self.as_policy(ReminderPolicy, before_days=tuple(self.before_days))
+        return self.as_dataclass(ReminderPolicy, before_days=tuple(self.before_days))
 
 
 class RagSettings(Section):
@@ -71,7 +71,7 @@ class RagSettings(Section):
     amber_when_start_passed: bool = True
 
     def policy(self) -> RagPolicy:
-        return self.as_policy(RagPolicy)
+        return self.as_dataclass(RagPolicy)
 
 
 class EscalationSettings(Section):
@@ -84,7 +84,7 @@ class EscalationSettings(Section):
     red_alert: bool = True
 
     def policy(self) -> EscalationPolicy:
-        return self.as_policy(EscalationPolicy)
+        return self.as_dataclass(EscalationPolicy)
 
 
 class DigestSettings(Section):

@@ -89,11 +89,6 @@ class ServiceSettings(Section):
     @field_validator("timezone")
     @classmethod
     def _zone(cls, value: str) -> str:
-        if value:
-            from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+        from worker.schedule import check_timezone
 
-            try:
-                ZoneInfo(value)
-            except (ZoneInfoNotFoundError, ValueError, OSError):
-                raise ValueError(f"{value!r} is not a time zone (e.g. 'Europe/London')") from None
-        return value
+        return check_timezone(value) if value else value
