@@ -137,14 +137,22 @@ class RagSection:
 @dataclass(frozen=True, slots=True)
 class ChangeLine:
     change: Change
-    what: str  # "was Amber, now Red"
+
+    @property
+    def what(self) -> str:
+        """'was Amber, now Red'."""
+        return f"was {rag_word(self.change.before)}, now {rag_word(self.change.after)}"
 
 
 @dataclass(frozen=True, slots=True)
 class ChangeGroup:
     kind: ChangeKind
-    title: str  # "Newly Red"
     changes: tuple[ChangeLine, ...]
+
+    @property
+    def title(self) -> str:
+        """'Newly Red'."""
+        return CHANGE_TITLES[self.kind]
 
 
 # --- Wording ---------------------------------------------------------------------------------
@@ -330,13 +338,9 @@ def change_groups(digest: BoardDigest) -> tuple[ChangeGroup, ...]:
     """The changes by kind, in CHANGE_KINDS order; kinds with no change left out."""
     groups = []
     for kind in CHANGE_KINDS:
-        lines = tuple(
-            ChangeLine(c, f"was {rag_word(c.before)}, now {rag_word(c.after)}")
-            for c in digest.changes
-            if c.kind == kind
-        )
+        lines = tuple(ChangeLine(c) for c in digest.changes if c.kind == kind)
         if lines:
-            groups.append(ChangeGroup(kind, CHANGE_TITLES[kind], lines))
+            groups.append(ChangeGroup(kind, lines))
     return tuple(groups)
 
 

@@ -254,18 +254,8 @@ def _classify_smtp(exc: BaseException, where: str, username: str) -> DeliveryErr
     # SMTPException derives from OSError, so the SMTP cases must come first.
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
         return _refused_error(exc.recipients, where)
-    if isinstance(exc, smtplib.SMTPAuthenticationError):
-        reply = f"{exc.smtp_code} {as_text(exc.smtp_error)}"
-        return reply_error(exc.smtp_code, f"{where}: login as {username!r} failed: {reply}")
-    if isinstance(exc, smtplib.SMTPSenderRefused):
-        reply = f"{exc.smtp_code} {as_text(exc.smtp_error)}"
-        return reply_error(exc.smtp_code, f"{where}: sender <{exc.sender}> refused: {reply}")
-    if isinstance(exc, smtplib.SMTPDataError):
-        reply = f"{exc.smtp_code} {as_text(exc.smtp_error)}"
-        return reply_error(exc.smtp_code, f"{where}: message refused: {reply}")
     if isinstance(exc, smtplib.SMTPResponseException):
-        reply = f"{exc.smtp_code} {as_text(exc.smtp_error)}"
-        return reply_error(exc.smtp_code, f"{where}: server replied {reply}")
+        return _reply_refused(exc, where, username)
     if isinstance(exc, smtplib.SMTPServerDisconnected):
         return TransientError(f"{where}: connection closed by the server: {exc}")
     if isinstance(exc, smtplib.SMTPNotSupportedError):
@@ -280,6 +270,20 @@ def _classify_smtp(exc: BaseException, where: str, username: str) -> DeliveryErr
     if isinstance(exc, UnicodeError | ValueError | LookupError):
         return PermanentError(f"{where}: cannot send the message: {exc}")
     return PermanentError(f"{where}: unexpected {type(exc).__name__}: {exc}")
+
+
+def _reply_refused(exc: smtplib.SMTPResponseException, where: str, username: str) -> DeliveryError:
+    """A server's refusal of a command, saying which: logging in, the sender, the message."""
+    reply = f"{exc.smtp_code} {as_text(exc.smtp_error)}"
+    if isinstance(exc, smtplib.SMTPAuthenticationError):
+        what = f"login as {username!r} failed: {reply}"
+    elif isinstance(exc, smtplib.SMTPSenderRefused):
+        what = f"sender <{exc.sender}> refused: {reply}"
+    elif isinstance(exc, smtplib.SMTPDataError):
+        what = f"message refused: {reply}"
+    else:
+        what = f"server replied {reply}"
+    return reply_error(exc.smtp_code, f"{where}: {what}")
 
 
 def _refused_error(
