@@ -16,6 +16,8 @@ from worker.jobs.deliver import RetryPolicy
 from worker.mail.backends import Mailer, make_mailer
 from worker.mail.headers import make_address
 from worker.mail.smtp import SmtpConfig
+from worker.rules.escalation import EscalationPolicy
+from worker.rules.rag import RagPolicy
 from worker.rules.workdays import WorkingDays
 from worker.settings import Settings
 from worker.shipped import shipped
@@ -62,8 +64,8 @@ def remind_config(settings: Settings, directory: Directory) -> RemindConfig:
             lease=timedelta(seconds=mail.lease_seconds),
             send_deadline=timedelta(seconds=settings.send_deadline),
         ),
-        rag=settings.rag.policy(),
-        escalation=settings.escalation.policy(),
+        rag=settings.rag.as_dataclass(RagPolicy),
+        escalation=settings.escalation.as_dataclass(EscalationPolicy),
         digest_on_holidays=settings.digest.on_holidays,
         max_message_bytes=mail.max_message_kb * 1024,
     )

@@ -10,14 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import (
-    AfterValidator,
-    BaseModel,
-    ConfigDict,
-    Field,
-    ValidationError,
-    field_validator,
-)
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 from worker.errors import InputError, Problem
 from worker.mail.headers import MAX_NAME, mail_address
@@ -32,10 +25,16 @@ def check_address(value: str) -> str:
     return mail_address(value)
 
 
-def check_name(value: str) -> str:
-    """A person's name for the To: and Reply-To: headers: one line, at most MAX_NAME long."""
+def check_one_line(value: str) -> str:
+    """The value, unless it spans lines (a header or a key must not): ValueError."""
     if "\n" in value or "\r" in value:
         raise ValueError("must be on one line")
+    return value
+
+
+def check_name(value: str) -> str:
+    """A person's name for the To: and Reply-To: headers: one line, at most MAX_NAME long."""
+    check_one_line(value)
     if len(value.strip()) > MAX_NAME:
         raise ValueError(f"is {len(value.strip())} characters long; a name may have {MAX_NAME}")
     return value
@@ -51,6 +50,8 @@ Address = Annotated[str, AfterValidator(check_address)]
 OptionalAddress = Annotated[str, AfterValidator(check_optional_address)]
 # One line, as the To:, From: and Reply-To: headers carry it.
 DisplayName = Annotated[str, AfterValidator(check_name)]
+# Names and role keys in the directory are compared without their outer spaces.
+_Stripped = AfterValidator(str.strip)
 
 
 class _Strict(BaseModel):
@@ -63,24 +64,12 @@ class _Person(_Strict):
 
 
 class _Role(_Strict):
-    person: str = ""
+    person: Annotated[DisplayName, _Stripped] = ""
     # Empty: the post is vacant, reminders go to the deputy, then line manager.
     email: OptionalAddress = ""
     aliases: list[str] = []
-    deputy: str = ""
-    line_manager: str = ""
-
-    @field_validator("person")
-    @classmethod
-    def _name(cls, value: str) -> str:
-        return check_name(value).strip()
-
-    @field_validator("deputy", "line_manager")
-    @classmethod
-    def _one_line(cls, value: str) -> str:
-        if "\n" in value or "\r" in value:
-            raise ValueError("must be on one line")
-        return value.strip()
+    deputy: Annotated[str, AfterValidator(check_one_line), _Stripped] = ""
+    line_manager: Annotated[str, AfterValidator(check_one_line), _Stripped] = ""
 
 
 class _File(_Strict):

@@ -8,8 +8,6 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from worker.rules.escalation import EscalationPolicy
-from worker.rules.rag import RagPolicy
 from worker.rules.stages import ReminderPolicy
 
 if TYPE_CHECKING:
@@ -70,9 +68,6 @@ class RagSettings(Section):
     # Still "not started" after its start date: Amber.
     amber_when_start_passed: bool = True
 
-    def policy(self) -> RagPolicy:
-        return self.as_dataclass(RagPolicy)
-
 
 class EscalationSettings(Section):
     # Level 2: a work stream's strategic lead hears about each of its actions that is Amber
@@ -82,9 +77,6 @@ class EscalationSettings(Section):
     repeat_every_days: int = Field(default=7, ge=1, le=366)
     # When an action turns Red, its strategic lead and the board are told at once.
     red_alert: bool = True
-
-    def policy(self) -> EscalationPolicy:
-        return self.as_dataclass(EscalationPolicy)
 
 
 class DigestSettings(Section):
