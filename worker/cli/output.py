@@ -1,15 +1,32 @@
-"""What the reminder commands print: plain text for people, dicts for --json."""
+"""What every command prints: plain text for people, dicts for --json (print_json).
+
+Imported inside the commands, so that `planworker --help` does not load the jobs.
+"""
 
 from __future__ import annotations
 
+import json
 from collections import Counter
-from typing import Any
+from collections.abc import Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
-from worker.jobs.results import RemindResult
+import click
+
+from worker.io.terminal import printable
+from worker.jobs.deliver import DeliveryReport
+from worker.jobs.results import DigestResult, RemindResult, effective_counts
 from worker.jobs.simulate import Delivery
 from worker.models import Message, Notification
 from worker.rules.digest import SECTIONS, Digest
-from worker.store.outbox import DeliveryReport
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from worker.models import StatusChange
+    from worker.site_init import SiteFiles
+    from worker.store.import_result import ImportResult
+    from worker.store.status import Applied
 
 SECTION_NAMES = {
     "overdue": "overdue",
@@ -20,6 +37,10 @@ SECTION_NAMES = {
     "turned_red": "turned Red",
     "escalated": "escalated",
 }
+
+
+def print_json(data: object) -> None:
+    click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
 
 
 def _sections(digest: Digest) -> str:
@@ -60,9 +81,7 @@ def remind_json(result: RemindResult, outbox: dict[str, int], dry_run: bool) -> 
         ],
         "counts": {
             "planned": result.messages,
-            "sent": delivery.sent,
-            "failed": delivery.failed,
-            "retrying": delivery.retrying,
+            **_counts(delivery),
             "pending": outbox.get("pending", 0) + outbox.get("sending", 0),
         },
         # Messages that could not be made or were refused for good: more than 0, a failed run.
@@ -97,14 +116,16 @@ def render_remind(
         lines.append(f"  - {digest.recipient.email}: {_sections(digest)} ({refs})")
     if result.delivery is not None:
         d = result.delivery
-        lines.append(
-            f"  delivered to {where}: {d.sent} sent, {d.failed} failed, {d.retrying} to retry later"
-        )
+        lines.append(_delivered_line(d, where))
         if d.stopped_early:
             lines.append(f"  delivery stopped early: {d.stopped_early}")
     if not dry_run:
         lines.append("  outbox: " + ", ".join(f"{n} {state}" for state, n in outbox.items()))
     return "\n".join(lines)
+
+
+def _delivered_line(d: DeliveryReport, where: str) -> str:
+    return f"  delivered to {where}: {d.sent} sent, {d.failed} failed, {d.retrying} to retry later"
 
 
 def render_timeline(timeline: list[Delivery]) -> str:
@@ -203,3 +224,150 @@ def render_message(message: Message, items: list[tuple[str, Notification]]) -> s
             f"{n.state}; {why}"
         )
     return "\n".join(lines)
+
+
+def outbox_json(
+    found: Sequence[tuple[Message, list[tuple[str, Notification]]]], totals: dict[str, int]
+) -> dict[str, Any]:
+    return {"counts": totals, "messages": [message_json(m, items) for m, items in found]}
+
+
+def render_outbox(
+    found: Sequence[tuple[Message, list[tuple[str, Notification]]]], totals: dict[str, int]
+) -> str:
+    lines = [printable(render_message(message, items)) for message, items in found]
+    lines.append("outbox: " + ", ".join(f"{n} {s}" for s, n in totals.items()))
+    return "\n".join(lines)
+
+
+def _counts(delivery: DeliveryReport | None) -> dict[str, int]:
+    d = delivery or DeliveryReport()
+    return {"sent": d.sent, "failed": d.failed, "retrying": d.retrying}
+
+
+def digest_json(result: DigestResult, dry_run: bool) -> dict[str, Any]:
+    board = result.digest
+    head = {"as_of": result.as_of.isoformat(), "dry_run": dry_run}
+    if board is None:
+        return {**head, "skipped": result.skipped}
+    return {
+        **head,
+        "already_sent": result.already_sent,
+        "skipped": "",
+        "previous": board.previous.isoformat() if board.previous else None,
+        "subject": result.subject,
+        "recipients": result.recipients,
+        "rag": effective_counts(board),
+        "changes": [
+            {"kind": c.kind, "ref": c.ref, "before": c.before, "after": c.after}
+            for c in board.changes
+        ],
+        "attention": [
+            {
+                "ref": v.ref,
+                "effective": v.effective,
+                "reported": v.reported,
+                "derived": v.derived,
+                "disagreement": v.disagreement,
+            }
+            for v in board.attention
+        ],
+        "counts": _counts(result.delivery),
+    }
+
+
+def render_digest(result: DigestResult, dry_run: bool, where: str) -> str:
+    board, day = result.digest, result.as_of
+    if board is None:
+        return f"Board digest: {result.skipped}"
+    verb = "would send" if dry_run else ("already sent" if result.already_sent else "planned")
+    counts = effective_counts(board)
+    since = f"{board.previous}" if board.previous else "(first digest)"
+    lines = [
+        f"Board digest for {day:%A} {day.day} {day:%B %Y}: {result.subject}",
+        f"  {counts['red']} Red, {counts['amber']} Amber, {counts['green']} Green, "
+        f"{counts['none']} not assessed; {len(board.changes)} changes since {since}",
+        f"  {verb} to: {', '.join(result.recipients)}",
+    ]
+    if result.delivery:
+        lines.append(_delivered_line(result.delivery, where))
+    return "\n".join(lines)
+
+
+def import_json(result: ImportResult) -> dict[str, Any]:
+    return {k: v for k, v in result.__dict__.items() if k != "changes"}
+
+
+def render_import(result: ImportResult) -> str:
+    verb = "created" if result.created_plan else "updated" if result.changed else "unchanged"
+    return (
+        f"plan {result.plan} {verb}: {result.added} added, {result.updated} updated, "
+        f"{result.unchanged} unchanged, {result.archived} archived, "
+        f"{result.status_changes} status changes"
+    )
+
+
+def status_return_json(result: Applied) -> dict[str, Any]:
+    return {"changed": result.changed, "unchanged": result.unchanged, "refs": result.refs}
+
+
+def render_status_return(path: Path, result: Applied) -> str:
+    return (
+        f"status return {path.name}: {result.changed} actions updated, {result.unchanged} unchanged"
+    )
+
+
+def history_json(action_id: str, changes: Sequence[StatusChange]) -> dict[str, Any]:
+    rows = [
+        {
+            "at": c.changed_at.isoformat(),
+            "by": c.changed_by,
+            "source": c.source,
+            "rag": [c.rag_from, c.rag_to],
+            "state": [c.state_from, c.state_to],
+            "note": c.note,
+        }
+        for c in changes
+    ]
+    return {"action": action_id, "changes": rows}
+
+
+def render_health(problems: list[str]) -> str:
+    return "healthy" if not problems else "\n".join(f"unhealthy: {p}" for p in problems)
+
+
+def render_config_check(summary: dict[str, Any], policy: list[str]) -> str:
+    """The text of `config check`, from its --json summary and the policy's lines."""
+    where = summary["config"]
+    lines = [
+        f"config file: {where} ({summary['config_found']})" if where else summary["config_found"],
+        f"database: {summary['database']}",
+        f"config OK; contacts OK ({summary['roles']} roles, "
+        f"{summary['board']} on the board) from {summary['contacts']}",
+        "templates OK (every message rendered with sample data) from "
+        + ", ".join(summary["templates"]),
+        "policy:",
+        *(f"  {line}" for line in policy),
+        f"schedules in {summary['timezone']}:",
+    ]
+    for job in summary["jobs"]:
+        if not job["enabled"]:
+            lines.append(f"  {job['job']:<10} disabled")
+            continue
+        shown = ", ".join(datetime.fromisoformat(t).strftime("%a %d %b %H:%M") for t in job["next"])
+        lines.append(f"  {job['job']:<10} {job['schedule']:<18} next: {shown}")
+    lines.extend(f"warning: {warning}" for warning in summary["warnings"])
+    return "\n".join(lines)
+
+
+def render_init(files: SiteFiles) -> str:
+    config = files.config
+    steps = ("db upgrade", f"plan import {files.plan}", "config check", "remind --dry-run")
+    return "\n".join(
+        [
+            f"wrote {config}, {files.contacts} and {files.plan}",
+            "next:",
+            f"  edit {files.contacts}: the people and addresses behind each lead role",
+            *(f"  planworker --config {config} {step}" for step in steps),
+        ]
+    )

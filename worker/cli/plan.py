@@ -1,0 +1,164 @@
+"""`planworker plan`: import, export, show and check action plans."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import click
+
+from worker.cli.app import App, CommandGroup, main
+from worker.cli.options import json_option, plan_option
+
+
+@main.group(cls=CommandGroup)
+def plan() -> None:
+    """Import, export, show and check action plans."""
+
+
+def _terminal_progress(path: Path) -> Callable[[int, int], None] | None:
+    """Progress of a long import on standard error, for a person watching a terminal only:
+    a log or a pipe gets the summary alone."""
+    if not sys.stderr.isatty():
+        return None
+    click.echo(f"reading {path} ...", err=True)
+
+    def report(done: int, total: int) -> None:
+        click.echo(f"\rwriting actions: {done:,} of {total:,}", nl=done == total, err=True)
+
+    return report
+
+
+@plan.command("import")
+@click.argument("path", type=click.Path(path_type=Path, exists=True, dir_okay=False))
+@plan_option
+@click.option("--by", default="", help="Who is importing (recorded with any status changes).")
+@click.option(
+    "--replace",
+    "replace_plan",
+    is_flag=True,
+    help="Allow an import that archives or rewrites most of the plan's actions.",
+)
+@click.option("--diff", is_flag=True, help="List what would be added, changed and archived.")
+@json_option
+@click.pass_obj
+def plan_import(
+    app: App,
+    path: Path,
+    plan_slug: str | None,
+    by: str,
+    replace_plan: bool,
+    diff: bool,
+    as_json: bool,
+) -> None:
+    """Import a plan from the seed YAML format, CSV or XLSX.
+
+    All or nothing: a file with any bad row imports nothing, and the error names the row,
+    column and reason. Importing the same file again changes nothing. An import that would
+    archive or rewrite most of the plan is refused without --replace; --diff writes nothing.
+    """
+    from worker.cli.output import import_json, print_json, render_import
+    from worker.io.terminal import printable
+    from worker.plan.importer import import_file, replacing
+    from worker.plan.report import diff_json, render_diff
+
+    # The directory is mirrored into the database with the plan, for set-based queries.
+    directory = app.directory() if app.settings.contacts_file.is_file() else None
+    with app.session() as session:
+        result = import_file(
+            session,
+            path,
+            plan_slug or app.settings.plan or None,
+            by or f"import of {path.name}",
+            app.settings.dates.month_day,
+            directory,
+            replace_plan=replace_plan,
+            diff=diff,
+            progress=_terminal_progress(path),
+        )
+    if diff:
+        found = diff_json(result, None if replace_plan else replacing(result))
+        if as_json:
+            print_json(found)
+        else:
+            click.echo(printable(render_diff(found)))
+        return
+    if directory is None:
+        result.warnings.append(
+            f"contacts file {app.settings.contacts_file} not found: no one can be reminded yet"
+        )
+    if as_json:
+        print_json(import_json(result))
+        return
+    click.echo(render_import(result))
+    for warning in result.warnings:
+        click.echo(f"warning: {warning}", err=True)
+
+
+@plan.command("export")
+@click.option(
+    "--format", "fmt", type=click.Choice(["yaml", "csv", "xlsx"]), default="yaml", show_default=True
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path, dir_okay=False),
+    metavar="FILE",
+    help="Write here instead of standard output (required for xlsx).",
+)
+@plan_option
+@click.pass_obj
+def plan_export(app: App, fmt: str, output: Path | None, plan_slug: str | None) -> None:
+    """Write the plan as YAML (the seed format), CSV or XLSX."""
+    from worker.plan.exporter import export_plan
+
+    with app.session() as session:
+        export_plan(
+            session, app.plan(session, plan_slug), fmt, output, app.settings.dates.month_day
+        )
+
+
+@plan.command("show")
+@plan_option
+@json_option
+@click.pass_obj
+def plan_show(app: App, plan_slug: str | None, as_json: bool) -> None:
+    """Work streams with their action counts, the dates read, and a count of findings."""
+    from worker.cli.output import print_json
+    from worker.io.terminal import printable
+    from worker.plan.report import plan_summary, render_summary
+
+    with app.session() as session:
+        summary = plan_summary(
+            session, app.plan(session, plan_slug), app.directory(), app.settings.dates.month_day
+        )
+    if as_json:
+        print_json(summary)
+    else:
+        click.echo(printable(render_summary(summary)))
+
+
+@plan.command("check")
+@plan_option
+@click.option("--strict", is_flag=True, help="Exit 1 when there are findings.")
+@json_option
+@click.pass_obj
+def plan_check(app: App, plan_slug: str | None, strict: bool, as_json: bool) -> None:
+    """Data-quality report: missing or unreadable dates, targets before starts, leads with
+    no contact, dependencies that point nowhere, and how multi-item rows were read."""
+    from worker.cli.output import print_json
+    from worker.io.terminal import printable
+    from worker.plan.check import check_plan
+    from worker.plan.report import render_check
+    from worker.store.plan import load_plan
+
+    with app.session() as session:
+        doc = load_plan(session, app.plan(session, plan_slug))
+    report = check_plan(doc, app.directory(), app.settings.dates.month_day)
+    if as_json:
+        print_json({"plan": doc.info.slug, **report.as_json()})
+    else:
+        click.echo(printable(render_check(doc, report)))
+    if strict and report.findings:
+        sys.exit(1)
