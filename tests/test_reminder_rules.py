@@ -3,6 +3,7 @@ over working days and bank holidays, level-triggered, and who it goes to."""
 
 from __future__ import annotations
 
+from dataclasses import fields
 from datetime import date, timedelta
 
 import pytest
@@ -11,7 +12,14 @@ from hypothesis import strategies as st
 
 from worker.contacts import Directory, parse_directory
 from worker.plan.dates import Recurrence
-from worker.rules.reminders import ActionFacts, PlanFacts, digests, due_items, due_keys
+from worker.rules.reminders import (
+    ActionFacts,
+    PlanFacts,
+    Schedule,
+    digests,
+    due_items,
+    due_keys,
+)
 from worker.rules.stages import ActionDates, ReminderPolicy, Stage, active_stage, add_months
 from worker.rules.workdays import WorkingDays
 
@@ -358,4 +366,9 @@ def test_the_quick_pass_finds_the_same_reminders_as_the_full_one(
     state = "completed" if closed else "in progress"
     actions = [facts(i + 1, due, tuple(leads), state) for i, due in enumerate(dues)]
     full = [(r, i.action_id, i.key) for r, i in due_items(actions, d, POLICY, DAYS, today)]
+    # The quick pass reads each action's schedule alone, not its texts.
+    schedules = [
+        Schedule(**{f.name: getattr(a, f.name) for f in fields(Schedule)}) for a in actions
+    ]
+    assert list(due_keys(schedules, d, POLICY, DAYS, today)) == full
     assert list(due_keys(actions, d, POLICY, DAYS, today)) == full
