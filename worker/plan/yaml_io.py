@@ -13,7 +13,6 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
-    field_validator,
 )
 
 from worker.errors import InputError, Problem
@@ -32,6 +31,7 @@ from worker.plan.data import (
 from worker.plan.leads import split_roles
 from worker.plan.limits import MAX_NUMBER, MAX_REF, action_problems
 from worker.plan.split import date_items, items, row_shape, split_row
+from worker.schedule import check_timezone
 
 Items = str | list[str]
 
@@ -97,20 +97,9 @@ class _Plan(_Strict):
     title: str
     organisation: str = ""
     source: str = ""
-    timezone: str = "Europe/London"
+    timezone: Annotated[str, AfterValidator(check_timezone)] = "Europe/London"
     rag_legend: dict[str, str] = {}
     phases: list[_Phase] = []
-
-    @field_validator("timezone")
-    @classmethod
-    def _zone(cls, value: str) -> str:
-        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError, OSError):
-            raise ValueError(f"{value!r} is not a time zone (e.g. 'Europe/London')") from None
-        return value
 
 
 class _File(_Strict):
