@@ -1,5 +1,6 @@
 """What one reminder message tells one recipient: plain data, built by the pure rules and
-read by the templates. No I/O here."""
+read by the templates; each item's `LedgerEntry` part is what the ledger records. No I/O
+here."""
 
 from __future__ import annotations
 
@@ -43,43 +44,56 @@ class Contact:
     email: str  # "" when the directory has no address for them
 
 
-@dataclass(frozen=True, slots=True)
-class Item:
-    """One action in one recipient's message, with everything the templates show."""
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LedgerEntry:
+    """What the ledger records of an item (worker/store/outbox.py): which reminder it was,
+    to whom it went and why, and the action as it stood then."""
 
     key: str  # the ledger key: recipient, action, kind, threshold, due date
+    action_id: int
     section: Section
     kind: Kind
     threshold: int  # days before (upcoming), days overdue (overdue), cycle number (review)
     rule: str  # why, in words: "7 days before the target date", "overdue by 14 days"
-    action_id: int
+    due: date | None  # the date it is about (target as read, review date); None: unreadable
+    # The date in the ledger key, when it is not `due` (an escalation's week; a Red alert
+    # about an action with no readable target).
+    key_date: date | None = None
+    target_text: str  # the target end date as written
+    precision: str  # how exactly the target text gave `due`: day, month, season, year
+    rag: str | None  # reported RAG at the time, None when none reported
+    state: str  # "not started", "in progress"
+    via: tuple[str, ...]  # how it reached this recipient: "Head of QA", "deputy for X (vacant)"
+    reason: str = ""  # unassigned, undelivered: why it did not reach a lead
+
+    @property
+    def ledger_date(self) -> date | None:
+        """The date the ledger files it under: the key's date."""
+        return self.key_date or self.due
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Item(LedgerEntry):
+    """One action in one recipient's message: the ledger's part and everything else the
+    templates show."""
+
     ref: str  # "WS4-03"
     work_stream_number: int
     work_stream_title: str
     key_deliverable: str
     action_text: str
     description: str
-    target_text: str  # the target end date as written
-    due: date | None  # the date it is about (target as read, review date); None: unreadable
-    precision: str  # how exactly the target text gave `due`: day, month, season, year
     recurrence: str  # "", "ongoing", "review", "every 2 months"
     days: int  # days from the run's date to `due`: positive = left, negative = overdue (0: no due)
     dependencies_text: str
     strategic_lead: Contact
     leads: tuple[str, ...]  # every lead role of the action, as the plan names them
-    via: tuple[str, ...]  # how it reached this recipient: "Head of QA", "deputy for X (vacant)"
-    rag: str | None  # reported RAG at the time, None when none reported
-    state: str  # "not started", "in progress"
-    reason: str = ""  # unassigned, undelivered: why it did not reach a lead
     # Progress, as reported and as planworker derives it from the dates (worker/rules/rag.py).
     effective_rag: str = "none"  # "green", "amber", "red" or "none"
     derived_rag: str = "none"
     disagreement: str = ""  # "reported Green, overdue by 12 days" when they disagree
     latest_note: str = ""
     at_risk_from: tuple[str, ...] = ()  # refs of dependencies that are Red or overdue
-    # The date in the ledger key, when it is not `due` (an escalation's week; a Red alert
-    # about an action with no readable target).
-    key_date: date | None = None
 
     @property
     def others(self) -> tuple[str, ...]:

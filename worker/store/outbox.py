@@ -27,7 +27,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from worker.models import Action, Message, MessageContent, Notification, table_of
-from worker.rules.digest import Digest, Item, Recipient
+from worker.rules.digest import Digest, LedgerEntry, Recipient
 
 State = Literal["pending", "sending", "sent", "failed"]
 STATES: tuple[State, ...] = ("pending", "sending", "sent", "failed")
@@ -62,7 +62,7 @@ def existing_keys(session: Session, keys: Iterable[str]) -> set[str]:
     return found
 
 
-def _item_row(message_row: int, email_address: str, item: Item) -> dict[str, object]:
+def _item_row(message_row: int, email_address: str, item: LedgerEntry) -> dict[str, object]:
     return {
         "key": item.key,
         "message_id": message_row,
@@ -71,7 +71,7 @@ def _item_row(message_row: int, email_address: str, item: Item) -> dict[str, obj
         "section": item.section,
         "kind": item.kind,
         "threshold": item.threshold,
-        "due_date": item.key_date or item.due,
+        "due_date": item.ledger_date,
         "rule": item.rule,
         "target_text": item.target_text,
         "precision": item.precision,
