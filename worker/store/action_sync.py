@@ -17,6 +17,7 @@ from worker.plan.leads import role_key
 from worker.store.action_links import deps_by_action, roles_by_action
 from worker.store.import_result import Changer, ImportResult
 from worker.store.plan_dates import date_values
+from worker.store.status import history_row
 
 # Columns an import compares and writes; status columns are handled separately.
 TEXT_COLUMNS = (
@@ -105,17 +106,8 @@ def _history(
 ) -> dict[str, Any]:
     before_rag = stored["rag"] if stored else None
     before_state = stored["state"] if stored else State.NOT_STARTED.value
-    return {
-        "action_id": action_id,
-        "changed_at": who.at,
-        "changed_by": who.by,
-        "source": who.source,
-        "rag_from": before_rag,
-        "rag_to": changes.get("rag", before_rag),
-        "state_from": before_state,
-        "state_to": changes.get("state", before_state),
-        "note": who.note,
-    }
+    rag = (before_rag, changes.get("rag", before_rag))
+    return history_row(action_id, who, rag, (before_state, changes.get("state", before_state)))
 
 
 def sync_chunk(

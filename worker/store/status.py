@@ -7,7 +7,7 @@ import re
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import ColumnElement, and_, func, insert, or_, select, update
 from sqlalchemy.orm import Session
@@ -189,6 +189,40 @@ class StatusUpdate:
     source: str  # "cli", "status return <file>"
 
 
+class ChangedBy(Protocol):
+    """Who changed an action's progress, when, through what, and their note."""
+
+    @property
+    def by(self) -> str: ...
+    @property
+    def at(self) -> datetime: ...
+    @property
+    def source(self) -> str: ...
+    @property
+    def note(self) -> str: ...
+
+
+def history_row(
+    action_id: int,
+    who: ChangedBy,
+    rag: tuple[str | None, str | None],
+    state: tuple[str | None, str | None],
+) -> dict[str, Any]:
+    """A status_history row: the action's RAG and state (before, after), and who changed
+    them. Status updates and plan imports both record their changes so."""
+    return {
+        "action_id": action_id,
+        "changed_at": who.at,
+        "changed_by": who.by,
+        "source": who.source,
+        "rag_from": rag[0],
+        "rag_to": rag[1],
+        "state_from": state[0],
+        "state_to": state[1],
+        "note": who.note,
+    }
+
+
 @dataclass(slots=True)
 class Applied:
     changed: int = 0
@@ -237,19 +271,7 @@ def apply_updates(
         if (rag, state, update_.note) == (row["rag"], row["state"], row["note"]):
             result.unchanged += 1
             continue
-        history.append(
-            {
-                "action_id": row["id"],
-                "changed_at": update_.at,
-                "changed_by": update_.by,
-                "source": update_.source,
-                "rag_from": row["rag"],
-                "rag_to": rag,
-                "state_from": row["state"],
-                "state_to": state,
-                "note": update_.note,
-            }
-        )
+        history.append(history_row(row["id"], update_, (row["rag"], rag), (row["state"], state)))
         if (rag, state) != (row["rag"], row["state"]):
             session.execute(
                 update(Action).where(Action.id == row["id"]).values(rag=rag, state=state)
