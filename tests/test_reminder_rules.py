@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from worker.contacts import Directory, parse_directory
 from worker.plan.dates import Recurrence
+from worker.rules.digest import LedgerEntry
 from worker.rules.reminders import (
     ActionFacts,
     PlanFacts,
@@ -372,3 +373,22 @@ def test_the_quick_pass_finds_the_same_reminders_as_the_full_one(
     ]
     assert list(due_keys(schedules, d, POLICY, DAYS, today)) == full
     assert list(due_keys(actions, d, POLICY, DAYS, today)) == full
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    dues=st.lists(st.dates(date(2012, 6, 1), date(2012, 12, 31)), min_size=1, max_size=6),
+    leads=st.lists(st.sampled_from(["Head of QA", "Nobody On File"]), max_size=2),
+    today=st.dates(date(2012, 6, 1), date(2013, 1, 31)),
+)
+def test_the_ledger_files_each_item_under_the_date_its_key_names(
+    dues: list[date], leads: list[str], today: date
+) -> None:
+    # The outbox records an item's LedgerEntry part; its date must be the one in the key, or
+    # the ledger and the key disagree about which reminder was sent.
+    d = directory({"Head of QA": "qa@example.org"})
+    actions = [facts(i + 1, due, tuple(leads)) for i, due in enumerate(dues)]
+    for _, item in due_items(actions, d, POLICY, DAYS, today):
+        assert isinstance(item, LedgerEntry)
+        assert item.ledger_date is not None
+        assert item.key.split("|")[4] == item.ledger_date.isoformat()
