@@ -33,7 +33,8 @@ from worker.models import Plan
 from worker.store.contacts import sync_directory
 from worker.store.plan_dates import reread_dates
 
-log = logging.getLogger(__name__)
+# The logger name admins filter on, kept from before the module moved (logs are an interface).
+log = logging.getLogger("worker.delivery")
 
 
 def _never() -> bool:

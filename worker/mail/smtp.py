@@ -23,7 +23,8 @@ from worker.mail.errors import (
 from worker.mail.mailer import Mailer
 from worker.mail.smtp_conversation import BoundedSMTP, BoundedSMTPSSL, ConversationOver, Watch
 
-log = logging.getLogger(__name__)
+# The logger name admins filter on, kept from before the module moved (logs are an interface).
+log = logging.getLogger("worker.mail.backends")
 
 Security = Literal["none", "starttls", "tls"]
 
