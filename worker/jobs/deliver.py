@@ -106,9 +106,7 @@ def deliver(
     report = DeliveryReport()
     in_a_row = 0
     last_id = 0  # each message is tried at most once per run, oldest first
-    interrupt = getattr(mailer, "stop_when", None)
-    if interrupt is not None:
-        interrupt(should_stop)  # a stop request also ends a conversation in progress
+    mailer.stop_when(should_stop)  # a stop request also ends a conversation in progress
     with sessions() as session, mailer:
         while not should_stop():
             claimed_at = clock()

@@ -31,9 +31,8 @@ REASON_CHARS = 300
 def fitted_to_server(config: RemindConfig, mailer: Mailer | None) -> RemindConfig:
     """`config` with its message size limit lowered to the server's SIZE, when the server
     offers a smaller one (asked on a connection of its own; no answer changes nothing)."""
-    ask = getattr(mailer, "size_limit", None)
-    server = ask() if ask is not None else None
-    if isinstance(server, int) and 0 < server < config.max_message_bytes:
+    server = mailer.size_limit() if mailer is not None else None
+    if server is not None and 0 < server < config.max_message_bytes:
         return replace(config, max_message_bytes=server)
     return config
 
