@@ -240,8 +240,10 @@ def test_a_status_return_can_be_a_spreadsheet(small: Cli, tmp_path: Path) -> Non
 def test_the_ladder_over_four_weeks(small: Cli, server: SmtpServer) -> None:
     """Leads daily, strategic lead weekly while Amber or Red, the board on Mondays and at
     once when something turns Red. Worked out by hand from the dates:
-    WS1-01 is due on Sunday 30 September: Amber from Monday 24 (due within 7 days), Red
-    from Monday 1 October (overdue). The others are due later and stay Green."""
+    WS1-01 is due on Sunday 30 September. Nobody reports on it: No return until Monday 1
+    October, then Red (overdue); its lead was first reminded on Monday 17, more than the
+    grace period of 5 working days before, so it goes up at once. The others are due later
+    and have no return."""
     day = date(2012, 9, 17)
     while day <= date(2012, 10, 12):
         if day.weekday() < 5:
@@ -263,9 +265,8 @@ def test_the_ladder_over_four_weeks(small: Cli, server: SmtpServer) -> None:
         "remind 2012-10-01",
         "remind 2012-10-08",
     ]
-    # The strategic lead (also on the board): escalations on the Mondays it is Amber or Red.
+    # The strategic lead (also on the board): escalations on the Mondays it is Red.
     assert [j for j in by_day[STRATEGIC] if j.startswith("escalate")] == [
-        "escalate 2012-09-24",
         "escalate 2012-10-01",
         "escalate 2012-10-08",
     ]
@@ -366,7 +367,8 @@ def test_changes_since_the_previous_digest_across_three_digests(
 ) -> None:
     first = run(small, "digest", "--as-of", "2012-09-24")
     assert first["previous"] is None and first["changes"] == []
-    assert {v["ref"]: v["effective"] for v in first["attention"]} == {"WS1-01": "amber"}
+    # WS1-01 is due in six days and nobody has reported on it: No return, not Amber.
+    assert first["attention"] == []
     small(
         "status",
         "set",
@@ -443,7 +445,11 @@ def test_simulate_shows_reminders_escalations_and_digests_together(small: Cli) -
     timeline = run(small, "simulate", "--from", "2012-09-17", "--to", "2012-10-12")
     jobs = {(m["date"], m["job"]) for m in timeline["messages"]}
     assert ("2012-09-17", "digest") in jobs and ("2012-10-08", "digest") in jobs
-    assert ("2012-09-24", "escalate") in jobs and ("2012-09-21", "remind") in jobs
+    assert ("2012-09-21", "remind") in jobs
+    # Leads first: WS1-01 goes to its strategic lead once overdue (1 October), its lead
+    # having been reminded more than the grace period before.
+    assert ("2012-10-01", "escalate") in jobs
+    assert min(d for d, j in jobs if j == "remind") < min(d for d, j in jobs if j == "escalate")
     assert not any(j == "digest" and d == "2012-09-18" for d, j in jobs)
     assert run(small, "outbox")["messages"] == []  # the real database is untouched
 

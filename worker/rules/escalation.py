@@ -10,6 +10,11 @@ lead's own reminder (`reminders.py`).
 - **Turned Red** (to the strategic lead and every board member): once per action and target
   date, the first run on which its effective RAG is Red.
 
+Leads first: nothing about an action goes above its lead until the lead (or, when no lead
+can be reached, the administrator) has been sent a reminder about it, and then `grace_days`
+working days have passed without a return. A lead's own report of Amber or Red goes up at
+once: the lead has spoken.
+
 A strategic lead with no address falls back like a lead (deputy, line manager, then the
 administrator's "no one to remind").
 """
@@ -40,6 +45,25 @@ class EscalationPolicy:
     overdue_days: int = 14
     repeat_every_days: int = 7
     red_alert: bool = True
+    grace_days: int = 5  # working days a reminded lead has to report before escalation
+
+
+def leads_had_their_chance(
+    action: ActionFacts, policy: EscalationPolicy, days: WorkingDays, as_of: date
+) -> bool:
+    """Whether an action may go above its lead: the lead has reported on it, or was first
+    reminded on an earlier day and has had `grace_days` working days since."""
+    if action.rag is not None:
+        return True
+    told = action.first_told
+    if told is None or told >= as_of:
+        return False
+    return _working_days_after(told, as_of, days) >= policy.grace_days
+
+
+def _working_days_after(told: date, as_of: date, days: WorkingDays) -> int:
+    """Working days after `told`, up to and including `as_of`."""
+    return len(days.between(told + timedelta(days=1), as_of))
 
 
 def period_start(as_of: date, every_days: int) -> date:
@@ -80,7 +104,7 @@ def escalation_items(
     admin = Recipient(directory.administrator.email, directory.administrator.name)
     board = [_Target(Recipient(p.email, p.name), "project board") for p in directory.board]
     for action in actions:
-        if action.state in CLOSED:
+        if action.state in CLOSED or not leads_had_their_chance(action, policy, days, as_of):
             continue
         status = assess(action.progress(), rag, as_of)
         colour = LABEL[status.effective]

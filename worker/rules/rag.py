@@ -1,18 +1,24 @@
-"""Derived and effective RAG (pure).
+"""Derived and effective RAG, by the plan's own legend (pure).
 
-A lead reports a RAG; planworker also *derives* one from the dates and the progress state,
-by rules an admin can tune in `[rag]`:
+The legend: Green = on target or completed; Amber = in progress with slippage or issues;
+Red = incomplete or not started past its target. Only a lead knows about slippage, so Amber
+comes from a lead's report; what the dates alone can say is *derived*, by rules an admin can
+tune in `[rag]`:
 
 1. completed -> Green; dropped -> none (no longer assessed);
 2. past the target date and not completed (one-off actions only: recurring ones have no
    end) -> Red when overdue by more than `red_after_overdue_days` (default 0), else Amber;
-3. not started although its start date has passed -> Amber;
-4. not completed with the target within `amber_within_days` (default 7) -> Amber;
-5. otherwise Green when it has a readable target or start date, none when it has neither.
+3. opt-in, off by default: not started although its start date has passed -> Amber
+   (`amber_when_start_passed`); not completed with the target within `amber_within_days`
+   days -> Amber (0: never);
+4. otherwise Green ("on target by its dates") when it has a readable target or start date,
+   none when it has neither.
 
-The *effective* RAG is the worse of reported and derived, except that a completed action is
-Green. When the two disagree the reader is told why, e.g. "reported Green, overdue by 12
-days".
+The *effective* RAG is the reported one, made worse only by a derived Amber or Red: a
+reported Green stays Green until its target passes, and a derived Green never stands in
+for a report. An open action nobody has reported on, not past its target, is **No return**
+("none"): a state of its own, never Amber. A completed action is Green. When reported and
+derived disagree the reader is told why, e.g. "reported Green, overdue by 12 days".
 """
 
 from __future__ import annotations
@@ -24,7 +30,7 @@ from worker.rules.board import RagName
 
 ORDER: dict[RagName, int] = {"none": 0, "green": 1, "amber": 2, "red": 3}
 LABEL: dict[RagName, str] = {
-    "none": "not reported",
+    "none": "No return",
     "green": "Green",
     "amber": "Amber",
     "red": "Red",
@@ -34,8 +40,8 @@ LABEL: dict[RagName, str] = {
 @dataclass(frozen=True, slots=True)
 class RagPolicy:
     red_after_overdue_days: int = 0
-    amber_within_days: int = 7
-    amber_when_start_passed: bool = True
+    amber_within_days: int = 0  # 0: a target coming up never makes an action Amber
+    amber_when_start_passed: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +89,11 @@ def _derive(progress: Progress, policy: RagPolicy, as_of: date) -> tuple[RagName
         and as_of > start
     ):
         return "amber", f"not started, due to start {start:%d %B %Y}", 0
-    if due is not None and 0 <= (due - as_of).days <= policy.amber_within_days:
+    if (
+        policy.amber_within_days > 0
+        and due is not None
+        and 0 <= (due - as_of).days <= policy.amber_within_days
+    ):
         left = (due - as_of).days
         return (
             "amber",
@@ -102,5 +112,7 @@ def assess(progress: Progress, policy: RagPolicy, as_of: date) -> Assessment:
     elif progress.state == "dropped":
         effective = "none"  # no longer part of the plan's delivery
     else:
-        effective = max(progress.reported, derived, key=ORDER.__getitem__)
+        # Dates can make a report worse, never stand in for one.
+        said_by_dates: RagName = "none" if derived == "green" else derived
+        effective = max(progress.reported, said_by_dates, key=ORDER.__getitem__)
     return Assessment(derived, reason, effective, late)

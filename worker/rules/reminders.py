@@ -70,6 +70,9 @@ class ActionFacts(Schedule):
     phase: int = 1
     latest_note_by: str = ""
     latest_note_at: datetime | None = None
+    # When the lead (or, for an action no lead can be reached for, the administrator) was
+    # first sent a reminder about it: nothing goes above them before (rules/escalation.py).
+    first_told: date | None = None
 
     def progress(self) -> Progress:
         reported = cast(RagName, self.rag or "none")

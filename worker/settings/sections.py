@@ -60,13 +60,15 @@ class ReminderSettings(Section):
 
 
 class RagSettings(Section):
-    # A derived RAG from the dates and progress, shown beside the reported one; the worse of
-    # the two counts. Overdue by more than this many days is Red, less is Amber.
+    # A derived RAG from the dates, shown beside the reported one; the dates can only make a
+    # report worse (docs/escalation.md). Overdue by more than this many days is Red, less is
+    # Amber.
     red_after_overdue_days: int = Field(default=0, ge=0, le=366)
-    # Not completed with the target this close: Amber.
-    amber_within_days: int = Field(default=7, ge=0, le=366)
-    # Still "not started" after its start date: Amber.
-    amber_when_start_passed: bool = True
+    # Opt-in (the legend leaves Amber to the lead): not completed with the target this close
+    # is Amber; 0: never.
+    amber_within_days: int = Field(default=0, ge=0, le=366)
+    # Opt-in: still "not started" after its start date is Amber.
+    amber_when_start_passed: bool = False
 
 
 class EscalationSettings(Section):
@@ -77,6 +79,9 @@ class EscalationSettings(Section):
     repeat_every_days: int = Field(default=7, ge=1, le=366)
     # When an action turns Red, its strategic lead and the board are told at once.
     red_alert: bool = True
+    # Leads first: working days a lead has, after their first reminder about an action, to
+    # report before it goes above them (a lead's own Amber or Red report goes up at once).
+    grace_days: int = Field(default=5, ge=0, le=366)
 
 
 class DigestSettings(Section):

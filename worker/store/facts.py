@@ -4,20 +4,20 @@ never see SQLAlchemy."""
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from functools import lru_cache
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, or_, select
+from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.orm import Session
 
 from worker.models import Action, Message, Notification, WorkStream
 from worker.plan.dates import Recurrence
 from worker.rules.digest import Kind
 from worker.rules.reminders import CLOSED, ActionFacts, Refusal, Schedule
-from worker.store.action_links import roles_by_action
+from worker.store.action_links import of_actions, roles_by_action
 from worker.store.status import (
     GroupKey,
     Note,
@@ -30,6 +30,8 @@ from worker.store.status import (
     risk_groups,
 )
 
+# The job whose messages are a lead's own reminders (worker/jobs/remind.py).
+LEAD_JOB = "remind"
 # How far past the largest "days before" an upcoming reminder can fire early: a threshold
 # day on a bank-holiday weekend moves to the working day before it.
 SLACK_DAYS = 10
@@ -106,6 +108,7 @@ def load_facts(
     ids = [r.id for r in rows]
     leads = roles_by_action(session, ids)
     notes = latest_notes(session, ids)
+    told = first_told(session, ids)
     if risks is None:
         risks = plan_risks(session, plan_id, as_of)
     at_risk = dependency_risks(session, {r.id: _own(r) for r in rows}, risks)
@@ -130,10 +133,26 @@ def load_facts(
             state=r.state,
             phase=r.phase,
             at_risk_from=at_risk.get(r.id, ()),
+            first_told=told.get(r.id),
             **_note_fields(notes.get(r.id)),
         )
         for r in rows
     ]
+
+
+def first_told(session: Session, ids: Sequence[int]) -> dict[int, date]:
+    """The date of the first lead reminder sent about each of these actions (to a lead, or
+    to the administrator when no lead could be reached): escalation waits for it."""
+    told: dict[int, date] = {}
+    for condition in of_actions(Notification.action_id, ids):
+        query = (
+            select(Notification.action_id, func.min(Message.as_of))
+            .join(Message, Message.id == Notification.message_id)
+            .where(condition, Message.job == LEAD_JOB, Message.state == "sent")
+            .group_by(Notification.action_id)
+        )
+        told.update({action_id: day for action_id, day in session.execute(query)})
+    return told
 
 
 def _own(row: Any) -> tuple[str, tuple[GroupKey, ...]]:
