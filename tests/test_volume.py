@@ -3,11 +3,13 @@ would be sent too much (per person and per week)."""
 
 from __future__ import annotations
 
+import json
 from datetime import date, timedelta
 
 from hypothesis import given
 from hypothesis import strategies as st
 
+from tests.conftest import SEED, Cli
 from worker.jobs.simulate import Delivery
 from worker.jobs.volume import longest_streak, per_person, per_week, week_of
 from worker.rules.workdays import WorkingDays
@@ -68,3 +70,23 @@ def test_the_summaries_account_for_every_message_and_item(timeline: list[Deliver
         assert 1 <= p.longest_daily_streak <= p.messages
         assert p.most_messages_in_a_week <= p.messages and p.most_items_in_a_week <= p.items
     assert all(w.monday == week_of(w.monday) and w.monday.weekday() == 0 for w in weeks)
+
+
+def test_simulate_json_summarises_each_person_and_week_from_its_own_messages(cli: Cli) -> None:
+    cli("plan", "import", str(SEED))
+    out = json.loads(cli("simulate", "--from", "2012-09-17", "--to", "2012-10-12", "--json").stdout)
+    messages = out["messages"]
+    by_person = {p["email"]: p for p in out["per_person"]}
+    for email in {m["to"].lower() for m in messages}:
+        mine = [m for m in messages if m["to"].lower() == email]
+        assert by_person[email]["messages"] == len(mine)
+        assert by_person[email]["items"] == sum(len(m["items"]) for m in mine)
+    assert sum(w["messages"] for w in out["per_week"]) == len(messages)
+    assert [w["monday"] for w in out["per_week"]] == [
+        "2012-09-17",
+        "2012-09-24",
+        "2012-10-01",
+        "2012-10-08",
+    ]
+    text = cli("simulate", "--from", "2012-09-17", "--to", "2012-10-12").stdout
+    assert "Per person, the busiest first" in text and "w/c Mon 2012-10-01" in text

@@ -205,6 +205,7 @@ def simulate(
     from worker.cli.output import print_json, render_timeline, timeline_json
     from worker.errors import PlanworkerError
     from worker.jobs.simulate import simulate as replay
+    from worker.jobs.volume import per_person, per_week
 
     if last < first:
         raise PlanworkerError("--to must not be before --from")
@@ -222,10 +223,11 @@ def simulate(
         jobs=jobs or ("remind", "escalate", "digest"),
         digest_weekday=weekdays.index(app.settings.digest.weekday),
     )
+    people, weeks = per_person(timeline, context.config.days), per_week(timeline)
     if as_json:
-        print_json(timeline_json(timeline))
+        print_json(timeline_json(timeline, people, weeks))
     else:
-        click.echo(render_timeline(timeline))
+        click.echo(render_timeline(timeline, people, weeks))
 
 
 @main.command()

@@ -8,7 +8,8 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Sequence
-from datetime import datetime
+from dataclasses import asdict
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -17,6 +18,7 @@ from worker.io.terminal import printable
 from worker.jobs.deliver import DeliveryReport
 from worker.jobs.results import DigestResult, RemindResult, effective_counts
 from worker.jobs.simulate import Delivery
+from worker.jobs.volume import PersonVolume, WeekVolume
 from worker.models import Message, Notification
 from worker.rules.digest import SECTIONS, Digest
 
@@ -128,7 +130,9 @@ def _delivered_line(d: DeliveryReport, where: str) -> str:
     return f"  delivered to {where}: {d.sent} sent, {d.failed} failed, {d.retrying} to retry later"
 
 
-def render_timeline(timeline: list[Delivery]) -> str:
+def render_timeline(
+    timeline: list[Delivery], people: list[PersonVolume], weeks: list[WeekVolume]
+) -> str:
     if not timeline:
         return "no messages in this period"
     lines = []
@@ -140,13 +144,31 @@ def render_timeline(timeline: list[Delivery]) -> str:
             continue
         for ref, section, rule in d.items:
             lines.append(f"    {ref:<9} {SECTION_NAMES.get(section, section):<16} {rule}")
-    people = len({d.email for d in timeline})
     items = sum(len(d.items) for d in timeline)
-    lines.append(f"{len(timeline)} messages to {people} recipients, {items} items")
-    return "\n".join(lines)
+    lines.append(f"{len(timeline)} messages to {len(people)} recipients, {items} items")
+    return "\n".join([*lines, *_volume_lines(people, weeks)])
 
 
-def timeline_json(timeline: list[Delivery]) -> dict[str, Any]:
+def _volume_lines(people: list[PersonVolume], weeks: list[WeekVolume]) -> list[str]:
+    lines = ["", "Per person, the busiest first (most items in one week):"]
+    for p in people:
+        lines.append(
+            f"  {p.email:<48} {p.messages:>4} messages {p.items:>6} items; busiest week "
+            f"{p.most_messages_in_a_week} messages, {p.most_items_in_a_week} items; "
+            f"longest run {p.longest_daily_streak} working day(s)"
+        )
+    lines += ["", "Per week:"]
+    for w in weeks:
+        lines.append(
+            f"  w/c {w.monday:%a %Y-%m-%d}  {w.messages:>4} messages {w.items:>6} items "
+            f"to {w.recipients} recipients"
+        )
+    return lines
+
+
+def timeline_json(
+    timeline: list[Delivery], people: list[PersonVolume], weeks: list[WeekVolume]
+) -> dict[str, Any]:
     return {
         "messages": [
             {
@@ -164,7 +186,13 @@ def timeline_json(timeline: list[Delivery]) -> dict[str, Any]:
             "recipients": len({d.email for d in timeline}),
             "items": sum(len(d.items) for d in timeline),
         },
+        "per_person": [_dated(asdict(p)) for p in people],
+        "per_week": [_dated(asdict(w)) for w in weeks],
     }
+
+
+def _dated(row: dict[str, Any]) -> dict[str, Any]:
+    return {k: v.isoformat() if isinstance(v, date) else v for k, v in row.items()}
 
 
 def message_json(message: Message, items: list[tuple[str, Notification]]) -> dict[str, Any]:
