@@ -64,6 +64,8 @@ class ActionRules:
     # Who is due what, from load_schedule's facts alone, when the rules need no more; a run's
     # first pass over the whole plan then reads and builds far less.
     keys: KeyRules | None = None
+    # Whether the rules read when each action's lead was first reminded (leads first).
+    reads_first_told: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,8 +82,10 @@ class RunScope:
     def only_wanted(self, facts: list[Read]) -> list[Read]:
         return facts if self.only is None else [f for f in facts if f.ref in self.only]
 
-    def facts(self, session: Session, condition: ColumnElement[bool]) -> list[ActionFacts]:
-        found = load_facts(session, condition, self.plan_id, self.as_of, self.risks)
+    def facts(
+        self, session: Session, condition: ColumnElement[bool], told: bool = False
+    ) -> list[ActionFacts]:
+        found = load_facts(session, condition, self.plan_id, self.as_of, self.risks, told=told)
         return self.only_wanted(found)
 
 
@@ -92,7 +96,9 @@ def who_is_due(
     if rules.keys is not None:
         facts = run.only_wanted(load_schedule(session, chunk))
         return ((r, a, k + run.suffix) for r, a, k in rules.keys(facts, run.config, run.as_of))
-    found = rules.items(run.facts(session, chunk), run.config, run.as_of, None)
+    found = rules.items(
+        run.facts(session, chunk, rules.reads_first_told), run.config, run.as_of, None
+    )
     return ((r, i.action_id, i.key + run.suffix) for r, i in found)
 
 
@@ -204,7 +210,7 @@ class DayPlan:
         ids = sorted(set().union(*(self._due.actions[e] for e in emails)))
         pairs: Pairs = []
         for part in chunks(ids):
-            facts = run.facts(self._session, of_ids(part))
+            facts = run.facts(self._session, of_ids(part), self._rules.reads_first_told)
             found = self._rules.items(facts, run.config, run.as_of, wanted)
             pairs += suffixed(found, run.suffix)
         pairs += [(r, i) for r, i in self._due.extra if r.email.lower() in wanted]

@@ -42,7 +42,7 @@ ESCALATE = Job(
     template="reminder",
     schedule="escalate",
     plan=plan_messages,
-    rules=ActionRules(_every_open_action, _escalations),
+    rules=ActionRules(_every_open_action, _escalations, reads_first_told=True),
 )
 
 ALERT = Job(
@@ -50,5 +50,5 @@ ALERT = Job(
     template="reminder",
     schedule=None,  # run when a status change turns an action Red (`status set`, `import`)
     plan=plan_messages,
-    rules=ActionRules(_every_open_action, _alerts),
+    rules=ActionRules(_every_open_action, _alerts, reads_first_told=True),
 )

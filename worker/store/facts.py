@@ -75,6 +75,8 @@ def load_facts(
     plan_id: int,
     as_of: date,
     risks: RiskIndex | None = None,
+    *,
+    told: bool = False,
 ) -> list[ActionFacts]:
     """The actions matching `condition`, as the rules see them: one query for the actions,
     one each for their leads, latest notes and risky dependencies. A run that loads the plan
@@ -108,7 +110,8 @@ def load_facts(
     ids = [r.id for r in rows]
     leads = roles_by_action(session, ids)
     notes = latest_notes(session, ids)
-    told = first_told(session, ids)
+    # Only escalation asks when a lead was first reminded: a query the others need not pay.
+    told_on = first_told(session, ids) if told else {}
     if risks is None:
         risks = plan_risks(session, plan_id, as_of)
     at_risk = dependency_risks(session, {r.id: _own(r) for r in rows}, risks)
@@ -133,7 +136,7 @@ def load_facts(
             state=r.state,
             phase=r.phase,
             at_risk_from=at_risk.get(r.id, ()),
-            first_told=told.get(r.id),
+            first_told=told_on.get(r.id),
             **_note_fields(notes.get(r.id)),
         )
         for r in rows
