@@ -18,6 +18,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
     text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column, relationship
@@ -154,6 +155,11 @@ class Action(Base):
     due_precision: Mapped[str] = mapped_column(String(16), default="none")
     recurrence: Mapped[str] = mapped_column(String(32), default="")
     dates_readable: Mapped[bool] = mapped_column(Boolean, default=True)
+    # The earliest dated item when the target cell holds several (each is a milestone); NULL
+    # when it holds one. The daily run's first pass selects by it too.
+    first_due_date: Mapped[date | None] = mapped_column(Date, nullable=True)
+    # An admin confirmed a target that reads as before its start (held back until then).
+    dates_confirmed: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     # Progress: reported RAG (None until someone reports one) and state.
     rag: Mapped[str | None] = mapped_column(String(8), nullable=True)
     state: Mapped[str] = mapped_column(String(16), default="not started")
@@ -236,6 +242,9 @@ class StatusChange(Base):
     state_from: Mapped[str | None] = mapped_column(String(16), nullable=True)
     state_to: Mapped[str | None] = mapped_column(String(16), nullable=True)
     note: Mapped[OptionalText]
+    # A re-baselined target (import or `plan rebaseline`), as written before and after.
+    target_from: Mapped[str | None] = mapped_column(Text, nullable=True)
+    target_to: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
 class Message(Base):
