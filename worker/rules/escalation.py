@@ -7,8 +7,14 @@ lead's own reminder (`reminders.py`).
   the ledger key names the escalation *period* (weeks starting on Monday, by default), so the
   strategic lead hears about it once per period while it stays so, and again at once if it
   gets worse (the key names the RAG too).
-- **Turned Red** (to the strategic lead and every board member): once per action and target
-  date, the first run on which its effective RAG is Red.
+- **Turned Red** (to the strategic lead at once; the board reads it in its next digest, or
+  at once too with `red_alert_to_board`): once per action and target date, the first run on
+  which its effective RAG is Red. Only an action planworker saw turn Red is "turned Red": one
+  already past its target when its lead was first told (a first run on an old plan) is
+  escalated as overdue instead. In the escalation period of the alert, the alert stands for
+  the weekly escalation: one entry per action, not "turned Red" and "escalated" together.
+- **The board's morning**: on a digest morning, a board member who is also a strategic lead
+  gets their escalations the next working day, so no action reaches them twice that morning.
 
 Leads first: nothing about an action goes above its lead until the lead (or, when no lead
 can be reached, the administrator) has been sent a reminder about it, and then `grace_days`
@@ -46,6 +52,7 @@ class EscalationPolicy:
     repeat_every_days: int = 7
     red_alert: bool = True
     grace_days: int = 5  # working days a reminded lead has to report before escalation
+    red_alert_to_board: bool = False  # else the board reads it in its next digest
 
 
 def leads_had_their_chance(
@@ -64,6 +71,50 @@ def leads_had_their_chance(
 def _working_days_after(told: date, as_of: date, days: WorkingDays) -> int:
     """Working days after `told`, up to and including `as_of`."""
     return len(days.between(told + timedelta(days=1), as_of))
+
+
+def _grace_ends(told: date, policy: EscalationPolicy, days: WorkingDays) -> date:
+    """The first day an unreported action told to its lead on `told` may go above them."""
+    day = told
+    for _ in range(max(1, policy.grace_days)):
+        day = days.on_or_after(day + timedelta(days=1))
+    return day
+
+
+def turned_red_on(action: ActionFacts, rag: RagPolicy) -> date | None:
+    """The day the dates alone made the action Red (the day after its allowed slippage)."""
+    if action.due is None or action.recurrence is not None:
+        return None
+    return action.due + timedelta(days=rag.red_after_overdue_days + 1)
+
+
+def alert_day(
+    action: ActionFacts, policy: EscalationPolicy, rag: RagPolicy, days: WorkingDays
+) -> date | None:
+    """When an action the dates made Red is alerted: the day it turned Red, or the day its
+    lead's grace ended if later. None when planworker did not see it turn Red: it was
+    already past its target when its lead was first told (a first run on an old plan)."""
+    red = turned_red_on(action, rag)
+    told = action.first_told
+    if red is None or told is None or red < told:
+        return None
+    return max(red, _grace_ends(told, policy, days)) if action.rag is None else red
+
+
+def _alerts_today(
+    action: ActionFacts,
+    effective: str,
+    policy: EscalationPolicy,
+    rag: RagPolicy,
+    days: WorkingDays,
+) -> tuple[bool, date | None]:
+    """Whether the Red alert is due, and (for one the dates gave) the day it was due."""
+    if not policy.red_alert or effective != "red":
+        return False, None
+    if action.rag == "red":
+        return True, None  # the lead's own word: alerted whenever it is seen
+    day = alert_day(action, policy, rag, days)
+    return day is not None, day
 
 
 def period_start(as_of: date, every_days: int) -> date:
@@ -96,34 +147,59 @@ def escalation_items(
     rag: RagPolicy,
     days: WorkingDays,
     as_of: date,
+    *,
+    wait: frozenset[str] = frozenset(),
 ) -> Iterator[tuple[Recipient, Item]]:
-    """Every (recipient, item) of levels 2 and 3 due on `as_of`, ledger not yet consulted."""
+    """Every (recipient, item) of levels 2 and 3 due on `as_of`, ledger not yet consulted.
+    `wait`: addresses that hear nothing today (board members on a digest morning)."""
     if not days.is_working(as_of):
         return
     maker = ItemMaker(directory, reminders, as_of, rag)
     admin = Recipient(directory.administrator.email, directory.administrator.name)
     board = [_Target(Recipient(p.email, p.name), "project board") for p in directory.board]
+    period = period_start(as_of, policy.repeat_every_days)
     for action in actions:
         if action.state in CLOSED or not leads_had_their_chance(action, policy, days, as_of):
             continue
         status = assess(action.progress(), rag, as_of)
         colour = LABEL[status.effective]
         lead = _strategic_lead(action, directory)
-        if policy.red_alert and status.effective == "red":
+        found: list[tuple[Recipient, Item]] = []
+        alert, alerted_on = _alerts_today(action, status.effective, policy, rag, days)
+        if alert:
             stage = Stage("red_alert", 0, action.due or NO_DATE, as_of)
-            rule = "it has turned Red: the strategic lead and the board are told at once"
-            targets = [lead, *board]
-            yield from _items(action, stage, maker, targets, admin, rule, "turned_red")
+            said = "reported Red by its lead" if action.rag == "red" else "it has turned Red"
+            whom = (
+                "the strategic lead and the board are"
+                if policy.red_alert_to_board
+                else ("the strategic lead is told at once; the board reads it in its next digest")
+            )
+            targets = [lead, *board] if policy.red_alert_to_board else [lead]
+            rule = f"{said}: {whom}" + (" told at once" if policy.red_alert_to_board else "")
+            found += _items(action, stage, maker, targets, admin, rule, "turned_red")
         late = status.days_overdue > policy.overdue_days
-        if policy.to_strategic_leads and (ORDER[status.effective] >= ORDER["amber"] or late):
-            period = period_start(as_of, policy.repeat_every_days)
+        # The alert stands for this period's escalation: one entry per action.
+        covered = (
+            alerted_on is not None and period_start(alerted_on, policy.repeat_every_days) == period
+        )
+        escalate = ORDER[status.effective] >= ORDER["amber"] or late
+        if policy.to_strategic_leads and escalate and not covered:
             stage = Stage("escalation", ORDER[status.effective], period, as_of)
             why = colour if not late else f"{colour}, overdue by {status.days_overdue} days"
             rule = (
                 f"escalated to the strategic lead ({why}); repeated every "
                 f"{policy.repeat_every_days} days while it stays so"
             )
-            yield from _items(action, stage, maker, [lead], admin, rule, "escalated")
+            found += _items(action, stage, maker, [lead], admin, rule, "escalated")
+        yield from ((r, i) for r, i in found if r.email.lower() not in wait)
+
+
+def board_waits(directory: Directory, digest_morning: bool) -> frozenset[str]:
+    """Who hears of escalations the next working day: on a digest morning, the board
+    members (their digest that morning lists what changed)."""
+    if not digest_morning:
+        return frozenset()
+    return frozenset(p.email.lower() for p in directory.board)
 
 
 def _items(
