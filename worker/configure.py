@@ -22,6 +22,8 @@ from worker.rules.workdays import WorkingDays
 from worker.settings import Settings
 from worker.shipped import shipped
 
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday")
+
 # The shipped templates: inside the installed package, or the checkout's templates/.
 SHIPPED_TEMPLATES = shipped("templates")
 
@@ -67,6 +69,7 @@ def remind_config(settings: Settings, directory: Directory) -> RemindConfig:
         rag=settings.rag.as_dataclass(RagPolicy),
         escalation=settings.escalation.as_dataclass(EscalationPolicy),
         digest_on_holidays=settings.digest.on_holidays,
+        digest_weekday=WEEKDAYS.index(settings.digest.weekday),
         max_message_bytes=mail.max_message_kb * 1024,
     )
 

@@ -212,7 +212,6 @@ def simulate(
     if (last - first).days > MAX_SIMULATED_DAYS:
         raise PlanworkerError(f"simulate at most {MAX_SIMULATED_DAYS} days at a time")
     context = open_plan(app, plan_slug)
-    weekdays = ["monday", "tuesday", "wednesday", "thursday", "friday"]
     timeline = replay(
         app.engine,
         context.plan_id,
@@ -221,7 +220,7 @@ def simulate(
         first.date(),
         last.date(),
         jobs=jobs or ("remind", "escalate", "digest"),
-        digest_weekday=weekdays.index(app.settings.digest.weekday),
+        digest_weekday=context.config.digest_weekday,
     )
     people, weeks = per_person(timeline, context.config.days), per_week(timeline)
     if as_json:

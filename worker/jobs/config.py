@@ -40,6 +40,7 @@ class RemindConfig:
     rag: RagPolicy = DEFAULT_RAG
     escalation: EscalationPolicy = DEFAULT_ESCALATION
     digest_on_holidays: bool = False  # send the board digest on non-working days too
+    digest_weekday: int = 0  # the board digest's day (0 = Monday): board members' morning
     # The largest message sent: a digest over it goes in parts (mail.max_message_kb, or
     # less when the mail server's SIZE says so).
     max_message_bytes: int = 10 * 1024 * 1024

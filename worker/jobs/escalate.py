@@ -12,7 +12,8 @@ from worker.jobs.config import RemindConfig
 from worker.jobs.per_action import plan_messages
 from worker.jobs.pipeline import Job
 from worker.rules.digest import Item, Recipient
-from worker.rules.escalation import escalation_items
+from worker.rules.digest_day import digest_skipped
+from worker.rules.escalation import board_waits, escalation_items
 from worker.rules.reminders import ActionFacts
 from worker.store.facts import Scope
 
@@ -22,11 +23,21 @@ def _every_open_action(config: RemindConfig) -> Scope:
     return Scope()
 
 
+def digest_morning(config: RemindConfig, as_of: date) -> bool:
+    """Whether the board's digest goes out on `as_of` (its weekday, not a skipped day)."""
+    if as_of.weekday() != config.digest_weekday:
+        return False
+    return not digest_skipped(as_of, config.days, config.digest_on_holidays)
+
+
 def _escalations(
     facts: Sequence[ActionFacts], config: RemindConfig, as_of: date, to: Collection[str] | None
 ) -> Iterable[tuple[Recipient, Item]]:
     c = config
-    found = escalation_items(facts, c.directory, c.escalation, c.policy, c.rag, c.days, as_of)
+    wait = board_waits(c.directory, digest_morning(c, as_of))
+    found = escalation_items(
+        facts, c.directory, c.escalation, c.policy, c.rag, c.days, as_of, wait=wait
+    )
     return found if to is None else ((r, i) for r, i in found if r.email.lower() in to)
 
 

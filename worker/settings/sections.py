@@ -77,8 +77,10 @@ class EscalationSettings(Section):
     to_strategic_leads: bool = True
     overdue_days: int = Field(default=14, ge=0, le=366)
     repeat_every_days: int = Field(default=7, ge=1, le=366)
-    # When an action turns Red, its strategic lead and the board are told at once.
+    # When an action turns Red (or its lead reports Red), its strategic lead is told at once;
+    # the board reads it in its next digest, or at once too with `red_alert_to_board`.
     red_alert: bool = True
+    red_alert_to_board: bool = False
     # Leads first: working days a lead has, after their first reminder about an action, to
     # report before it goes above them (a lead's own Amber or Red report goes up at once).
     grace_days: int = Field(default=5, ge=0, le=366)
