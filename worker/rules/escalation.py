@@ -179,8 +179,9 @@ def escalation_items(
             found += _items(action, stage, maker, targets, admin, rule, "turned_red")
         late = status.days_overdue > policy.overdue_days
         # The alert stands for this period's escalation: one entry per action.
-        covered = (
-            alerted_on is not None and period_start(alerted_on, policy.repeat_every_days) == period
+        # (It goes out on the first working day from its date: a Saturday's, on Monday.)
+        covered = alerted_on is not None and period == period_start(
+            days.on_or_after(alerted_on), policy.repeat_every_days
         )
         escalate = ORDER[status.effective] >= ORDER["amber"] or late
         if policy.to_strategic_leads and escalate and not covered:
