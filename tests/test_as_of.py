@@ -4,6 +4,8 @@ overdue today, so a run dated weeks ahead sees the same Red actions as the real 
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -86,10 +88,20 @@ def reminded_on(day: date) -> str:
 
 
 @pytest.fixture
-def seed(cli: Cli) -> Cli:
-    """The seed plan, its leads reminded two weeks ago: what escalation runs on today."""
+def seed(cli: Cli, tmp_path: Path) -> Cli:
+    """The seed plan, its leads reminded two weeks ago and every action but WS1-01 reported
+    Red then, without alerts: what escalation runs on today. (An action merely long overdue
+    is escalated as overdue, never "turned Red": planworker did not see it turn.)"""
     cli("plan", "import", str(SEED))
-    cli("remind", "--as-of", reminded_on(date.fromisoformat(real_day())))
+    reminded = reminded_on(date.fromisoformat(real_day()))
+    cli("remind", "--as-of", reminded)
+    report = tmp_path / "plan.csv"
+    cli("report", "--format", "csv", "-o", str(report))
+    refs = [r["ID"] for r in csv.DictReader(io.StringIO(report.read_text("utf-8")))]
+    rows = "".join(f"{ref},Red,in progress,Stuck,Lead\n" for ref in refs if ref != "WS1-01")
+    red = tmp_path / "red.csv"
+    red.write_text("ID,RAG,Status,Note,Updated By\n" + rows, encoding="utf-8")
+    cli("status", "import", str(red), "--no-alert", "--as-of", reminded)
     REMINDED[id(cli)] = len(ledger(cli))
     return cli
 
@@ -171,7 +183,8 @@ def test_a_future_status_set_is_refused_before_anything_is_recorded(seed: Cli) -
     assert refused.exit_code == 1 and f"--as-of {future}" in refused.output
     assert history(seed, "WS1-01") == [] and nothing_new(seed)
     real = run(seed, "escalate", "--as-of", real_day())
-    assert "WS1-01" in {ref for _, ref in turned_red(real)}
+    assert turned_red(real)  # the others' alerts go out
+    assert "WS1-01" not in {ref for _, ref in turned_red(real)}  # the refused Red did not
 
 
 def test_a_future_status_import_is_refused_before_anything_is_recorded(
@@ -196,7 +209,8 @@ def test_a_future_status_import_is_refused_before_anything_is_recorded(
     assert "future" in refused_row.output
     assert history(seed, "WS1-01") == [] and nothing_new(seed)
     real = run(seed, "escalate", "--as-of", real_day())
-    assert "WS1-01" in {ref for _, ref in turned_red(real)}
+    assert turned_red(real)  # the others' alerts go out
+    assert "WS1-01" not in {ref for _, ref in turned_red(real)}  # the refused Red did not
 
 
 def test_a_future_digest_is_refused_but_can_be_rehearsed(seed: Cli) -> None:
@@ -209,10 +223,10 @@ def test_a_future_digest_is_refused_but_can_be_rehearsed(seed: Cli) -> None:
 
 
 def test_past_dates_work_as_before(seed: Cli) -> None:
-    run(seed, "remind", "--as-of", reminded_on(date(2012, 10, 1)))
-    first = run(seed, "escalate", "--as-of", "2012-10-01")
+    run(seed, "remind", "--as-of", reminded_on(date(2012, 10, 2)))
+    first = run(seed, "escalate", "--as-of", "2012-10-02")  # a Tuesday: not the digest's
     assert first["messages"]
-    assert run(seed, "escalate", "--as-of", "2012-10-01")["messages"] == []
+    assert run(seed, "escalate", "--as-of", "2012-10-02")["messages"] == []
 
 
 def test_status_set_as_of_dates_the_history_entry(seed: Cli) -> None:

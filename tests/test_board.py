@@ -239,7 +239,7 @@ def test_a_status_return_can_be_a_spreadsheet(small: Cli, tmp_path: Path) -> Non
 @pytest.mark.slow
 def test_the_ladder_over_four_weeks(small: Cli, server: SmtpServer) -> None:
     """Leads daily, strategic lead weekly while Amber or Red, the board on Mondays and at
-    once when something turns Red. Worked out by hand from the dates:
+    digest when something turns Red. Worked out by hand from the dates:
     WS1-01 is due on Sunday 30 September. Nobody reports on it: No return until Monday 1
     October, then Red (overdue); its lead was first reminded on Monday 17, more than the
     grace period of 5 working days before, so it goes up at once. The others are due later
@@ -265,33 +265,42 @@ def test_the_ladder_over_four_weeks(small: Cli, server: SmtpServer) -> None:
         "remind 2012-10-01",
         "remind 2012-10-08",
     ]
-    # The strategic lead (also on the board): escalations on the Mondays it is Red.
+    # The strategic lead (also on the board): the Red alert, then the weekly escalation while
+    # it stays Red; on Mondays they read the digest, so their escalations come on Tuesday.
     assert [j for j in by_day[STRATEGIC] if j.startswith("escalate")] == [
-        "escalate 2012-10-01",
-        "escalate 2012-10-08",
+        "escalate 2012-10-02",
+        "escalate 2012-10-09",
     ]
-    # The rest of the board: the Red alert when WS1-01 turned Red, and a digest each Monday.
+    alert = next(
+        r.message
+        for r in received_by(server, STRATEGIC)
+        if r.message["X-Planworker-Job"] == "escalate 2012-10-02"
+    )
+    assert "newly Red" in alert["Subject"]
+    assert "WS1-01" in text_part(alert) and "Turned Red" in text_part(alert)
+    # The rest of the board: a digest each Monday, which tells them of the Red action.
     director = "director-of-childrens-services@example.org"
     assert by_day[director] == [
         "digest 2012-09-17",
         "digest 2012-09-24",
-        "escalate 2012-10-01",
         "digest 2012-10-01",
         "digest 2012-10-08",
     ]
-    alert = next(
+    digest = next(
         r.message
         for r in received_by(server, director)
-        if r.message["X-Planworker-Job"] == "escalate 2012-10-01"
+        if r.message["X-Planworker-Job"] == "digest 2012-10-08"
     )
-    assert "newly Red" in alert["Subject"]
-    assert "WS1-01" in text_part(alert) and "Turned Red" in text_part(alert)
+    assert "WS1-01" in text_part(digest)
     assert set(by_day) >= BOARD
 
 
-def test_a_red_status_alerts_the_strategic_lead_and_board_at_once(
-    small: Cli, server: SmtpServer
+@pytest.mark.parametrize("to_board", [False, True])
+def test_a_red_status_alerts_the_strategic_lead_at_once_and_the_board_if_configured(
+    small: Cli, server: SmtpServer, to_board: bool
 ) -> None:
+    if to_board:
+        small.env["PLANWORKER_ESCALATION__RED_ALERT_TO_BOARD"] = "true"
     small(
         "status",
         "set",
@@ -320,7 +329,7 @@ def test_a_red_status_alerts_the_strategic_lead_and_board_at_once(
         "2012-09-18",
     )
     alerted = {to_address(r) for r in server.received}
-    assert alerted == BOARD
+    assert alerted == (BOARD if to_board else {STRATEGIC})  # else the board's next digest
     message = received_by(server, STRATEGIC)[0].message
     body = text_part(message)
     assert "WS1-03" in body and "Supplier failed" in body
@@ -446,9 +455,11 @@ def test_simulate_shows_reminders_escalations_and_digests_together(small: Cli) -
     jobs = {(m["date"], m["job"]) for m in timeline["messages"]}
     assert ("2012-09-17", "digest") in jobs and ("2012-10-08", "digest") in jobs
     assert ("2012-09-21", "remind") in jobs
-    # Leads first: WS1-01 goes to its strategic lead once overdue (1 October), its lead
-    # having been reminded more than the grace period before.
-    assert ("2012-10-01", "escalate") in jobs
+    # Leads first: WS1-01 goes to its strategic lead once Red (Monday 1 October), its lead
+    # having been reminded more than the grace period before. That Monday is the digest's
+    # morning and the strategic lead sits on the board: the alert waits for Tuesday.
+    assert ("2012-10-01", "escalate") not in jobs
+    assert ("2012-10-02", "escalate") in jobs
     assert min(d for d, j in jobs if j == "remind") < min(d for d, j in jobs if j == "escalate")
     assert not any(j == "digest" and d == "2012-09-18" for d, j in jobs)
     assert run(small, "outbox")["messages"] == []  # the real database is untouched
