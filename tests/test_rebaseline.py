@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import csv
 import json
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +15,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
 
 from tests.conftest import SEED, Cli
 from tests.test_reminder_rules import facts
@@ -22,7 +23,7 @@ from worker.models import Action
 from worker.rules.reminders import stage_of
 from worker.rules.stages import ReminderPolicy
 from worker.rules.workdays import WorkingDays
-from worker.store.rebaseline import new_target_text
+from worker.store.rebaseline import new_target_text, target_moves
 
 # WS1-01 in the seed: lead "Audit Manager QA", starts May 2012, target "30 September 2012".
 REF = "WS1-01"
@@ -229,3 +230,32 @@ def test_the_rule_gives_a_paused_action_no_stage() -> None:
     for day in (date(2012, 9, 28), date(2012, 10, 1), date(2013, 3, 1)):
         assert stage_of(facts(1, due, ("Lead",), state="in progress"), policy, days, day)
         assert stage_of(facts(1, due, ("Lead",), state="on hold"), policy, days, day) is None
+
+
+# --- the trail, as the board reads it ----------------------------------------------------------
+
+
+def test_moves_since_a_date_read_from_the_first_target_to_the_last(
+    seeded: Cli, engine: Engine
+) -> None:
+    def move(ref: str, to: str, on: str) -> None:
+        seeded(
+            "plan", "rebaseline", ref, "--to", to, "--note", f"to {to}", "--by", "Jo", "--as-of", on
+        )
+
+    move(REF, NEW, "2012-09-20")  # before the period
+    move(REF, "30 November 2012", "2012-10-10")
+    move(REF, "14 December 2012", "2012-10-12")
+    move("WS1-02", "31 August 2012", "2012-10-10")
+    move("WS1-02", "30 July 2012", "2012-10-11")  # and back: no move to report
+    with Session(engine) as session:
+        ids = {ref: id_ for ref, id_ in session.execute(select(Action.ref, Action.id))}
+        moves = target_moves(session, list(ids.values()), datetime(2012, 10, 1, tzinfo=UTC))
+    assert {ids[REF]} == set(moves)
+    found = moves[ids[REF]]
+    assert (found.target_from, found.target_to) == (NEW, "14 December 2012")
+    assert (found.note, found.by, found.at.date()) == (
+        "to 14 December 2012",
+        "Jo",
+        date(2012, 10, 12),
+    )

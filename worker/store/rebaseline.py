@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from worker.errors import PlanworkerError
 from worker.models import Action, StatusChange, table_of
 from worker.plan.dates import MonthDay, ReadDate, read_date
+from worker.store.action_links import Actions, of_actions
 from worker.store.plan_dates import date_values
 from worker.store.status import history_row
 
@@ -128,3 +129,46 @@ def rebaseline(session: Session, plan_id: int, change: Rebaseline, month_day: Mo
     row = history_row(found.id, change, rag, state, (found.target_text, target))
     session.execute(insert(table_of(StatusChange)), [row])
     return moved
+
+
+# --- reading the trail (for the board: "re-baselined targets") ------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class TargetMove:
+    """An action's target as it was before the first move in a period and after the last,
+    with the last move's note, author and time."""
+
+    action_id: int
+    target_from: str
+    target_to: str
+    note: str
+    by: str
+    at: datetime
+
+
+def target_moves(session: Session, actions: Actions, since: datetime) -> dict[int, TargetMove]:
+    """The actions whose target moved after `since` (by import or rebaseline), one entry
+    each: moved twice, 30 September -> 31 October -> 30 November, it reads 30 September to
+    30 November; moved and moved back, it is not listed."""
+    moves: dict[int, TargetMove] = {}
+    for condition in of_actions(StatusChange.action_id, actions):
+        query = (
+            select(
+                StatusChange.action_id,
+                StatusChange.target_from,
+                StatusChange.target_to,
+                StatusChange.note,
+                StatusChange.changed_by,
+                StatusChange.changed_at,
+            )
+            .where(condition, StatusChange.changed_at > since, StatusChange.target_to.is_not(None))
+            .order_by(StatusChange.action_id, StatusChange.changed_at, StatusChange.id)
+        )
+        for row in session.execute(query):
+            first = moves.get(row.action_id)
+            before = first.target_from if first else row.target_from or ""
+            moves[row.action_id] = TargetMove(
+                row.action_id, before, row.target_to or "", row.note, row.changed_by, row.changed_at
+            )
+    return {a: m for a, m in moves.items() if m.target_from != m.target_to}
