@@ -78,7 +78,7 @@ def ledger(cli: Cli) -> list[dict[str, Any]]:
 
 def history(cli: Cli, ref: str) -> list[dict[str, Any]]:
     changes: list[dict[str, Any]] = run(cli, "status", "history", ref)["changes"]
-    return [c for c in changes if c["source"] != "import"]
+    return [c for c in changes if not c["source"].startswith("import")]
 
 
 def reminded_on(day: date) -> str:

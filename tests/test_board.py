@@ -109,7 +109,7 @@ def run(cli: Cli, *args: str, ok: bool = True) -> dict[str, Any]:
 def changes(cli: Cli, ref: str) -> list[dict[str, Any]]:
     """The action's status changes since the plan was imported."""
     found = run(cli, "status", "history", ref)["changes"]
-    return [c for c in found if c["source"] != "import"]
+    return [c for c in found if not c["source"].startswith("import")]
 
 
 def subjects(server: SmtpServer, address: str) -> list[str]:

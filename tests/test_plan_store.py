@@ -121,11 +121,22 @@ def test_an_edited_file_updates_what_changed_and_keeps_status_history(
         row = conn.execute(
             select(Action.target_text, Action.due_date, Action.rag).where(Action.ref == "WS1-01")
         ).one()
-        notes = conn.execute(select(StatusChange.note)).scalars().all()
+        trail = conn.execute(
+            select(
+                StatusChange.source,
+                StatusChange.note,
+                StatusChange.target_from,
+                StatusChange.target_to,
+            ).order_by(StatusChange.id)
+        ).all()
     assert row.target_text == "31 October 2012"
     assert str(row.due_date) == "2012-10-31"
     assert row.rag == "amber"
-    assert notes == ["slipping"]
+    # The lead's note is kept, and the moved target is on the action's trail.
+    assert [tuple(t) for t in trail] == [
+        ("cli", "slipping", None, None),
+        ("import plan.yaml", "imported from plan.yaml", "30 September 2012", "31 October 2012"),
+    ]
 
 
 def test_an_action_missing_from_a_new_file_is_archived_not_deleted(

@@ -332,6 +332,7 @@ def render_import(result: ImportResult) -> str:
         f"plan {result.plan} {verb}: {result.added} added, {result.updated} updated, "
         f"{result.unchanged} unchanged, {result.archived} archived, "
         f"{result.status_changes} status changes"
+        + (f", {result.targets_moved} targets moved" if result.targets_moved else "")
     )
 
 
@@ -346,6 +347,8 @@ def render_status_return(path: Path, result: Applied) -> str:
 
 
 def history_json(action_id: str, changes: Sequence[StatusChange]) -> dict[str, Any]:
+    from worker.store.status import change_words
+
     rows = [
         {
             "at": c.changed_at.isoformat(),
@@ -353,6 +356,8 @@ def history_json(action_id: str, changes: Sequence[StatusChange]) -> dict[str, A
             "source": c.source,
             "rag": [c.rag_from, c.rag_to],
             "state": [c.state_from, c.state_to],
+            "target": [c.target_from, c.target_to],
+            "what": change_words(c),
             "note": c.note,
         }
         for c in changes

@@ -1,20 +1,21 @@
-"""`planworker plan`: import, export, show and check action plans."""
+"""`planworker plan`: import, export, show, check and re-baseline action plans."""
 
 from __future__ import annotations
 
 import sys
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 
 import click
 
 from worker.cli.app import App, CommandGroup, main
-from worker.cli.options import json_option, plan_option
+from worker.cli.options import as_of_option, json_option, plan_option
 
 
 @main.group(cls=CommandGroup)
 def plan() -> None:
-    """Import, export, show and check action plans."""
+    """Import, export, show, check and re-baseline action plans."""
 
 
 def _terminal_progress(path: Path) -> Callable[[int, int], None] | None:
@@ -162,3 +163,49 @@ def plan_check(app: App, plan_slug: str | None, strict: bool, as_json: bool) -> 
         click.echo(printable(render_check(doc, report)))
     if strict and report.findings:
         sys.exit(1)
+
+
+@plan.command("rebaseline")
+@click.argument("action_id")
+@click.option(
+    "--to", "to", required=True, help="The new target: 31 October 2012, 2012-10-31, October 2012."
+)
+@click.option("--note", required=True, help="Why the target moves: recorded in the history.")
+@click.option("--by", required=True, help="Who decided the move.")
+@as_of_option
+@plan_option
+@click.pass_obj
+def plan_rebaseline(
+    app: App,
+    action_id: str,
+    to: str,
+    note: str,
+    by: str,
+    as_of: datetime | None,
+    plan_slug: str | None,
+) -> None:
+    """Move one action's target date (ACTION_ID as in the plan, e.g. WS1-01) on purpose.
+
+    Its target text and due date change, and its history records the old and the new target
+    with the note and name, so reminders follow the new date and the board reads
+    "re-baselined from ... to ...". A later import of a file with the old target moves it back
+    (and records that too): correct the plan file as well.
+    """
+    from worker.cli.status import changed_at, plan_on
+    from worker.io.terminal import printable
+    from worker.store.rebaseline import Rebaseline, rebaseline
+    from worker.store.status import target_change
+
+    with app.session() as session:
+        found, today = plan_on(app, session, plan_slug, as_of)
+        change = Rebaseline(
+            action_id.strip(),
+            to,
+            note.strip(),
+            by.strip(),
+            changed_at(as_of, today, found.timezone),
+        )
+        moved = rebaseline(session, found.id, change, app.settings.dates.month_day)
+        session.commit()
+    said = target_change(moved.target_from, moved.target_to) or "no change (target already so)"
+    click.echo(printable(f"{moved.ref}: {said}"))

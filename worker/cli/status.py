@@ -26,7 +26,11 @@ def status() -> None:
 @status.command("set")
 @click.argument("action_id")
 @click.option("--rag", help="Green, Amber or Red (G, A, R).")
-@click.option("--state", "state_", help="not started, in progress, completed or dropped.")
+@click.option(
+    "--state",
+    "state_",
+    help="not started, in progress, on hold (say why in --note), completed or dropped.",
+)
 @click.option("--note", required=True, help="What happened: recorded in the history.")
 @click.option("--by", required=True, help="Who reports it.")
 @click.option("--no-alert", is_flag=True, help="Do not send the Red alert now.")
@@ -61,14 +65,14 @@ def status_set(
     if not note.strip() or not by.strip():
         raise PlanworkerError("--note and --by must not be empty")
     with app.session() as session:
-        plan, today = _plan_on(app, session, plan_slug, as_of)
+        plan, today = plan_on(app, session, plan_slug, as_of)
         update = StatusUpdate(
             action_id.strip(),
             parsed_rag,
             parsed_state,
             note.strip(),
             by.strip(),
-            _changed_at(as_of, today, plan.timezone),
+            changed_at(as_of, today, plan.timezone),
             "cli",
         )
         result = apply_updates(session, plan.id, [update], ["command line"], "status set")
@@ -78,7 +82,7 @@ def status_set(
         alert_after(app, plan_slug, as_of, result.refs or [])
 
 
-def _plan_on(
+def plan_on(
     app: App, session: Session, plan_slug: str | None, as_of: datetime | None
 ) -> tuple[Plan, date]:
     """The plan and today's date in its zone; a change dated too far ahead is refused."""
@@ -87,7 +91,7 @@ def _plan_on(
     return plan, today
 
 
-def _changed_at(as_of: datetime | None, today: date, timezone: str) -> datetime:
+def changed_at(as_of: datetime | None, today: date, timezone: str) -> datetime:
     """When a change given --as-of happened: midday that day (as a dated status return row
     is recorded), or now when it is today's."""
     from zoneinfo import ZoneInfo
@@ -122,7 +126,7 @@ def status_import(
     from worker.store.status import StatusUpdate, apply_updates
 
     with app.session() as session:
-        plan, today = _plan_on(app, session, plan_slug, as_of)
+        plan, today = plan_on(app, session, plan_slug, as_of)
         zone = ZoneInfo(plan.timezone)
         read = read_status_return(path, today=today)
         now = utc_now()

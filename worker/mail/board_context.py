@@ -206,6 +206,8 @@ def _at_risk(view: RagView, known: Mapping[str, RagName]) -> str:
 
 def action_line(view: RagView, known: Mapping[str, RagName]) -> ActionLine:
     derived = rag_word(view.derived) if view.derived != "none" else "Not known (no dates)"
+    if view.state == "on hold":
+        derived = "On hold (not assessed)"  # its dates say nothing while it is paused
     return ActionLine(
         view=view,
         what=(view.action_text or view.description).strip(),

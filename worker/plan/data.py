@@ -22,6 +22,8 @@ class State(StrEnum):
     IN_PROGRESS = "in progress"
     COMPLETED = "completed"
     DROPPED = "dropped"
+    # Paused by decision, with a reason: no reminders or escalations until it resumes.
+    ON_HOLD = "on hold"
 
 
 _RAG_WORDS = {
@@ -44,6 +46,9 @@ _STATE_WORDS = {
     "dropped": State.DROPPED,
     "withdrawn": State.DROPPED,
     "cancelled": State.DROPPED,
+    "on hold": State.ON_HOLD,
+    "onhold": State.ON_HOLD,
+    "paused": State.ON_HOLD,
 }
 
 

@@ -107,7 +107,12 @@ def import_file(
     `replace_plan`. With `diff`, nothing is written: the result lists what would change.
     """
     read = read_file(path, month_day)
-    who = Changer(by=by, at=now or datetime.now(UTC), note=f"imported from {path.name}")
+    who = Changer(
+        by=by,
+        at=now or datetime.now(UTC),
+        source=f"import {path.name}",
+        note=f"imported from {path.name}",
+    )
     try:
         with session.begin():
             if isinstance(read, Table):

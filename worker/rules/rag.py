@@ -5,7 +5,8 @@ Red = incomplete or not started past its target. Only a lead knows about slippag
 comes from a lead's report; what the dates alone can say is *derived*, by rules an admin can
 tune in `[rag]`:
 
-1. completed -> Green; dropped -> none (no longer assessed);
+1. completed -> Green; dropped -> none (no longer assessed); on hold -> none (paused by
+   decision: its dates say nothing while it lasts, and its reported RAG stands);
 2. past the target date and not completed (one-off actions only: recurring ones have no
    end) -> Red when overdue by more than `red_after_overdue_days` (default 0), else Amber;
 3. opt-in, off by default: not started although its start date has passed -> Amber
@@ -77,6 +78,8 @@ def _derive(progress: Progress, policy: RagPolicy, as_of: date) -> tuple[RagName
         return "green", "completed", 0
     if progress.state == "dropped":
         return "none", "", 0
+    if progress.state == "on hold":
+        return "none", "on hold", 0
     due, start = progress.due, progress.start
     if due is not None and as_of > due and not progress.recurring:
         late = (as_of - due).days

@@ -26,6 +26,9 @@ DEFAULT_RAG = RagPolicy()
 
 # Progress states that need no more reminders.
 CLOSED = frozenset({"completed", "dropped"})
+# Open, but paused by decision: no reminders or escalations while it lasts.
+PAUSED = frozenset({"on hold"})
+NOT_REMINDED = CLOSED | PAUSED
 
 SECTION_OF: dict[Kind, Section] = {
     "upcoming": "due_soon",
@@ -165,7 +168,7 @@ class ItemMaker:
 def stage_of(
     action: Schedule, policy: ReminderPolicy, days: WorkingDays, as_of: date
 ) -> Stage | None:
-    if action.state in CLOSED:
+    if action.state in NOT_REMINDED:
         return None
     dates = ActionDates(action.due, action.start, action.recurrence)
     return active_stage(dates, policy, days, as_of)

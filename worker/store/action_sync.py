@@ -102,12 +102,25 @@ def _status_updates(stored: dict[str, Any] | None, action: ActionData) -> dict[s
 
 
 def _history(
-    action_id: int, stored: dict[str, Any] | None, changes: dict[str, Any], who: Changer
+    action_id: int,
+    stored: dict[str, Any] | None,
+    changes: dict[str, Any],
+    who: Changer,
+    target: tuple[str | None, str | None] = (None, None),
 ) -> dict[str, Any]:
     before_rag = stored["rag"] if stored else None
     before_state = stored["state"] if stored else State.NOT_STARTED.value
     rag = (before_rag, changes.get("rag", before_rag))
-    return history_row(action_id, who, rag, (before_state, changes.get("state", before_state)))
+    state = (before_state, changes.get("state", before_state))
+    return history_row(action_id, who, rag, state, target)
+
+
+def _moved(old: dict[str, Any], diff: dict[str, Any]) -> tuple[str | None, str | None]:
+    """The target text before and after, when this import changes it: the action's trail
+    ("re-baselined from ... to ..."), never a silent edit."""
+    if "target_text" not in diff:
+        return (None, None)
+    return (old["target_text"], diff["target_text"])
 
 
 def sync_chunk(
@@ -169,8 +182,11 @@ def sync_chunk(
             result.updated += 1
         elif not status:
             result.unchanged += 1
-        if status:
-            history.append(_history(old["id"], old, status, who))
+        moved = _moved(old, diff)
+        result.targets_moved += moved != (None, None)
+        if status or moved != (None, None):
+            history.append(_history(old["id"], old, status, who, moved))
+            result.status_changes += bool(status)
     if new_rows:
         actions = table_of(Action)
         inserted = session.execute(
@@ -183,6 +199,7 @@ def sync_chunk(
             status = _status_updates(None, action)
             if status:
                 history.append(_history(by_ref[action.ref], None, status, who))
+                result.status_changes += 1
         result.added += len(new_rows)
         if result.changes is not None:
             result.changes.added += [action.ref for action in new_actions]
@@ -191,7 +208,6 @@ def sync_chunk(
         session.execute(update(Action), updates)
     if history:
         session.execute(insert(table_of(StatusChange)), history)
-        result.status_changes += len(history)
     ids_by_ref = {ref: row["id"] for ref, row in stored.items()}
     _sync_links(session, chunk, ids_by_ref, role_ids, old_ids)
 

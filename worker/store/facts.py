@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from worker.models import Action, Message, Notification, WorkStream
 from worker.plan.dates import Recurrence
 from worker.rules.digest import Kind
-from worker.rules.reminders import CLOSED, ActionFacts, Refusal, Schedule
+from worker.rules.reminders import NOT_REMINDED, ActionFacts, Refusal, Schedule
 from worker.store.action_links import of_actions, roles_by_action
 from worker.store.status import (
     GroupKey,
@@ -48,7 +48,7 @@ class Scope:
         found = (
             (Action.plan_id == plan_id)
             & Action.archived.is_(False)
-            & Action.state.not_in(sorted(CLOSED))
+            & Action.state.not_in(sorted(NOT_REMINDED))
         )
         if self.within_days is None:
             return found

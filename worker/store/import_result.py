@@ -29,6 +29,7 @@ class ImportResult:
     unchanged: int = 0
     archived: int = 0
     status_changes: int = 0
+    targets_moved: int = 0  # each recorded in the action's history
     warnings: list[str] = field(default_factory=list)
     # Live actions the plan held before, and how many of them keep their ID but get a text
     # that barely matches the old one: the signs of a different plan replacing this one.
@@ -49,5 +50,5 @@ class Changer:
 
     by: str
     at: datetime
-    source: str = "import"
+    source: str = "import"  # "import <file name>" for a file
     note: str = ""

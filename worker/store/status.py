@@ -207,9 +207,11 @@ def history_row(
     who: ChangedBy,
     rag: tuple[str | None, str | None],
     state: tuple[str | None, str | None],
+    target: tuple[str | None, str | None] = (None, None),
 ) -> dict[str, Any]:
-    """A status_history row: the action's RAG and state (before, after), and who changed
-    them. Status updates and plan imports both record their changes so."""
+    """A status_history row: the action's RAG, state and (when it moved) target text
+    (before, after), and who changed them. Status updates, plan imports and rebaselines all
+    record their changes so."""
     return {
         "action_id": action_id,
         "changed_at": who.at,
@@ -220,6 +222,8 @@ def history_row(
         "state_from": state[0],
         "state_to": state[1],
         "note": who.note,
+        "target_from": target[0],
+        "target_to": target[1],
     }
 
 
@@ -299,6 +303,36 @@ def history(session: Session, plan_id: int, ref: str) -> list[StatusChange]:
     return list(session.scalars(query))
 
 
+def _target_words(text: str | None) -> str:
+    """A target text on one line: a cell listing several dates keeps them apart."""
+    return "; ".join(" ".join(line.split()) for line in (text or "").splitlines() if line.strip())
+
+
+def target_change(before: str | None, after: str | None) -> str:
+    """A moved target in words: "re-baselined from 30 September 2012 to 31 October 2012"
+    (the texts as written), or "" when the target did not move."""
+    old, new = _target_words(before), _target_words(after)
+    if old == new:
+        return ""
+    if not old:
+        return f"target set to {new}"
+    if not new:
+        return f"target removed (was {old})"
+    return f"re-baselined from {old} to {new}"
+
+
+def change_words(c: StatusChange) -> str:
+    """What one history row changed, in words ("note" when only a note was added)."""
+    what = []
+    if moved := target_change(c.target_from, c.target_to):
+        what.append(moved)
+    if c.rag_from != c.rag_to:
+        what.append(f"RAG {c.rag_from or 'none'} -> {c.rag_to or 'none'}")
+    if c.state_from != c.state_to:
+        what.append(f"{c.state_from} -> {c.state_to}")
+    return "; ".join(what) or "note"
+
+
 def render_history(ref: str, changes: Sequence[StatusChange]) -> str:
     """`status history` as text: one line per change. Notes and names are shown, never
     obeyed: their control characters and line breaks are printed as escapes."""
@@ -306,16 +340,11 @@ def render_history(ref: str, changes: Sequence[StatusChange]) -> str:
         return f"{one_line(ref)}: no status changes recorded"
     lines = []
     for c in changes:
-        what = []
-        if c.rag_from != c.rag_to:
-            what.append(f"RAG {c.rag_from or 'none'} -> {c.rag_to or 'none'}")
-        if c.state_from != c.state_to:
-            what.append(f"{c.state_from} -> {c.state_to}")
         note = f" — {c.note}" if c.note else ""
         lines.append(
             one_line(
                 f"{c.changed_at:%Y-%m-%d %H:%M}  {c.changed_by} ({c.source}): "
-                f"{'; '.join(what) or 'note'}{note}"
+                f"{change_words(c)}{note}"
             )
         )
     return "\n".join(lines)
