@@ -34,7 +34,7 @@ from datetime import date, timedelta
 from worker.contacts import Directory
 from worker.rules.digest import Item, Recipient, Section
 from worker.rules.rag import LABEL, ORDER, RagPolicy, assess
-from worker.rules.reminders import CLOSED, ActionFacts, ItemMaker, item_key
+from worker.rules.reminders import NOT_REMINDED, ActionFacts, ItemMaker, item_key
 from worker.rules.routing import Route, route_lead
 from worker.rules.stages import ReminderPolicy, Stage
 from worker.rules.workdays import WorkingDays
@@ -159,7 +159,7 @@ def escalation_items(
     board = [_Target(Recipient(p.email, p.name), "project board") for p in directory.board]
     period = period_start(as_of, policy.repeat_every_days)
     for action in actions:
-        if action.state in CLOSED or not leads_had_their_chance(action, policy, days, as_of):
+        if action.state in NOT_REMINDED or not leads_had_their_chance(action, policy, days, as_of):
             continue
         status = assess(action.progress(), rag, as_of)
         colour = LABEL[status.effective]
