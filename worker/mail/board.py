@@ -67,7 +67,7 @@ def report_html(env: jinja2.Environment, digest: BoardDigest) -> str:
     """The email's HTML body as a page for a browser and for printing. Its CSS stays in a
     <style> block (a file, not an email) with print rules added by the template."""
     return one_line_ending(
-        render_template(env, f"{TEMPLATE}/body.html", template_context(digest, "report"))
+        render_template(env, f"{TEMPLATE}/report.html", template_context(digest, "report"))
     )
 
 
