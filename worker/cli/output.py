@@ -300,6 +300,13 @@ def digest_json(result: DigestResult, dry_run: bool) -> dict[str, Any]:
             }
             for v in board.attention
         ],
+        # The exception digest the email shows: what needs the board, and why.
+        "returns": {"received": board.returns, "open": board.open_actions},
+        "needs": [
+            {"ref": f.view.ref, "kinds": list(f.kinds), "reasons": list(f.reasons)}
+            for f in board.needs
+        ],
+        "reported": [{"ref": c.ref, "what": c.what, "note": c.note} for c in board.reported],
         "counts": _counts(result.delivery),
     }
 

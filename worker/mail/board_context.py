@@ -353,8 +353,8 @@ WHAT_CHARS = 140
 NOTE_CHARS = 200
 # The most the email lists in each section: mail clients clip an HTML part above about
 # 100 KB, and a week in which every action needs the board is one for the full report.
-NEEDS_SHOWN = 60
-REPORTS_SHOWN = 120
+NEEDS_SHOWN = 40
+REPORTS_SHOWN = 80
 EXCEPTION_WORDS: Mapping[RagName, str] = {
     "green": "Green",
     "amber": "Amber",
