@@ -100,7 +100,7 @@ def test_a_week_when_every_action_needs_the_board_still_fits(tmp_path: Path) -> 
             long_note,
             "Jane",
             datetime(2012, 9, 28, 12),
-        )  # fmt: skip
+        )
         for v in views
     )
     rendered = render_board_digest(env, digest(needs=flagged, reported=reported))
@@ -233,7 +233,7 @@ def test_listed_action_ids_counts_each_action_once() -> None:
             ReportedChange(
                 views[1].action_id, views[1].ref, 1, "", "note", "", "", datetime(2012, 9, 28)
             ),
-        ),  # fmt: skip
+        ),
     )
     assert listed_action_ids(board) == (views[0].action_id, views[1].action_id)
 
