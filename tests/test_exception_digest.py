@@ -22,7 +22,8 @@ from tests.test_board import BOARD, run, small_plan
 from tests.test_board_render import TEMPLATES, attention, digest, page
 from worker.mail.board import render_board_digest
 from worker.mail.templating import make_environment
-from worker.rules.board import Flagged, ReportedChange, listed_action_ids
+from worker.rules.board import Cycle, Flagged, Report, ReportedChange, listed_action_ids
+from worker.rules.board_exceptions import needs_the_board, reported_changes
 
 HTML_LIMIT = 100_000  # bytes: Gmail clips a message's HTML at about 102 KB
 
@@ -249,3 +250,55 @@ def test_nothing_to_report_says_so(env: jinja2.Environment) -> None:
         assert "Nothing new needs the board this week." in text
         assert "No reports." in text
         assert "Returns received: 0 of 0 open actions" in text
+
+
+# --- re-baselined and on hold (the history rows `plan rebaseline` and `on hold` write) ------
+
+
+def _report(action_id: int, **fields: Any) -> Report:
+    base: dict[str, Any] = {
+        "action_id": action_id,
+        "at": datetime(2012, 9, 27, 12),
+        "by": "Plan administrator",
+        "source": "rebaseline",
+        "rag_from": None,
+        "rag_to": None,
+        "state_from": "in progress",
+        "state_to": "in progress",
+        "note": "",
+    }
+    return Report(**(base | fields))
+
+
+def test_a_rebaselined_target_and_a_newly_on_hold_action_need_the_board() -> None:
+    views = attention()
+    moved, held = views[3], dataclasses.replace(views[4], state="on hold")
+    cycle = Cycle(
+        date(2012, 9, 24),
+        (
+            _report(
+                moved.action_id,
+                target_from="30 September 2012",
+                target_to="31 October 2012",
+                note="Funding agreed late",
+            ),
+            _report(
+                held.action_id,
+                source="cli",
+                state_to="on hold",
+                note="Awaiting the new framework",
+            ),
+        ),
+    )
+    found = {f.view.ref: f for f in needs_the_board([moved, held], cycle, 4, date(2012, 10, 1))}
+    assert found[moved.ref].kinds == ("rebaselined",)
+    assert found[moved.ref].reasons == (
+        "re-baselined from 30 September 2012 to 31 October 2012: Funding agreed late",
+    )
+    assert found[held.ref].reasons == ("put on hold: Awaiting the new framework",)
+    changes = reported_changes([moved, held], cycle.reports)
+    assert [c.what for c in changes] == [
+        "re-baselined from 30 September 2012 to 31 October 2012",
+        "in progress to on hold",
+    ]
+    assert not any("ecovered" in c.what for c in changes)
