@@ -462,7 +462,8 @@ def need_line(flagged: Flagged) -> NeedLine:
         what=shorten(v.action_text or v.description, WHAT_CHARS),
         reasons=flagged.reasons,
         leads="; ".join(one_line(lead) for lead in v.leads) or "No lead named",
-        target=_target_short(written, v.due),
+        target=_target_short(written, v.due)
+        + (f", overdue by {plural(v.days_overdue, 'day')}" if v.days_overdue > 0 else ""),
         note=_note(v),
     )
 
