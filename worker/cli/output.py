@@ -322,6 +322,8 @@ def render_digest(result: DigestResult, dry_run: bool, where: str) -> str:
         f"Board digest for {day:%A} {day.day} {day:%B %Y}: {result.subject}",
         f"  {counts['red']} Red, {counts['amber']} Amber, {counts['green']} Green, "
         f"{counts['none']} not assessed; {len(board.changes)} changes since {since}",
+        f"  {len(board.needs)} actions need the board; {len(board.reported)} reports, "
+        f"returns from {board.returns} of {board.open_actions} open actions this cycle",
         f"  {verb} to: {', '.join(result.recipients)}",
     ]
     if result.delivery:
