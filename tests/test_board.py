@@ -407,9 +407,22 @@ def test_changes_since_the_previous_digest_across_three_digests(
         "--by",
         "JS",
         "--no-alert",
+        "--as-of",
+        "2012-10-03",
     )
     small(
-        "status", "set", "WS1-02", "--rag", "red", "--note", "Blocked", "--by", "JS", "--no-alert"
+        "status",
+        "set",
+        "WS1-02",
+        "--rag",
+        "red",
+        "--note",
+        "Blocked",
+        "--by",
+        "JS",
+        "--no-alert",
+        "--as-of",
+        "2012-10-03",
     )
     third = run(small, "digest", "--as-of", "2012-10-08")
     assert [(c["kind"], c["ref"]) for c in third["changes"]] == [
@@ -419,7 +432,12 @@ def test_changes_since_the_previous_digest_across_three_digests(
     latest = [r.message for r in server.received if "8 October 2012" in r.message["Subject"]]
     body = text_part(latest[0])
     assert "What changed since Monday 1 October 2012" in body
-    assert "Newly Red" in body and "Completed" in body
+    # The email is the exception digest: WS1-02 newly Red by report needs the board, and
+    # both reports are in "What changed".
+    needs = body[body.index("Needs the board") : body.index("What changed")]
+    assert "WS1-02 [Red]" in needs and "first reported Red" in needs
+    assert 'WS1-02 first report: Red: "Blocked"' in body
+    assert 'WS1-03 in progress to completed: "Done"' in body
 
 
 def test_hostile_action_text_is_inert_in_the_board_digest(

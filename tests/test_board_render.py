@@ -23,9 +23,9 @@ from worker.mail.board import (
     report_html,
     report_markdown,
 )
-from worker.mail.board_context import TEXT_BAR_WIDTH, apportion
+from worker.mail.board_context import TEXT_BAR_WIDTH, TEXT_LEGEND, apportion, stream_bars
 from worker.mail.templating import make_environment
-from worker.rules.board import BoardDigest, Change, RagView, StreamSummary
+from worker.rules.board import BoardDigest, Change, Flagged, RagView, StreamSummary
 
 TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
 AS_OF = date(2012, 10, 1)  # a Monday
@@ -184,6 +184,22 @@ def page(html: str) -> _Page:
     return parser
 
 
+@dataclasses.dataclass(frozen=True)
+class Full:
+    """The board report page, where the full list of Amber and Red actions lives (the email
+    is the exception digest: tests/test_exception_digest.py)."""
+
+    html: str
+
+    @property
+    def text(self) -> str:
+        return page(self.html).text
+
+
+def full(env: jinja2.Environment, board: BoardDigest) -> Full:
+    return Full(report_html(env, board))
+
+
 def _lines(text: str) -> list[str]:
     return [line.strip() for line in text.splitlines() if line.strip()]
 
@@ -201,14 +217,14 @@ def test_no_calendar_file(env: jinja2.Environment) -> None:
 
 
 def test_headline_gives_counts_and_newly_red(env: jinja2.Environment) -> None:
-    rendered = render_board_digest(env, digest())
+    rendered = full(env, digest())
     expected = "3 Red, 4 Amber of 31 actions; 2 newly Red since Monday 24 September 2012."
     assert expected in _lines(rendered.text)
     assert expected in _lines(page(rendered.html).text)
 
 
-def test_text_bar_per_work_stream_with_counts_and_legend(env: jinja2.Environment) -> None:
-    text = render_board_digest(env, digest()).text
+def test_text_bar_per_work_stream_with_counts_and_legend() -> None:
+    text = "\n".join(bar.text_line for bar in stream_bars(digest())) + "\n" + TEXT_LEGEND
     lines = text.splitlines()
     ws1 = next(line for line in lines if line.startswith("WS1 "))
     assert re.search(r"\[G+A+R\.+\]", ws1)
@@ -222,7 +238,7 @@ def test_text_bar_per_work_stream_with_counts_and_legend(env: jinja2.Environment
 
 
 def test_html_bar_per_work_stream_made_of_cells(env: jinja2.Environment) -> None:
-    html = render_board_digest(env, digest()).html
+    html = full(env, digest()).html
     parsed = page(html)
     cells = [attrs for tag, attrs in parsed.tags if tag == "td" and "bgcolor" in attrs]
     # WS1 green/amber/red/none, WS2 green, WS3 four colours, WS4 amber/red
@@ -243,13 +259,13 @@ def test_html_bar_per_work_stream_made_of_cells(env: jinja2.Environment) -> None
 
 
 def test_amber_text_is_dark(env: jinja2.Environment) -> None:
-    html = render_board_digest(env, digest()).html
+    html = full(env, digest()).html
     amber = next(a for t, a in page(html).tags if t == "td" and a.get("title") == "Amber: 2")
     assert "color: #1a1a1a" in (amber["style"] or "")
 
 
 def test_changes_by_kind(env: jinja2.Environment) -> None:
-    rendered = render_board_digest(env, digest())
+    rendered = full(env, digest())
     for text in (rendered.text, page(rendered.html).text):
         lines = _lines(text)
         start = lines.index("What changed since Monday 24 September 2012")
@@ -264,14 +280,14 @@ def test_changes_by_kind(env: jinja2.Environment) -> None:
 
 
 def test_no_changes_said(env: jinja2.Environment) -> None:
-    rendered = render_board_digest(env, digest(changes=()))
+    rendered = full(env, digest(changes=()))
     assert "No changes." in _lines(rendered.text)
     assert "No changes." in _lines(page(rendered.html).text)
     assert "0 newly Red since" in rendered.text
 
 
 def test_first_digest_has_no_changes_section(env: jinja2.Environment) -> None:
-    rendered = render_board_digest(env, digest(previous=None, changes=()))
+    rendered = full(env, digest(previous=None, changes=()))
     for text in (rendered.text, page(rendered.html).text):
         assert "What changed" not in text
         assert "First digest" in text
@@ -283,7 +299,7 @@ def _order(text: str, *needles: str) -> list[int]:
 
 
 def test_red_before_amber_grouped_by_phase_then_work_stream(env: jinja2.Environment) -> None:
-    rendered = render_board_digest(env, digest())
+    rendered = full(env, digest())
     for text in (rendered.text, page(rendered.html).text):
         red = text.index("Red actions (3)")
         amber = text.index("Amber actions (4)")
@@ -310,7 +326,7 @@ def test_red_before_amber_grouped_by_phase_then_work_stream(env: jinja2.Environm
 
 
 def test_action_details(env: jinja2.Environment) -> None:
-    rendered = render_board_digest(env, digest())
+    rendered = full(env, digest())
     for text in (rendered.text, page(rendered.html).text):
         amber = text[text.index("Amber actions (4)") :]
         assert "Leads: Head of Safeguarding; Service Manager" in amber
@@ -322,7 +338,7 @@ def test_action_details(env: jinja2.Environment) -> None:
 
 
 def test_disagreement_shows_both_rags_and_the_sentence(env: jinja2.Environment) -> None:
-    rendered = render_board_digest(env, digest())
+    rendered = full(env, digest())
     for text in (rendered.text, page(rendered.html).text):
         ws402 = text[text.index("WS4-02") :]
         assert re.search(r"Reported RAG: Green\W+Derived RAG: Red", ws402)
@@ -338,7 +354,7 @@ def test_disagreement_shows_both_rags_and_the_sentence(env: jinja2.Environment) 
 
 
 def test_rags_are_words_not_colours_alone(env: jinja2.Environment) -> None:
-    html = render_board_digest(env, digest()).html
+    html = full(env, digest()).html
     spans = re.findall(r'<span class="rag rag-(\w+)"[^>]*>([^<]*)</span>', html)
     assert spans
     words = {"green": "Green", "amber": "Amber", "red": "Red", "none": "Not reported"}
@@ -346,7 +362,8 @@ def test_rags_are_words_not_colours_alone(env: jinja2.Environment) -> None:
 
 
 def test_hostile_text_inert_in_html(env: jinja2.Environment) -> None:
-    for html in (render_board_digest(env, digest()).html, report_html(env, digest())):
+    hostile = digest(needs=(Flagged(attention()[0], ("newly_red",), ("reported Red",)),))
+    for html in (render_board_digest(env, hostile).html, report_html(env, digest())):
         parsed = page(html)
         assert "script" not in {tag for tag, _ in parsed.tags}
         assert "b" not in {tag for tag, _ in parsed.tags}
@@ -377,22 +394,25 @@ def test_email_css_is_inlined_and_report_keeps_print_rules(env: jinja2.Environme
 
 def test_empty_sections_say_so(env: jinja2.Environment) -> None:
     quiet = digest(attention=(), changes=())
-    rendered = render_board_digest(env, quiet)
-    assert rendered.subject.startswith("Board digest 1 October 2012: 0 Red, 0 Amber")
+    assert render_board_digest(env, quiet).subject.startswith(
+        "Board digest 1 October 2012: 0 Red, 0 Amber"
+    )
+    rendered = full(env, quiet)
     assert "No red actions." in rendered.text and "No amber actions." in rendered.text
     assert "No red actions." in page(rendered.html).text
 
 
 def test_stream_without_actions(env: jinja2.Environment) -> None:
     empty = StreamSummary(5, "Partnership working", 2, "Sam Green", 0, 0, 0, 0, 0)
-    rendered = render_board_digest(env, digest(streams=(*streams(), empty)))
+    rendered = full(env, digest(streams=(*streams(), empty)))
     assert "No actions" in page(rendered.html).text
-    line = next(x for x in rendered.text.splitlines() if x.startswith("WS5 "))
+    lines = [bar.text_line for bar in stream_bars(digest(streams=(*streams(), empty)))]
+    line = next(x for x in lines if x.startswith("WS5 "))
     assert "[" + " " * TEXT_BAR_WIDTH + "]" in line
 
 
 def test_missing_phase_title_falls_back(env: jinja2.Environment) -> None:
-    rendered = render_board_digest(env, digest(phases={1: PHASES[1]}))
+    rendered = full(env, digest(phases={1: PHASES[1]}))
     assert "Phase 2: Phase 2" in rendered.text
 
 

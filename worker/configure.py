@@ -70,6 +70,8 @@ def remind_config(settings: Settings, directory: Directory) -> RemindConfig:
         escalation=settings.escalation.as_dataclass(EscalationPolicy),
         digest_on_holidays=settings.digest.on_holidays,
         digest_weekday=WEEKDAYS.index(settings.digest.weekday),
+        digest_long_red_weeks=settings.digest.long_red_weeks,
+        digest_report_url=settings.digest.report_url,
         max_message_bytes=mail.max_message_kb * 1024,
     )
 

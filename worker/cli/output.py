@@ -300,6 +300,13 @@ def digest_json(result: DigestResult, dry_run: bool) -> dict[str, Any]:
             }
             for v in board.attention
         ],
+        # The exception digest the email shows: what needs the board, and why.
+        "returns": {"received": board.returns, "open": board.open_actions},
+        "needs": [
+            {"ref": f.view.ref, "kinds": list(f.kinds), "reasons": list(f.reasons)}
+            for f in board.needs
+        ],
+        "reported": [{"ref": c.ref, "what": c.what, "note": c.note} for c in board.reported],
         "counts": _counts(result.delivery),
     }
 
@@ -315,6 +322,8 @@ def render_digest(result: DigestResult, dry_run: bool, where: str) -> str:
         f"Board digest for {day:%A} {day.day} {day:%B %Y}: {result.subject}",
         f"  {counts['red']} Red, {counts['amber']} Amber, {counts['green']} Green, "
         f"{counts['none']} not assessed; {len(board.changes)} changes since {since}",
+        f"  {len(board.needs)} actions need the board; {len(board.reported)} reports, "
+        f"returns from {board.returns} of {board.open_actions} open actions this cycle",
         f"  {verb} to: {', '.join(result.recipients)}",
     ]
     if result.delivery:

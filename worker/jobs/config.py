@@ -41,6 +41,8 @@ class RemindConfig:
     escalation: EscalationPolicy = DEFAULT_ESCALATION
     digest_on_holidays: bool = False  # send the board digest on non-working days too
     digest_weekday: int = 0  # the board digest's day (0 = Monday): board members' morning
+    digest_long_red_weeks: int = 4  # reported Red this long: listed for the board every week
+    digest_report_url: str = ""  # the full report's address, linked from the digest
     # The largest message sent: a digest over it goes in parts (mail.max_message_kb, or
     # less when the mail server's SIZE says so).
     max_message_bytes: int = 10 * 1024 * 1024

@@ -23,7 +23,7 @@ from worker.models import Plan
 from worker.rules.as_of import is_ahead, key_suffix
 from worker.rules.board import BoardDigest
 from worker.rules.board_changes import Seen
-from worker.rules.board_view import build_board_digest
+from worker.rules.board_view import build_board_digest, cycle_start
 from worker.rules.digest import Recipient
 from worker.rules.digest_day import digest_skipped
 from worker.rules.reminders import PlanFacts
@@ -36,14 +36,19 @@ def board_view(
     session: Session, plan: Plan, config: RemindConfig, as_of: date
 ) -> tuple[BoardDigest, dict[int, Seen]]:
     """The digest's content as of a date (read only)."""
+    previous = board.previous(session, plan.id, as_of)
+    start = cycle_start(previous[0] if previous else None, as_of)
     return build_board_digest(
         load_facts(session, plan_actions(plan.id), plan.id, as_of),
         board.streams(session, plan.id),
         PlanFacts(plan.title, plan.organisation),
         board.phases(session, plan.id),
-        board.previous(session, plan.id, as_of),
+        previous,
         config.rag,
         as_of,
+        cycle=board.cycle(session, plan.id, start, as_of, plan.timezone),
+        long_red_weeks=config.digest_long_red_weeks,
+        report_url=config.digest_report_url,
     )
 
 

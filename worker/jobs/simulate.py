@@ -21,6 +21,7 @@ from worker.jobs.pipeline import Request
 from worker.jobs.results import DigestResult, RemindResult
 from worker.migrate import upgrade
 from worker.models import Base
+from worker.rules.board import listed_action_ids
 from worker.rules.digest_day import digest_days
 from worker.store.outbox import mark_sent
 
@@ -120,10 +121,14 @@ def _digest(result: DigestResult, day: date) -> list[Delivery]:
     board = result.digest
     if result.already_sent or board is None:
         return []
-    items = tuple(
-        (v.ref, v.effective, v.disagreement or f"{v.effective.capitalize()} on {day}")
-        for v in board.attention
-    )
+    # The actions the digest lists by name, each once (rules/board.py listed_action_ids): the
+    # headline counts and the per-stream table are not entries a reader goes through.
+    first: dict[int, tuple[str, str, str]] = {}
+    for f in board.needs:
+        first.setdefault(f.view.action_id, (f.view.ref, f.kinds[0], "; ".join(f.reasons)))
+    for c in board.reported:
+        first.setdefault(c.action_id, (c.ref, "reported", c.what))
+    items = tuple(first[a] for a in listed_action_ids(board))
     return [
         Delivery(day, "digest", email, "", result.subject, items) for email in result.recipients
     ]

@@ -22,6 +22,7 @@ from worker.mail.board_context import (
     rag_word,
     template_context,
 )
+from worker.mail.exception_context import exception_context
 from worker.mail.filters import longdate
 from worker.mail.headers import one_line
 from worker.mail.templating import Rendered, one_line_ending, render_email, render_template
@@ -57,7 +58,8 @@ def render_board_digest(env: jinja2.Environment, digest: BoardDigest) -> Rendere
 
     Raises TemplateError naming the template file and line.
     """
-    return render_email(env, TEMPLATE, template_context(digest, "email"))
+    context = template_context(digest, "email") | exception_context(digest)
+    return render_email(env, TEMPLATE, context)
 
 
 # --- Board papers ------------------------------------------------------------------------------
@@ -67,7 +69,7 @@ def report_html(env: jinja2.Environment, digest: BoardDigest) -> str:
     """The email's HTML body as a page for a browser and for printing. Its CSS stays in a
     <style> block (a file, not an email) with print rules added by the template."""
     return one_line_ending(
-        render_template(env, f"{TEMPLATE}/body.html", template_context(digest, "report"))
+        render_template(env, f"{TEMPLATE}/report.html", template_context(digest, "report"))
     )
 
 

@@ -3,7 +3,7 @@ built by the pure rules in `worker/rules/escalation.py` and read by the template
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Literal
 
@@ -74,6 +74,80 @@ class StreamSummary:
         return self.green + self.amber + self.red + self.none
 
 
+# Why an action "needs the board" this week (worker/rules/board_exceptions.py), in the order
+# the digest lists them.
+FlagKind = Literal[
+    "newly_red",
+    "newly_amber",
+    "newly_overdue",
+    "rebaselined",
+    "on_hold",
+    "dependency_risk",
+    "long_red",
+]
+FLAG_KINDS: tuple[FlagKind, ...] = (
+    "newly_red",
+    "newly_amber",
+    "newly_overdue",
+    "rebaselined",
+    "on_hold",
+    "dependency_risk",
+    "long_red",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    """One row of an action's status history: a lead's return, an import, a re-baselined
+    target. Plain data read by the shell (worker/store/board.py)."""
+
+    action_id: int
+    at: datetime
+    by: str
+    source: str  # "cli", "status return <file>", "import", "rebaseline"
+    rag_from: str | None
+    rag_to: str | None
+    state_from: str | None
+    state_to: str | None
+    note: str
+    target_from: str | None = None
+    target_to: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Cycle:
+    """The digest cycle: from the previous digest's date (or a week back, for the first) to
+    the day before this one's. A report or a passed target dated in it is news."""
+
+    start: date
+    reports: tuple[Report, ...] = ()  # status history dated in the cycle, oldest first
+    # For each action reported Red now: the date its lead last reported it Red after it was not.
+    red_since: dict[int, date] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Flagged:
+    """An action the board needs to see, and why (one entry however many reasons)."""
+
+    view: RagView
+    kinds: tuple[FlagKind, ...]
+    reasons: tuple[str, ...]  # in words, one per kind
+
+
+@dataclass(frozen=True, slots=True)
+class ReportedChange:
+    """One reported change in the cycle, as "What changed" shows it."""
+
+    action_id: int
+    ref: str
+    work_stream_number: int
+    action_text: str
+    what: str  # "first report: Green", "Red to Amber", "re-baselined from ... to ..."
+    note: str
+    by: str
+    at: datetime
+
+
 @dataclass(frozen=True, slots=True)
 class BoardDigest:
     plan_title: str
@@ -84,6 +158,13 @@ class BoardDigest:
     attention: tuple[RagView, ...]  # every Amber and Red action: phase, work stream, ref order
     changes: tuple[Change, ...]  # since the previous digest, in CHANGE_KINDS order
     streams: tuple[StreamSummary, ...]  # every work stream, in number order
+    # The exception digest (rules/board_exceptions.py): what the email lists.
+    cycle_start: date | None = None
+    needs: tuple[Flagged, ...] = ()  # "Needs the board", in FLAG_KINDS then plan order
+    reported: tuple[ReportedChange, ...] = ()  # "What changed": every report in the cycle
+    returns: int = 0  # open actions with a return dated in the cycle
+    open_actions: int = 0  # actions neither dropped nor completed before the cycle
+    report_url: str = ""  # where the full report is (digest.report_url), "" if unset
 
     @property
     def red(self) -> tuple[RagView, ...]:
@@ -92,3 +173,10 @@ class BoardDigest:
     @property
     def amber(self) -> tuple[RagView, ...]:
         return tuple(v for v in self.attention if v.effective == "amber")
+
+
+def listed_action_ids(digest: BoardDigest) -> tuple[int, ...]:
+    """The actions the digest lists by name (Needs the board, What changed), each once, in
+    the order they first appear: what `simulate` counts as a board member's entries."""
+    ids = [f.view.action_id for f in digest.needs] + [c.action_id for c in digest.reported]
+    return tuple(dict.fromkeys(ids))

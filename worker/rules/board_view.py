@@ -6,10 +6,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
-from worker.rules.board import BoardDigest, RagView, StreamSummary
+from worker.rules.board import BoardDigest, Cycle, RagView, StreamSummary
 from worker.rules.board_changes import Seen, changes_since, seen_in
+from worker.rules.board_exceptions import needs_the_board, reported_changes, returns_received
 from worker.rules.rag import RagPolicy, assess
 from worker.rules.reminders import ActionFacts, PlanFacts
 
@@ -86,9 +87,16 @@ def build_board_digest(
     previous: tuple[date, Mapping[int, Seen]] | None,
     policy: RagPolicy,
     as_of: date,
+    *,
+    cycle: Cycle | None = None,
+    long_red_weeks: int = 4,
+    report_url: str = "",
 ) -> tuple[BoardDigest, dict[int, Seen]]:
-    """The digest for `as_of`, and what it saw (to store for the next one)."""
+    """The digest for `as_of`, and what it saw (to store for the next one). `cycle` is
+    the status history since the previous digest (cycle_start gives its dates)."""
     views = [rag_view(a, policy, as_of) for a in actions]
+    cycle = cycle or Cycle(cycle_start(previous[0] if previous else None, as_of))
+    returns, open_actions = returns_received(views, cycle)
     seen = {v.action_id: seen_in(v) for v in views}
     changes = changes_since(previous[1], views) if previous is not None else ()
     attention = sorted(
@@ -104,5 +112,17 @@ def build_board_digest(
         attention=tuple(attention),
         changes=changes,
         streams=_summaries(streams, views),
+        cycle_start=cycle.start,
+        needs=needs_the_board(views, cycle, long_red_weeks, as_of),
+        reported=reported_changes(views, cycle.reports),
+        returns=returns,
+        open_actions=open_actions,
+        report_url=report_url,
     )
     return digest, seen
+
+
+def cycle_start(previous: date | None, as_of: date) -> date:
+    """The first day of the digest's cycle: the previous digest's date, or a week back for
+    the first digest (its cycle ends the day before `as_of`)."""
+    return previous if previous is not None else as_of - timedelta(days=7)

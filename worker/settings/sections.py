@@ -93,3 +93,9 @@ class DigestSettings(Section):
     # A digest whose date is a bank holiday or closure day is skipped (the next one reports
     # everything that changed since the last one sent); true: it goes out on those days too.
     on_holidays: bool = False
+    # An action its lead has reported Red for this many weeks or more is listed under "Needs
+    # the board" in every digest until it is no longer Red (0: never).
+    long_red_weeks: int = Field(default=4, ge=0, le=104)
+    # Where board members read the full report (`planworker report` published on the
+    # intranet): the digest links to it. Empty: the digest says to run `planworker report`.
+    report_url: str = ""

@@ -5,12 +5,22 @@ digest is already done."""
 from __future__ import annotations
 
 from collections.abc import Collection
-from datetime import date, datetime
+from datetime import date, datetime, time
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import insert, select
+from sqlalchemy import func, insert, or_, select
 from sqlalchemy.orm import Session
 
-from worker.models import BoardDigestEntry, BoardDigestRun, Message, Phase, WorkStream
+from worker.models import (
+    Action,
+    BoardDigestEntry,
+    BoardDigestRun,
+    Message,
+    Phase,
+    StatusChange,
+    WorkStream,
+)
+from worker.rules.board import Cycle, Report
 from worker.rules.board_changes import Seen
 from worker.rules.board_view import StreamInfo
 
@@ -77,3 +87,56 @@ def record_seen(
     ]
     if entries:
         session.execute(insert(BoardDigestEntry), entries)
+
+
+def _midnight(day: date, timezone: str) -> datetime:
+    return datetime.combine(day, time(0), ZoneInfo(timezone))
+
+
+def cycle(session: Session, plan_id: int, start: date, as_of: date, timezone: str) -> Cycle:
+    """The digest cycle from `start` to the day before `as_of` (in the plan's time zone): the
+    plan's status history dated in it, and when each action now reported Red was last
+    reported Red after it was not. Two queries."""
+    begin, end = _midnight(start, timezone), _midnight(as_of, timezone)
+    rows = session.execute(
+        select(
+            StatusChange.action_id,
+            StatusChange.changed_at,
+            StatusChange.changed_by,
+            StatusChange.source,
+            StatusChange.rag_from,
+            StatusChange.rag_to,
+            StatusChange.state_from,
+            StatusChange.state_to,
+            StatusChange.note,
+            StatusChange.target_from,
+            StatusChange.target_to,
+        )
+        .join(Action, Action.id == StatusChange.action_id)
+        .where(
+            Action.plan_id == plan_id,
+            Action.archived.is_(False),
+            StatusChange.changed_at >= begin,
+            StatusChange.changed_at < end,
+        )
+        .order_by(StatusChange.changed_at, StatusChange.id)
+    )
+    reports = tuple(
+        Report(a, at, by or "", src or "", rf, rt, sf, st, note or "", tf, tt)
+        for a, at, by, src, rf, rt, sf, st, note, tf, tt in rows
+    )
+    turned_red = (
+        select(StatusChange.action_id, func.max(StatusChange.changed_at))
+        .join(Action, Action.id == StatusChange.action_id)
+        .where(
+            Action.plan_id == plan_id,
+            Action.archived.is_(False),
+            Action.rag == "red",
+            StatusChange.rag_to == "red",
+            or_(StatusChange.rag_from.is_(None), StatusChange.rag_from != "red"),
+            StatusChange.changed_at < end,
+        )
+        .group_by(StatusChange.action_id)
+    )
+    red_since = {a: at.date() for a, at in session.execute(turned_red)}
+    return Cycle(start, reports, red_since)
