@@ -321,7 +321,12 @@ def undelivered_items(
         # command's exit status report those.
         if action is None or refusal.recipient.lower() == admin.email.lower():
             continue
-        stage = Stage(refusal.kind, refusal.threshold, refusal.due, refusal.due)
+        # A refused milestone reminder is shown as that milestone's.
+        milestone = next(
+            (m for m in action.milestones if m.due == refusal.due and refusal.kind != "review"),
+            None,
+        )
+        stage = Stage(refusal.kind, refusal.threshold, refusal.due, refusal.due, milestone)
         key = item_key(admin.email, action.id, stage) + f"|undelivered|{refusal.recipient.lower()}"
         item = maker.item(
             action,

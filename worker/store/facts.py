@@ -24,6 +24,7 @@ from worker.store.status import (
     Note,
     RiskIndex,
     dependency_risks,
+    held_back,
     is_risky,
     kd_number,
     latest_notes,
@@ -73,16 +74,13 @@ def plan_actions(plan_id: int) -> ColumnElement[bool]:
 _recurrence = lru_cache(maxsize=64)(Recurrence.parse)
 
 
-def held_back() -> ColumnElement[bool]:
-    """A target before its start that no admin has confirmed: not overdue by its dates."""
-    return (Action.due_date < Action.start_date) & Action.dates_confirmed.is_(False)
-
-
 def _milestone_columns() -> tuple[ColumnElement[Any], ...]:
     """The target text of the actions with milestones only (the others need not be read),
     the month_day their dates were read with, and whether they are held back."""
-    text = case((Action.first_due_date.is_not(None), Action.target_text), else_="")
-    month_day = select(Plan.month_day).where(Plan.id == Action.plan_id).scalar_subquery()
+    has = Action.first_due_date.is_not(None)
+    text = case((has, Action.target_text), else_="")
+    plan_month_day = select(Plan.month_day).where(Plan.id == Action.plan_id).scalar_subquery()
+    month_day = case((has, plan_month_day), else_="end")
     return text.label("milestone_text"), month_day.label("month_day"), held_back().label("held")
 
 

@@ -50,6 +50,17 @@ def latest_notes(session: Session, actions: Actions) -> dict[int, Note]:
     return notes
 
 
+def held_back() -> ColumnElement[bool]:
+    """A target before its start that no admin has confirmed: not overdue by its dates.
+    Never NULL, so it can be negated."""
+    return (
+        Action.due_date.is_not(None)
+        & Action.start_date.is_not(None)
+        & (Action.due_date < Action.start_date)
+        & Action.dates_confirmed.is_(False)
+    )
+
+
 def is_risky(as_of: date) -> ColumnElement[bool]:
     """An open action reported Red or past its target date: what puts the actions that
     depend on it at risk."""
@@ -62,11 +73,7 @@ def is_risky(as_of: date) -> ColumnElement[bool]:
             and_(
                 Action.due_date < as_of,
                 Action.recurrence == "",
-                or_(
-                    Action.start_date.is_(None),
-                    Action.due_date >= Action.start_date,
-                    Action.dates_confirmed.is_(True),
-                ),
+                ~held_back(),
             ),
         )
     )
