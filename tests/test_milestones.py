@@ -11,6 +11,7 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
+import icalendar
 import pytest
 import yaml
 from hypothesis import given
@@ -18,6 +19,7 @@ from hypothesis import strategies as st
 
 from tests.conftest import SEED, Cli
 from tests.smtp_server import SmtpServer
+from tests.test_board import small_plan
 from tests.test_remind import for_recipient, html_part, text_part, use_smtp
 from worker.plan.dates import Recurrence
 from worker.plan.due import read_action_dates
@@ -217,6 +219,13 @@ def test_each_milestone_is_shown_on_its_own_with_its_date_as_written(
             "March 2013 (as written)" in text
         )
         assert "Milestone 1 of 2: 9th June 2012" in html
+        # Its calendar file holds the milestone's own day.
+        calendar = next(
+            p for p in messages[0].iter_attachments() if p.get_filename() == "deadlines.ics"
+        )
+        events = icalendar.Calendar.from_ical(calendar.get_content()).walk("VEVENT")
+        days = {e.decoded("DTSTART") for e in events if str(e["SUMMARY"]).startswith("WS3-09")}
+        assert days == {date(2012, 6, 9)}
         # WS3-05's six items, three dates: shown apart, each once.
         ws3_05 = [text_part(r.message) for r in server.received if "WS3-05" in text_part(r.message)]
         assert ws3_05
@@ -275,3 +284,23 @@ def test_confirming_an_unknown_action_is_refused(cli: Cli) -> None:
     )
     assert result.exit_code != 0
     assert "no action 'WS99-01'" in result.output
+
+
+def test_a_held_target_puts_no_dependant_at_risk(cli: Cli, tmp_path: Path) -> None:
+    # WS2-01 (due 30 November 2012) depends on WS1 KD1, WS1-01: here due April 2012, before
+    # its May 2012 start, so held back rather than overdue.
+    path = small_plan(tmp_path)
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data["work_streams"][0]["actions"][0]["target"] = "April 2012"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    cli("plan", "import", str(path))
+    with SmtpServer("plain") as server:
+        use_smtp(cli, server)
+        cli("remind", "--as-of", "2012-11-16")  # 14 days before WS2-01's target
+        (message,) = for_recipient(server, "audit-manager@example.org")
+        assert "WS2-01" in text_part(message)
+        assert "At risk" not in text_part(message)
+        cli("status", "set", "WS1-01", "--confirm-date", "--note", "right", "--by", "Admin")
+        cli("remind", "--as-of", "2012-11-23")  # 7 days before
+        confirmed = text_part(for_recipient(server, "audit-manager@example.org")[-1])
+        assert "At risk: depends on WS1-01 (Red or overdue)" in confirmed.split("WS2-01 —")[1]
