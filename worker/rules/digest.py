@@ -102,7 +102,7 @@ class Item(LedgerEntry):
 
     @property
     def targets(self) -> tuple[str, ...]:
-        """The target cell's items as written, each once: several are shown one a line."""
+        """The target cell's items as written, each once, so several are shown apart."""
         return target_items(self.target_text)
 
     @property
