@@ -8,7 +8,7 @@ and target dates written the ways the real plan writes them ("30 September 2012"
 
 Rows go straight into a migrated database, set-based: PostgreSQL COPY through psycopg, or
 SQLAlchemy Core executemany in chunks elsewhere; no ORM objects. Dates are read with
-`worker.plan.due.read_action_dates`, once per distinct text pair (there are few). The same
+`worker.store.plan_dates.date_values`, once per distinct text pair (there are few). The same
 plan can be written as CSV in the import format (`planworker plan import`), and a contacts
 directory (TOML) that covers its roles.
 
@@ -51,8 +51,8 @@ from worker.models import (  # noqa: E402
     WorkStream,
     table_of,
 )
-from worker.plan.due import read_action_dates  # noqa: E402
 from worker.plan.leads import role_key  # noqa: E402
+from worker.store.plan_dates import date_values  # noqa: E402
 
 PLANS = table_of(Plan)
 PHASES = table_of(Phase)
@@ -594,14 +594,8 @@ def synth_actions(spec: Spec, plan_number: int, size: int, people: People) -> It
 
 @lru_cache(maxsize=4096)
 def _dates(start: str, target: str, month_day: str) -> dict[str, Any]:
-    read = read_action_dates(start, target, month_day)  # type: ignore[arg-type]
-    return {
-        "start_date": read.start,
-        "due_date": read.due,
-        "due_precision": read.precision,
-        "recurrence": str(read.recurrence) if read.recurrence else "",
-        "dates_readable": read.readable,
-    }
+    # The columns an import writes (milestones' first_due_date included).
+    return date_values(start, target, month_day)  # type: ignore[arg-type]
 
 
 # --- writing to the database -----------------------------------------------------------------

@@ -153,10 +153,13 @@ def plan_check(app: App, plan_slug: str | None, strict: bool, as_json: bool) -> 
     from worker.plan.check import check_plan
     from worker.plan.report import render_check
     from worker.store.plan import load_plan
+    from worker.store.status import confirmed_refs
 
     with app.session() as session:
-        doc = load_plan(session, app.plan(session, plan_slug))
-    report = check_plan(doc, app.directory(), app.settings.dates.month_day)
+        found = app.plan(session, plan_slug)
+        doc = load_plan(session, found)
+        confirmed = confirmed_refs(session, found.id)
+    report = check_plan(doc, app.directory(), app.settings.dates.month_day, confirmed)
     if as_json:
         print_json({"plan": doc.info.slug, **report.as_json()})
     else:

@@ -34,6 +34,11 @@ def status() -> None:
 @click.option("--note", required=True, help="What happened: recorded in the history.")
 @click.option("--by", required=True, help="Who reports it.")
 @click.option("--no-alert", is_flag=True, help="Do not send the Red alert now.")
+@click.option(
+    "--confirm-date",
+    is_flag=True,
+    help="The target date is right as written, though it is before the start date.",
+)
 @as_of_option
 @plan_option
 @click.pass_obj
@@ -45,17 +50,20 @@ def status_set(
     note: str,
     by: str,
     no_alert: bool,
+    confirm_date: bool,
     as_of: datetime | None,
     plan_slug: str | None,
 ) -> None:
     """Record a progress update for one action (ACTION_ID as in the plan, e.g. WS1-01).
 
     If it leaves the action Red, its strategic lead and the board are told at once (unless
-    --no-alert; the daily escalation job would tell them anyway).
+    --no-alert; the daily escalation job would tell them anyway). --confirm-date releases a
+    target that reads as before its start (held back from overdue reminders and Red until
+    then, see `plan check`); the note says why, in the history.
     """
     from worker.errors import PlanworkerError
     from worker.plan.data import parse_rag, parse_state
-    from worker.store.status import StatusUpdate, apply_updates
+    from worker.store.status import StatusUpdate, apply_updates, confirm_dates
 
     try:
         parsed_rag = parse_rag(rag) if rag else None
@@ -75,8 +83,12 @@ def status_set(
             changed_at(as_of, today, plan.timezone),
             "cli",
         )
+        if confirm_date and not confirm_dates(session, plan.id, update.ref):
+            raise PlanworkerError(f"no action {update.ref!r} in this plan")
         result = apply_updates(session, plan.id, [update], ["command line"], "status set")
         session.commit()
+    if confirm_date:
+        click.echo(f"{action_id}: target date confirmed as written")
     click.echo(f"{action_id}: " + ("recorded" if result.changed else "no change (same as now)"))
     if result.changed and not no_alert:
         alert_after(app, plan_slug, as_of, result.refs or [])

@@ -26,6 +26,7 @@ from worker.mail.exception_context import exception_context
 from worker.mail.filters import longdate
 from worker.mail.headers import one_line
 from worker.mail.templating import Rendered, one_line_ending, render_email, render_template
+from worker.plan.split import show_dates
 from worker.rules.board import BoardDigest
 
 TEMPLATE = "digest"
@@ -199,7 +200,7 @@ def _csv_row(digest: BoardDigest, a: ActionLine) -> list[str]:
         v.ref,
         a.what,
         a.leads,
-        v.target_text,
+        show_dates(v.target_text),
         v.due.isoformat() if v.due else "",
         str(v.days_overdue),
         rag_word(v.reported),

@@ -13,6 +13,7 @@ from typing import Literal
 
 from worker.mail.filters import longdate, plural, shorten
 from worker.mail.headers import one_line
+from worker.plan.split import show_dates
 from worker.rules.board import (
     CHANGE_KINDS,
     BoardDigest,
@@ -190,7 +191,7 @@ def headline(digest: BoardDigest) -> str:
 
 
 def _target(view: RagView) -> str:
-    written = one_line(view.target_text) or "no target date"
+    written = show_dates(view.target_text) or "no target date"  # several items kept apart
     if view.due is None:
         return f"{written} (as written); no date could be read from it"
     return f"{written} (as written), read as {longdate(view.due)}"

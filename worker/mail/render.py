@@ -48,7 +48,12 @@ def _event_uid(digest: Digest, item: Item, domain: str) -> str:
     # ledger key also holds the threshold and the due date, so a UID made from it would add a
     # second event at the 7-day reminder after the 14-day one, and leave the old date behind
     # when a target moves; with this one, re-imports update the same event.
-    return f"{hex_id(f'{digest.recipient.email}|{item.action_id}|{item.kind}')}@{domain}"
+    # Each milestone of a target cell with several dates is an event of its own.
+    milestone = item.milestone.partition(":")[0]
+    name = f"{digest.recipient.email}|{item.action_id}|{item.kind}" + (
+        f"|{milestone}" if milestone else ""
+    )
+    return f"{hex_id(name)}@{domain}"
 
 
 def _event_description(item: Item) -> str:
@@ -56,7 +61,8 @@ def _event_description(item: Item) -> str:
     hint = read_as(item)
     lines = [
         f"Action: {one_line(item.action_text)}",
-        f"Target date as written: {one_line(item.target_text)}",
+        f"Target date as written: {'; '.join(item.targets)}",
+        *([item.milestone] if item.milestone else []),
         f"{'Review date' if item.kind == 'review' else 'Read as'}: {longdate(item.due)}"
         + (f" ({hint})" if hint else ""),
         f"Work stream {item.work_stream_number}: {one_line(item.work_stream_title)}",

@@ -70,6 +70,12 @@ def _date_findings(action: ActionData, dates: ActionDates) -> Iterable[Finding]:
 
 
 def _before_start(action: ActionData, dates: ActionDates) -> Iterable[Finding]:
+    held = (
+        "; held back from overdue reminders and Red until it is corrected in the plan or "
+        f"confirmed with `planworker status set {action.ref} --confirm-date`"
+        if dates.before_start
+        else ""
+    )
     if len(dates.starts) == len(dates.targets):
         pairs = list(zip(dates.starts, dates.targets, strict=True))
     elif dates.start and dates.due:
@@ -86,7 +92,7 @@ def _before_start(action: ActionData, dates: ActionDates) -> Iterable[Finding]:
             yield Finding(
                 "target_before_start",
                 action.ref,
-                f"target {_fmt(target)} is before start {_fmt(start)}",
+                f"target {_fmt(target)} is before start {_fmt(start)}{held}",
                 action.work_stream,
             )
 
@@ -185,21 +191,37 @@ def _row_notes(doc: PlanDoc, month_day: MonthDay) -> Iterable[Finding]:
             dates = read_action_dates(first.start, first.target, month_day)
             due = f"{dates.due:%d %b %Y}" if dates.due else "no date"
             leads = len(first.lead_roles)
+            milestones = (
+                f", with a milestone reminded on each of its {len(dates.milestones)} dates"
+                if dates.milestones
+                else ""
+            )
             yield Finding(
                 "row_whole",
                 row_ref,
                 f"{shape.describe()}: one action due on its "
-                f"latest target date, {due}; all {leads} lead role(s) reminded",
+                f"latest target date, {due}{milestones}; all {leads} lead role(s) reminded",
                 first.work_stream,
             )
 
 
-def check_plan(doc: PlanDoc, directory: Directory, month_day: MonthDay) -> Report:
+def check_plan(
+    doc: PlanDoc,
+    directory: Directory,
+    month_day: MonthDay,
+    confirmed: frozenset[str] = frozenset(),
+) -> Report:
+    """The findings and row notes; `confirmed`: refs whose dates an admin has confirmed, so
+    a target before their start is no longer a finding."""
     findings: list[Finding] = []
     for action in doc.actions:
         findings += _lead_findings(action)
-        findings += _date_findings(
-            action, read_action_dates(action.start, action.target, month_day)
+        findings += (
+            f
+            for f in _date_findings(
+                action, read_action_dates(action.start, action.target, month_day)
+            )
+            if not (f.kind == "target_before_start" and action.ref in confirmed)
         )
     findings += _contact_findings(doc, directory)
     findings += _dependency_findings(doc)

@@ -48,7 +48,8 @@ def plan_summary(
         entry = streams[action.work_stream]
         entry["actions"] += 1
         if dates.due:
-            entry["first_due"] = min(filter(None, (entry["first_due"], dates.due)))
+            earliest = dates.first_due or dates.due  # a milestone comes before its target
+            entry["first_due"] = min(filter(None, (entry["first_due"], earliest)))
             entry["last_due"] = max(filter(None, (entry["last_due"], dates.due)))
     return {
         "plan": {

@@ -134,6 +134,16 @@ def date_items(text: str) -> tuple[str, ...]:
     return tuple(line.strip() for line in text.splitlines() if line.strip())
 
 
+def target_items(text: str) -> tuple[str, ...]:
+    """A date cell's items for display: one per line, each written once, on one line."""
+    return tuple(dict.fromkeys(" ".join(item.split()) for item in date_items(text)))
+
+
+def show_dates(text: str) -> str:
+    """A date cell on one line with its items kept apart: "10th July 2012; May 2012"."""
+    return "; ".join(target_items(text))
+
+
 def action_shape(action: ActionData) -> Shape:
     """The item counts of a stored action, for showing rows that were kept whole."""
     counts = _counts(

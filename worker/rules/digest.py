@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Literal
 
+from worker.plan.split import target_items
+
 # The sections of a lead's message, in the order they are shown. The last two appear only in
 # the plan administrator's message: actions that reached no lead ("no one to remind"), and
 # reminders the mail server refused ("not delivered").
@@ -94,6 +96,14 @@ class Item(LedgerEntry):
     disagreement: str = ""  # "reported Green, overdue by 12 days" when they disagree
     latest_note: str = ""
     at_risk_from: tuple[str, ...] = ()  # refs of dependencies that are Red or overdue
+    # "Milestone 1 of 2: 9th June 2012" when the target cell holds several dated items and
+    # this item is about one of them (its own date is `due`); "" otherwise.
+    milestone: str = ""
+
+    @property
+    def targets(self) -> tuple[str, ...]:
+        """The target cell's items as written, each once, so several are shown apart."""
+        return target_items(self.target_text)
 
     @property
     def others(self) -> tuple[str, ...]:

@@ -83,7 +83,7 @@ def _grace_ends(told: date, policy: EscalationPolicy, days: WorkingDays) -> date
 
 def turned_red_on(action: ActionFacts, rag: RagPolicy) -> date | None:
     """The day the dates alone made the action Red (the day after its allowed slippage)."""
-    if action.due is None or action.recurrence is not None:
+    if action.due is None or action.recurrence is not None or action.held:
         return None
     return action.due + timedelta(days=rag.red_after_overdue_days + 1)
 

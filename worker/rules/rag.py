@@ -9,6 +9,8 @@ tune in `[rag]`:
    decision: its dates say nothing while it lasts, and its reported RAG stands);
 2. past the target date and not completed (one-off actions only: recurring ones have no
    end) -> Red when overdue by more than `red_after_overdue_days` (default 0), else Amber;
+   not while its target reads as before its start and no admin has confirmed it (`held`):
+   such dates are likely a slip, so the dates alone then say nothing of it;
 3. opt-in, off by default: not started although its start date has passed -> Amber
    (`amber_when_start_passed`); not completed with the target within `amber_within_days`
    days -> Amber (0: never);
@@ -54,6 +56,7 @@ class Progress:
     due: date | None
     start: date | None
     recurring: bool
+    held: bool = False  # target before start, not confirmed: not overdue by its dates
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +85,8 @@ def _derive(progress: Progress, policy: RagPolicy, as_of: date) -> tuple[RagName
         return "none", "on hold", 0
     due, start = progress.due, progress.start
     if due is not None and as_of > due and not progress.recurring:
+        if progress.held:
+            return "none", "target before its start date: held until confirmed", 0
         late = (as_of - due).days
         colour: RagName = "red" if late > policy.red_after_overdue_days else "amber"
         return colour, f"overdue by {_days(late)}", late

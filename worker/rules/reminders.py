@@ -15,6 +15,7 @@ from typing import Literal, cast
 
 from worker.contacts import Directory
 from worker.plan.dates import Recurrence
+from worker.plan.due import Milestone
 from worker.rules.board import RagName
 from worker.rules.digest import SECTIONS, Contact, Digest, Item, Kind, Recipient, Section
 from worker.rules.rag import Progress, RagPolicy, assess
@@ -51,6 +52,11 @@ class Schedule:
     recurrence: Recurrence | None
     state: str
     leads: tuple[str, ...]
+    # The dated items of a target cell holding several (the final target's last); the
+    # first pass needs them: each milestone is reminded on its own.
+    milestones: tuple[Milestone, ...] = ()
+    # Target before start, not confirmed by an admin: held back from overdue and Red.
+    held: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -79,7 +85,9 @@ class ActionFacts(Schedule):
 
     def progress(self) -> Progress:
         reported = cast(RagName, self.rag or "none")
-        return Progress(reported, self.state, self.due, self.start, self.recurrence is not None)
+        return Progress(
+            reported, self.state, self.due, self.start, self.recurrence is not None, self.held
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,7 +149,8 @@ class ItemMaker:
             due=due,
             key_date=stage.due if stage.due != due else None,
             target_text=action.target_text,
-            precision=action.precision,
+            precision=stage.milestone.precision if stage.milestone else action.precision,
+            milestone=stage.milestone.label if stage.milestone else "",
             rag=action.rag,
             state=action.state,
             via=via,
@@ -170,7 +179,7 @@ def stage_of(
 ) -> Stage | None:
     if action.state in NOT_REMINDED:
         return None
-    dates = ActionDates(action.due, action.start, action.recurrence)
+    dates = ActionDates(action.due, action.start, action.recurrence, action.milestones, action.held)
     return active_stage(dates, policy, days, as_of)
 
 
@@ -315,7 +324,12 @@ def undelivered_items(
         # command's exit status report those.
         if action is None or refusal.recipient.lower() == admin.email.lower():
             continue
-        stage = Stage(refusal.kind, refusal.threshold, refusal.due, refusal.due)
+        # A refused milestone reminder is shown as that milestone's.
+        milestone = next(
+            (m for m in action.milestones if m.due == refusal.due and refusal.kind != "review"),
+            None,
+        )
+        stage = Stage(refusal.kind, refusal.threshold, refusal.due, refusal.due, milestone)
         key = item_key(admin.email, action.id, stage) + f"|undelivered|{refusal.recipient.lower()}"
         item = maker.item(
             action,

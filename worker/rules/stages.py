@@ -12,6 +12,12 @@ on which it first goes out (`fire`):
   stages: after D they have review stages on their cycle (the text's, else the policy's
   default), each on the working day on or before its date. With no target date the cycle
   runs from the start date, first review one cycle after it.
+- milestones (a target cell with several dates): each earlier milestone has its own
+  upcoming stages (the `before_days` thresholds and the day itself), never overdue ones:
+  only the final target makes an action overdue. Of all the stages that have fired, the
+  latest wins (the nearest date on a tie), so each milestone is reminded on its own days.
+- a target before its start date, not yet confirmed by an admin (`held`), has no overdue
+  stages: the dates are likely a slip, and the lead should not be told it is overdue.
 
 The reminder rules are level-triggered: on a run's date the *active* stage is the last one
 whose `fire` day has come. A stage missed while the worker was down is therefore sent on the
@@ -21,10 +27,11 @@ next run, and only the latest missed one, never a flood of stale ones.
 from __future__ import annotations
 
 import calendar
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 
 from worker.plan.dates import Recurrence
+from worker.plan.due import Milestone
 from worker.rules.digest import Kind
 from worker.rules.workdays import WorkingDays
 
@@ -64,21 +71,27 @@ class ActionDates:
     due: date | None
     start: date | None
     recurrence: Recurrence | None
+    milestones: tuple[Milestone, ...] = ()  # all of them, the final target's last
+    held: bool = False  # target before start, not confirmed: never overdue
 
 
 @dataclass(frozen=True, slots=True)
 class Stage:
     kind: Kind
     threshold: int  # days before D (upcoming), days after D (overdue), cycle number (review)
-    due: date  # the target date, or this review's date
+    due: date  # the target date (or milestone's), or this review's date
     fire: date  # the working day on which this stage first goes out
+    milestone: Milestone | None = None  # which of several dated items it is about
 
     def rule(self, policy: ReminderPolicy) -> str:
         """Why this stage is sent, in words for the reader and the ledger."""
         if self.kind == "upcoming":
+            what = "the target date"
+            if self.milestone is not None and self.milestone.number < self.milestone.count:
+                what = self.milestone.label.replace("Milestone", "milestone", 1)
             if self.threshold == 0:
-                return "on the target date"
-            return f"{_days(self.threshold)} before the target date"
+                return f"on {what}"
+            return f"{_days(self.threshold)} before {what}"
         if self.kind == "overdue":
             every = _every(policy, self.threshold)
             return (
@@ -112,13 +125,40 @@ def active_stage(
     """The stage due on `as_of`, or None. Nothing is due on a day that is not a working day."""
     if not days.is_working(as_of):
         return None
+    final = _final_stage(action, policy, days, as_of)
+    if not action.milestones:
+        return final
+    if final is not None and final.due == action.milestones[-1].due and final.kind != "review":
+        final = replace(final, milestone=action.milestones[-1])
+    stages = [s for s in (_milestone_stage(action, policy, days, as_of), final) if s is not None]
+    # The latest to fire wins, the nearest date on a tie: each milestone gets its own days.
+    return max(stages, key=lambda s: (s.fire, -s.due.toordinal()), default=None)
+
+
+def _final_stage(
+    action: ActionDates, policy: ReminderPolicy, days: WorkingDays, as_of: date
+) -> Stage | None:
     if action.recurrence is not None:
         return _recurring(action, action.recurrence, policy, days, as_of)
     if action.due is None:
         return None
     if as_of > action.due:
-        return _overdue(action.due, policy, days, as_of)
+        return None if action.held else _overdue(action.due, policy, days, as_of)
     return _upcoming(action.due, policy.upcoming, days, as_of)
+
+
+def _milestone_stage(
+    action: ActionDates, policy: ReminderPolicy, days: WorkingDays, as_of: date
+) -> Stage | None:
+    """The latest upcoming stage of an earlier milestone not yet past, if one has fired."""
+    fired = []
+    for milestone in action.milestones[:-1]:
+        if milestone.due < as_of:
+            continue
+        stage = _upcoming(milestone.due, policy.upcoming, days, as_of)
+        if stage is not None:
+            fired.append(replace(stage, milestone=milestone))
+    return max(fired, key=lambda s: (s.fire, -s.due.toordinal()), default=None)
 
 
 def _upcoming(

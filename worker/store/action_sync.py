@@ -33,6 +33,7 @@ TEXT_COLUMNS = (
     "target_text",
     "start_date",
     "due_date",
+    "first_due_date",
     "due_precision",
     "recurrence",
     "dates_readable",
@@ -171,6 +172,8 @@ def sync_chunk(
             new_actions.append(action)
             continue
         diff = {k: v for k, v in values.items() if old[k] != v}
+        if "due_date" in diff or "start_date" in diff:
+            diff["dates_confirmed"] = False  # a confirmed target-before-start is asked anew
         if diff or status:
             updates.append({"id": old["id"], **diff, **status})
         if diff and not old["archived"]:

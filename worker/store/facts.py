@@ -10,11 +10,12 @@ from datetime import date, timedelta
 from functools import lru_cache
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, func, or_, select
+from sqlalchemy import ColumnElement, case, func, or_, select
 from sqlalchemy.orm import Session
 
-from worker.models import Action, Message, Notification, WorkStream
+from worker.models import Action, Message, Notification, Plan, WorkStream
 from worker.plan.dates import Recurrence
+from worker.plan.due import Milestone, target_milestones
 from worker.rules.digest import Kind
 from worker.rules.reminders import NOT_REMINDED, ActionFacts, Refusal, Schedule
 from worker.store.action_links import of_actions, roles_by_action
@@ -23,6 +24,7 @@ from worker.store.status import (
     Note,
     RiskIndex,
     dependency_risks,
+    held_back,
     is_risky,
     kd_number,
     latest_notes,
@@ -53,7 +55,10 @@ class Scope:
         if self.within_days is None:
             return found
         window = as_of + timedelta(days=self.within_days + SLACK_DAYS)
-        return found & or_(Action.recurrence != "", Action.due_date <= window)
+        # An action with milestones is selected by its first too: each is reminded.
+        return found & or_(
+            Action.recurrence != "", Action.due_date <= window, Action.first_due_date <= window
+        )
 
 
 def of_ids(ids: Collection[int]) -> ColumnElement[bool]:
@@ -67,6 +72,23 @@ def plan_actions(plan_id: int) -> ColumnElement[bool]:
 
 # The stored recurrence texts are few ("", "ongoing", "every 2 months"...): read each once.
 _recurrence = lru_cache(maxsize=64)(Recurrence.parse)
+
+
+def _milestone_columns() -> tuple[ColumnElement[Any], ...]:
+    """The target text of the actions with milestones only (the others need not be read),
+    the month_day their dates were read with, and whether they are held back."""
+    has = Action.first_due_date.is_not(None)
+    text = case((has, Action.target_text), else_="")
+    plan_month_day = select(Plan.month_day).where(Plan.id == Action.plan_id).scalar_subquery()
+    month_day = case((has, plan_month_day), else_="end")
+    return text.label("milestone_text"), month_day.label("month_day"), held_back().label("held")
+
+
+@lru_cache(maxsize=1024)
+def _milestones(text: str, month_day: str) -> tuple[Milestone, ...]:
+    if not text:
+        return ()
+    return target_milestones(text, "start" if month_day == "start" else "end")
 
 
 def load_facts(
@@ -101,6 +123,7 @@ def load_facts(
             Action.state,
             WorkStream.phase,
             is_risky(as_of).label("risky"),
+            *_milestone_columns(),
         )
         .join(WorkStream, WorkStream.id == Action.work_stream_id)
         .where(condition)
@@ -137,6 +160,8 @@ def load_facts(
             phase=r.phase,
             at_risk_from=at_risk.get(r.id, ()),
             first_told=told_on.get(r.id),
+            milestones=_milestones(r.milestone_text, r.month_day),
+            held=bool(r.held),
             **_note_fields(notes.get(r.id)),
         )
         for r in rows
@@ -180,6 +205,7 @@ def load_schedule(session: Session, condition: ColumnElement[bool]) -> list[Sche
         Action.start_date,
         Action.recurrence,
         Action.state,
+        *_milestone_columns(),
     ).where(condition)
     rows = session.execute(query).all()
     leads = roles_by_action(session, [r.id for r in rows])
@@ -192,6 +218,8 @@ def load_schedule(session: Session, condition: ColumnElement[bool]) -> list[Sche
             recurrence=_recurrence(r.recurrence),
             state=r.state,
             leads=tuple(leads.get(r.id, ())),
+            milestones=_milestones(r.milestone_text, r.month_day),
+            held=bool(r.held),
         )
         for r in rows
     ]

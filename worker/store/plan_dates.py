@@ -1,7 +1,8 @@
 """The date columns planworker reads from an action's start and target texts.
 
 They are read with the plan's dates.month_day setting, on import and again whenever that
-setting changes.
+setting changes. `first_due_date` is the earliest milestone of a target cell that holds
+several dates: the reminder run selects an action by it as well as by its final target.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from worker.store.action_links import chunks
 DATE_COLUMNS = (
     Action.start_date,
     Action.due_date,
+    Action.first_due_date,
     Action.due_precision,
     Action.recurrence,
     Action.dates_readable,
@@ -31,6 +33,7 @@ def date_values(start_text: str, target_text: str, month_day: MonthDay) -> dict[
     return {
         "start_date": dates.start,
         "due_date": dates.due,
+        "first_due_date": dates.first_due,
         "due_precision": dates.precision,
         "recurrence": str(dates.recurrence) if dates.recurrence else "",
         "dates_readable": dates.readable,

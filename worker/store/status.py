@@ -50,13 +50,32 @@ def latest_notes(session: Session, actions: Actions) -> dict[int, Note]:
     return notes
 
 
+def held_back() -> ColumnElement[bool]:
+    """A target before its start that no admin has confirmed: not overdue by its dates.
+    Never NULL, so it can be negated."""
+    return (
+        Action.due_date.is_not(None)
+        & Action.start_date.is_not(None)
+        & (Action.due_date < Action.start_date)
+        & Action.dates_confirmed.is_(False)
+    )
+
+
 def is_risky(as_of: date) -> ColumnElement[bool]:
     """An open action reported Red or past its target date: what puts the actions that
     depend on it at risk."""
     return (
         Action.archived.is_(False)
         & Action.state.not_in(["completed", "dropped"])
-        & or_(Action.rag == Rag.RED.value, and_(Action.due_date < as_of, Action.recurrence == ""))
+        & or_(
+            Action.rag == Rag.RED.value,
+            # A target before its start, not yet confirmed, is not overdue by its dates.
+            and_(
+                Action.due_date < as_of,
+                Action.recurrence == "",
+                ~held_back(),
+            ),
+        )
     )
 
 
@@ -287,6 +306,23 @@ def apply_updates(
     if history:
         session.execute(insert(StatusChange), history)
     return result
+
+
+def confirm_dates(session: Session, plan_id: int, ref: str) -> bool:
+    """Mark an action's dates as confirmed by an admin (`status set --confirm-date`): a
+    target before its start is then taken as written. False when there is no such action."""
+    found = session.execute(
+        update(Action)
+        .where(Action.plan_id == plan_id, Action.ref == ref, Action.archived.is_(False))
+        .values(dates_confirmed=True)
+    )
+    return bool(getattr(found, "rowcount", 0))
+
+
+def confirmed_refs(session: Session, plan_id: int) -> frozenset[str]:
+    """The actions whose dates an admin has confirmed (`plan check` no longer lists them)."""
+    query = select(Action.ref).where(Action.plan_id == plan_id, Action.dates_confirmed.is_(True))
+    return frozenset(session.scalars(query))
 
 
 def history(session: Session, plan_id: int, ref: str) -> list[StatusChange]:
