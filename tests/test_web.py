@@ -25,7 +25,7 @@ from typing import Any
 import pytest
 import uvicorn
 
-from tests.conftest import CONTACTS, SEED, Cli
+from tests.conftest import SEED, Cli
 from worker.cli.app import App
 from worker.web.app import create_app
 from worker.web.links import LEAD, sign
@@ -289,3 +289,16 @@ def test_a_lead_reports_amber_from_the_page_in_a_real_browser(served: Served) ->
     changes = served.history(OWN)
     assert [(c["by"], c["source"], c["rag"][1]) for c in changes] == [(LEAD_NAME, "web", "amber")]
     assert changes[0]["note"] == "Audit moved to August: auditor off sick"
+
+
+def test_the_compose_example_serves_the_page_beside_the_service() -> None:
+    import yaml
+
+    compose_file = Path(__file__).resolve().parents[1] / "docs" / "docker-compose.yml"
+    compose = yaml.safe_load(compose_file.read_text(encoding="utf-8"))
+    web = compose["services"]["planworker-web"]
+    assert web["command"][:2] == ["planworker", "web"]
+    key_file = web["environment"]["PLANWORKER_WEB__SECRET_KEY_FILE"]
+    assert key_file == "/run/secrets/web_key" and "web_key" in web["secrets"]
+    assert "web_key" in compose["secrets"]
+    assert "/health" in " ".join(web["healthcheck"]["test"])
