@@ -19,14 +19,16 @@ import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from email import message_from_bytes, policy
 from pathlib import Path
 from typing import Any
 
 import pytest
 import uvicorn
 
-from tests.conftest import SEED, Cli
+from tests.conftest import CONTACTS, SEED, Cli, seed_data
 from worker.cli.app import App
+from worker.contacts import load_directory
 from worker.web.app import create_app
 from worker.web.links import LEAD, sign
 
@@ -44,6 +46,7 @@ class Served:
     cli: Cli
     base_url: str
     key_file: Path
+    now: datetime | None = None  # the server's clock; None: the real time
 
     def link(self, email: str = LEAD_EMAIL) -> str:
         result = self.cli("web", "link", email)
@@ -86,8 +89,9 @@ def served(cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterato
     # The server reads its settings from the environment, as `planworker web` would.
     for name, value in cli.environment().items():
         monkeypatch.setenv(name, value)
-    config = uvicorn.Config(create_app(App(None)), log_config=None, access_log=False)
-    server = uvicorn.Server(config)
+    served = Served(cli, base_url, key_file)
+    site = create_app(App(None), clock=lambda: served.now or datetime.now(UTC))
+    server = uvicorn.Server(uvicorn.Config(site, log_config=None, access_log=False))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     deadline = time.monotonic() + 20
@@ -95,7 +99,7 @@ def served(cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterato
         assert time.monotonic() < deadline, "the web server did not start"
         time.sleep(0.05)
     try:
-        yield Served(cli, base_url, key_file)
+        yield served
     finally:
         server.should_exit = True
         thread.join(timeout=20)
@@ -161,6 +165,25 @@ def test_a_note_is_shown_as_text_never_as_markup(served: Served) -> None:
     _, page = fetch(link)
     assert "&lt;b&gt;done&lt;/b&gt; &amp; dusted" in page
     assert "<b>done</b>" not in page
+
+
+def test_a_red_report_alerts_the_strategic_lead_as_status_set_does(served: Served) -> None:
+    # WS1-02 (target 30 July 2012) was in its lead's reminder on the Monday; on the Tuesday
+    # the lead reports it Red on the page.
+    served.cli("remind", "--as-of", "2012-07-16")
+    before = set((served.cli.maildir / "new").iterdir())
+    served.now = datetime(2012, 7, 17, 9, tzinfo=UTC)
+    token = sign(KEY, 1, LEAD_EMAIL, LEAD, served.now)
+    status, _ = served.post(report(token, rag="red", note="The auditor has left"))
+    assert status == 200
+    strategic_lead = load_directory(CONTACTS).find(seed_data()["work_streams"][0]["strategic_lead"])
+    assert strategic_lead is not None
+    sent = [
+        message_from_bytes(path.read_bytes(), policy=policy.default)
+        for path in set((served.cli.maildir / "new").iterdir()) - before
+    ]
+    assert [m["To"].addresses[0].addr_spec for m in sent] == [strategic_lead.email]
+    assert OWN in sent[0]["Subject"] + str(sent[0])
 
 
 @pytest.mark.parametrize(

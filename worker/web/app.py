@@ -9,9 +9,9 @@ from templates/web/ (autoescaped), with no script and nothing from another site.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
@@ -140,7 +140,8 @@ class Site:
             claim = self.claim(plan, token, now)
             if isinstance(claim, HTMLResponse):
                 return claim
-            found = lead_page(session, plan.id, self.app.directory(), claim.email, now.date())
+            today = plan_day(plan, now)
+            found = lead_page(session, plan.id, self.app.directory(), claim.email, today)
             return self.lead(plan, found, token)
 
     def lead(
@@ -181,29 +182,35 @@ class Site:
                 )
                 return self.refused(403, "Not your action", reason)
             report = checked(ref, form)
+            today = plan_day(plan, now)
             if isinstance(report, str):
                 log.warning("lead report refused for %s: %s", ref, report)
-                page = lead_page(session, plan.id, directory, claim.email, now.date())
+                page = lead_page(session, plan.id, directory, claim.email, today)
                 return self.lead(plan, page, token, f"{ref}: {report}", 400)
             result = record(session, plan.id, routed, report, now)
-            page = lead_page(session, plan.id, directory, claim.email, now.date())
+            page = lead_page(session, plan.id, directory, claim.email, today)
         if result.changed:
             log.info("lead report recorded: %s by %s", ref, claim.email)
-            self.alert(result.refs or [])
+            self.alert(result.refs or [], now.astimezone(ZoneInfo(plan.timezone)))
             message = f"{ref}: recorded. Thank you."
         else:
             message = f"{ref}: nothing new to record (the same as already recorded)."
         return self.lead(plan, page, token, message)
 
-    def alert(self, refs: list[str]) -> None:
+    def alert(self, refs: list[str], now: datetime) -> None:
         """The same follow-up as `status set`: a Red report alerts its strategic lead now."""
         from worker.cli.jobs import alert_run
 
         try:
-            alert_run(self.app, None, refs)
+            alert_run(self.app, None, now, refs)
         except Exception:
             # The report is recorded; the daily escalation job tells them in any case.
             log.exception("the Red alert after a report on the web page failed")
+
+
+def plan_day(plan: Plan, now: datetime) -> date:
+    """Today's date in the plan's time zone."""
+    return now.astimezone(ZoneInfo(plan.timezone)).date()
 
 
 def checked(ref: str, form: Mapping[str, str]) -> Report | str:
@@ -245,9 +252,13 @@ def card(action: ActionFacts, zone: ZoneInfo) -> dict[str, Any]:
     }
 
 
-def create_app(app: App) -> Starlette:
-    """The web application over the command line's App; PlanworkerError (no key, no
-    database, no plan) before anything is served."""
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def create_app(app: App, clock: Callable[[], datetime] = utc_now) -> Starlette:
+    """The web application over the command line's App, its time read from `clock`;
+    PlanworkerError (no key, no database, no plan) before anything is served."""
     from worker.configure import template_folders
     from worker.db import session_factory
     from worker.mail.templating import make_environment
@@ -262,14 +273,11 @@ def create_app(app: App) -> Starlette:
         site.plan(session)  # no plan, or several and none chosen: say so now
     stylesheet = stylesheet_text(templates)
 
-    def utc_now() -> datetime:
-        return datetime.now(UTC)
-
     async def health(request: Request) -> Response:
         return await run_in_threadpool(site.health)
 
     async def show(request: Request) -> Response:
-        return await run_in_threadpool(site.show, request.path_params["token"], utc_now())
+        return await run_in_threadpool(site.show, request.path_params["token"], clock())
 
     async def submit(request: Request) -> Response:
         length = request.headers.get("content-length", "")
@@ -278,7 +286,7 @@ def create_app(app: App) -> Starlette:
             return site.refused(413, "Too long", "The form sent was too long to take.")
         form = await request.form(max_files=0, max_fields=20)
         fields = {k: v for k, v in form.items() if isinstance(v, str)}
-        return await run_in_threadpool(site.submit, fields, utc_now())
+        return await run_in_threadpool(site.submit, fields, clock())
 
     async def css(request: Request) -> Response:
         return Response(stylesheet, media_type="text/css")
