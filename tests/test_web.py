@@ -10,7 +10,10 @@ from __future__ import annotations
 import json
 import logging
 import os
+import signal
 import socket
+import subprocess
+import sys
 import threading
 import time
 import urllib.error
@@ -32,6 +35,7 @@ from worker.contacts import load_directory
 from worker.web.app import create_app
 from worker.web.links import LEAD, sign
 
+ROOT = Path(__file__).resolve().parents[1]
 LEAD_EMAIL = "head-of-qa@example.org"
 LEAD_NAME = "Head of QA"
 OWN = "WS1-02"  # routed to the Head of QA (seed plan, shipped contacts)
@@ -106,6 +110,12 @@ def served(cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterato
         sock.close()
 
 
+def ours(caplog: pytest.LogCaptureFixture) -> str:
+    """What planworker logged (the in-process server's uvicorn is not the one `planworker
+    web` configures: its access log is checked by the subprocess test below)."""
+    return "\n".join(r.getMessage() for r in caplog.records if r.name.startswith("planworker"))
+
+
 def report(token: str, ref: str = OWN, **fields: str) -> dict[str, str]:
     return {"token": token, "ref": ref, "rag": "amber", "note": "Audit slipped a week", **fields}
 
@@ -114,7 +124,10 @@ def test_health_answers_when_the_database_does(served: Served) -> None:
     assert fetch(f"{served.base_url}/health") == (200, "ok")
 
 
-def test_a_get_of_the_link_shows_the_leads_actions_and_records_nothing(served: Served) -> None:
+def test_a_get_of_the_link_shows_the_leads_actions_and_records_nothing(
+    served: Served, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
     link = served.link()
     assert link.startswith(f"{served.base_url}/lead/")
     before = served.history(OWN)
@@ -134,6 +147,7 @@ def test_a_get_of_the_link_shows_the_leads_actions_and_records_nothing(served: S
     assert headers["Referrer-Policy"] == "no-referrer"
     assert headers["Cache-Control"] == "no-store"
     assert served.history(OWN) == before == []
+    assert "GET /lead/… 200" in ours(caplog) and token_of(link) not in ours(caplog)
 
 
 def test_a_posted_report_is_recorded_once_by_the_lead_with_source_web(
@@ -156,7 +170,7 @@ def test_a_posted_report_is_recorded_once_by_the_lead_with_source_web(
     status, page = served.post(report(token, state="in progress"))  # resubmitted
     assert status == 200 and "nothing new to record" in page
     assert served.history(OWN) == changes
-    assert token not in caplog.text
+    assert token not in ours(caplog)
 
 
 def test_a_note_is_shown_as_text_never_as_markup(served: Served) -> None:
@@ -232,8 +246,8 @@ def test_an_action_not_routed_to_the_lead_is_refused(
     assert status == 403
     assert f"Action {NOT_OWN} is not one of the actions" in page and LEAD_EMAIL in page
     assert served.history(NOT_OWN) == []
-    assert f"{NOT_OWN} is not routed to {LEAD_EMAIL}" in caplog.text
-    assert token not in caplog.text
+    assert f"{NOT_OWN} is not routed to {LEAD_EMAIL}" in ours(caplog)
+    assert token not in ours(caplog)
 
 
 @pytest.mark.parametrize(
@@ -266,6 +280,47 @@ def test_web_link_needs_a_key_file_of_a_real_key(served: Served, tmp_path: Path)
     served.cli.env["PLANWORKER_WEB__SECRET_KEY_FILE"] = ""
     result = served.cli("web", "link", LEAD_EMAIL, ok=False)
     assert "PLANWORKER_WEB__SECRET_KEY_FILE" in result.output
+
+
+def test_planworker_web_serves_and_never_logs_a_token(served: Served, tmp_path: Path) -> None:
+    """The command itself, as the container runs it: its log has each request, no token."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()
+    env = {**os.environ, **served.cli.environment(), "PYTHONPATH": str(ROOT)}
+    log_file = tmp_path / "web.log"
+    with log_file.open("wb") as out:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "worker", "web", "--port", str(port)],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+            cwd=ROOT,
+        )
+        try:
+            base = f"http://127.0.0.1:{port}"
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    if fetch(f"{base}/health")[0] == 200:
+                        break
+                except OSError:
+                    pass
+                assert server.poll() is None, log_file.read_text()
+                assert time.monotonic() < deadline, "planworker web did not start"
+                time.sleep(0.1)
+            token = token_of(served.link())
+            assert fetch(f"{base}/lead/{token}")[0] == 200
+            data = urllib.parse.urlencode(report(token)).encode()
+            assert fetch(urllib.request.Request(f"{base}/lead", data=data))[0] == 200
+        finally:
+            server.send_signal(signal.SIGTERM)
+            server.wait(timeout=30)
+    logged = log_file.read_text(encoding="utf-8")
+    assert "GET /lead/… 200" in logged and "POST /lead 200" in logged
+    assert token not in logged
+    assert served.history(OWN)[-1]["source"] == "web"
 
 
 # --- in a real browser ---------------------------------------------------------------------

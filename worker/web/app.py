@@ -25,6 +25,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from worker.errors import PlanworkerError
+from worker.io.terminal import one_line
 from worker.mail.templating import render_template
 from worker.plan.data import parse_rag, parse_state
 from worker.rules.reminders import ActionFacts
@@ -79,7 +80,8 @@ class Headers:
 
 def redacted(path: str) -> str:
     """A request path fit for the log: a lead link's token replaced by "…"."""
-    return "/lead/…" if path.startswith("/lead/") else path
+    # Control characters (a %0A in the URL) are escaped: one request, one log line.
+    return "/lead/…" if path.startswith("/lead/") else one_line(path[:200])
 
 
 @dataclass
@@ -174,7 +176,9 @@ class Site:
             ref = form.get("ref", "").strip()
             routed = lead_routes(session, plan.id, directory, claim.email)
             if ref not in routed.refs:
-                log.warning("lead report refused: %s is not routed to %s", ref, claim.email)
+                log.warning(
+                    "lead report refused: %s is not routed to %s", one_line(ref[:100]), claim.email
+                )
                 reason = (
                     f"Action {ref or '(none named)'} is not one of the actions this plan's "
                     f"reminders go to {claim.email} for, so this link cannot update it. "
@@ -184,7 +188,7 @@ class Site:
             report = checked(ref, form)
             today = plan_day(plan, now)
             if isinstance(report, str):
-                log.warning("lead report refused for %s: %s", ref, report)
+                log.warning("lead report refused for %s: %s", one_line(ref[:100]), report)
                 page = lead_page(session, plan.id, directory, claim.email, today)
                 return self.lead(plan, page, token, f"{ref}: {report}", 400)
             result = record(session, plan.id, routed, report, now)
@@ -282,7 +286,9 @@ def create_app(app: App, clock: Callable[[], datetime] = utc_now) -> Starlette:
     async def submit(request: Request) -> Response:
         length = request.headers.get("content-length", "")
         if not length.isdigit() or int(length) > MAX_BODY:
-            log.warning("lead report refused: body of %s bytes", length or "unknown")
+            log.warning("lead report refused: body of %s bytes", one_line(length[:20]) or "unknown")
+            if not length:
+                return site.refused(411, "Length required", "The form was sent without its length.")
             return site.refused(413, "Too long", "The form sent was too long to take.")
         form = await request.form(max_files=0, max_fields=20)
         fields = {k: v for k, v in form.items() if isinstance(v, str)}
