@@ -285,7 +285,7 @@ def create_app(app: App, clock: Callable[[], datetime] = utc_now) -> Starlette:
 
     async def submit(request: Request) -> Response:
         length = request.headers.get("content-length", "")
-        if not length.isdigit() or int(length) > MAX_BODY:
+        if not (length.isascii() and length.isdigit()) or int(length) > MAX_BODY:
             log.warning("lead report refused: body of %s bytes", one_line(length[:20]) or "unknown")
             if not length:
                 return site.refused(411, "Length required", "The form was sent without its length.")
