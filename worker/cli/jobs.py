@@ -134,6 +134,17 @@ def alert_after(app: App, plan_slug: str | None, as_of: datetime | None, refs: l
         remind_job(app, "alert", RunOptions(as_of, False, plan_slug, False, only=refs))
 
 
+def alert_run(
+    app: App, plan_slug: str | None, as_of: datetime | None, refs: list[str]
+) -> JobResult | None:
+    """`alert_after` without printing, for the web page: the same Red alert job after a
+    change of progress; None when Red alerts are off."""
+    if not app.settings.escalation.red_alert:
+        return None
+    result, _ = run_job(app, "alert", RunOptions(as_of, False, plan_slug, True, only=refs))
+    return result
+
+
 @main.command()
 @run_options
 def remind(app: App, run: RunOptions) -> None:

@@ -25,6 +25,7 @@ from worker.settings.service import (
     ServiceSettings,
     check_cron,
 )
+from worker.settings.web import WebSettings
 
 __all__ = [
     "DEFAULT_SEND_DEADLINE",
@@ -42,6 +43,7 @@ __all__ = [
     "ServiceSettings",
     "Settings",
     "SmtpSettings",
+    "WebSettings",
     "check_cron",
     "config_path",
     "load_settings",

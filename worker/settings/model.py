@@ -17,6 +17,7 @@ from worker.settings.sections import (
     ReminderSettings,
 )
 from worker.settings.service import JobsSettings, ServiceSettings
+from worker.settings.web import WebSettings
 
 ENV_PREFIX = "PLANWORKER_"
 DEFAULT_SEND_DEADLINE = 180.0  # seconds; see SmtpSettings.deadline_seconds
@@ -50,6 +51,7 @@ class Settings(BaseSettings):
     service: ServiceSettings = Field(default_factory=ServiceSettings)
     mail: MailSettings = Field(default_factory=MailSettings)
     smtp: SmtpSettings = Field(default_factory=SmtpSettings)
+    web: WebSettings = Field(default_factory=WebSettings)
     _source: ConfigSource = PrivateAttr(default=ConfigSource(None, "not loaded from a file"))
 
     @property

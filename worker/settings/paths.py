@@ -16,6 +16,7 @@ _PATH_KEYS: tuple[tuple[str, ...], ...] = (
     ("mail", "maildir"),
     ("smtp", "ca_file"),
     ("smtp", "password_file"),
+    ("web", "secret_key_file"),
 )
 _DEFAULT_PATHS: dict[tuple[str, ...], str] = {
     ("database_url",): "sqlite:///var/planworker.db",

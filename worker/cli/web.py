@@ -1,0 +1,72 @@
+"""`planworker web`: serve the leads' page (docs/web.md), and print a lead's signed link."""
+
+from __future__ import annotations
+
+import click
+
+from worker.cli.app import App, CommandGroup, main, utc_now
+
+
+@main.group(cls=CommandGroup, invoke_without_command=True)
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8080, show_default=True, type=click.IntRange(1, 65535))
+@click.option(
+    "--forwarded-allow-ips",
+    default="127.0.0.1",
+    show_default=True,
+    metavar="IPS",
+    help="The proxies whose X-Forwarded-For/-Proto headers are believed (comma-separated, or *).",
+)
+@click.pass_context
+def web(ctx: click.Context, host: str, port: int, forwarded_allow_ips: str) -> None:
+    """Serve the page where leads report progress from their signed links, until
+    SIGTERM/SIGINT. Run it behind the council's HTTPS proxy (web.base_url)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    import uvicorn
+
+    from worker import logs
+    from worker.web.app import create_app
+
+    app: App = ctx.obj
+    logs.setup(app.settings.service.log_format)
+    site = create_app(app)
+    click.echo(f"planworker web: serving on http://{host}:{port}", err=True)
+    # No access log: it would write the path, and a lead's link carries its token there
+    # (the app logs each request with the token cut out).
+    uvicorn.run(
+        site,
+        host=host,
+        port=port,
+        access_log=False,
+        proxy_headers=True,
+        forwarded_allow_ips=forwarded_allow_ips,
+        log_config=None,
+        server_header=False,
+    )
+
+
+@web.command("link")
+@click.argument("email")
+@click.pass_obj
+def web_link(app: App, email: str) -> None:
+    """Print the signed link to EMAIL's page (their actions, and the form to report on
+    them), valid for web.link_days. For administrators: anyone holding it can report."""
+    from worker.errors import PlanworkerError
+    from worker.store.facts import load_schedule, plan_actions
+    from worker.web.access import routed_refs
+    from worker.web.links import LEAD, link, sign
+
+    settings = app.settings.web
+    if not settings.base_url:
+        raise PlanworkerError(
+            "web.base_url is not set: the public https:// address of `planworker web` "
+            "(PLANWORKER_WEB__BASE_URL)"
+        )
+    key = settings.secret_key()
+    with app.session() as session:
+        plan = app.plan(session, None)
+        routed = routed_refs(load_schedule(session, plan_actions(plan.id)), app.directory(), email)
+    if not routed.refs:
+        click.echo(f"warning: no action of this plan is routed to {routed.email}", err=True)
+    click.echo(link(settings.base_url, sign(key, plan.id, email, LEAD, utc_now())))

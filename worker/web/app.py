@@ -1,0 +1,318 @@
+"""The Starlette application of `planworker web`: a lead's page from a signed link, the form
+that records their report, and a health endpoint for the container.
+
+A GET never changes anything (mail scanners open every link before the person does); only
+the form's POST records, with the token in its body. Every page is rendered on the server
+from templates/web/ (autoescaped), with no script and nothing from another site.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+import jinja2
+from sqlalchemy import text
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, PlainTextResponse, Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from worker.errors import PlanworkerError
+from worker.io.terminal import one_line
+from worker.mail.templating import render_template
+from worker.plan.data import parse_rag, parse_state
+from worker.rules.reminders import ActionFacts
+from worker.web import links
+from worker.web.views import MAX_NOTE, LeadPage, Report, lead_page, lead_routes, record
+from worker.web.views import state_choices as _states
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session, sessionmaker
+
+    from worker.cli.app import App
+    from worker.models import Plan
+
+log = logging.getLogger("planworker.web")
+
+# The whole form is a few fields and a note of at most MAX_NOTE characters.
+MAX_BODY = 64 * 1024
+
+SECURITY_HEADERS: dict[str, str] = {
+    "Content-Security-Policy": (
+        "default-src 'none'; style-src 'self'; form-action 'self'; "
+        "frame-ancestors 'none'; base-uri 'none'"
+    ),
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+}
+
+
+class Headers:
+    """Adds the security headers to every response, and logs each request with the lead
+    page's token cut out of the path (uvicorn's own access log is off: it would log it)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                extra = [(k.lower().encode(), v.encode()) for k, v in SECURITY_HEADERS.items()]
+                message["headers"] = list(message.get("headers", [])) + extra
+                log.info("%s %s %s", scope["method"], redacted(scope["path"]), message["status"])
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+def redacted(path: str) -> str:
+    """A request path fit for the log: a lead link's token replaced by "…"."""
+    # Control characters (a %0A in the URL) are escaped: one request, one log line.
+    return "/lead/…" if path.startswith("/lead/") else one_line(path[:200])
+
+
+@dataclass
+class Site:
+    """What the pages need from the shell: the command line's App (settings, database,
+    contacts), the signing key and the templates. Built once when the server starts."""
+
+    app: App
+    key: str
+    templates: jinja2.Environment
+    sessions: sessionmaker[Session]
+
+    @property
+    def max_age(self) -> timedelta:
+        return timedelta(days=self.app.settings.web.link_days)
+
+    def plan(self, session: Session) -> Plan:
+        return self.app.plan(session, None)
+
+    def page(self, name: str, context: Mapping[str, Any], status: int = 200) -> HTMLResponse:
+        return HTMLResponse(render_template(self.templates, f"web/{name}", context), status)
+
+    def refused(self, status: int, title: str, reason: str) -> HTMLResponse:
+        return self.page("refused.html", {"title": title, "reason": reason}, status)
+
+    # --- the pages (run in a worker thread: they read and write the database) ---
+
+    def health(self) -> Response:
+        try:
+            with self.sessions() as session:
+                session.execute(text("SELECT 1"))
+        except Exception as exc:
+            log.error("health: the database does not answer: %s", type(exc).__name__)
+            return PlainTextResponse("database unreachable", 503)
+        return PlainTextResponse("ok")
+
+    def claim(self, plan: Plan, token: str, now: datetime) -> links.Claim | HTMLResponse:
+        """The token's claim, or the page refusing it (logged without the token)."""
+        try:
+            return links.read(
+                self.key,
+                token,
+                plan_id=plan.id,
+                purpose=links.LEAD,
+                max_age=self.max_age,
+                now=now,
+            )
+        except links.LinkRefused as exc:
+            log.warning("lead link refused: %s", exc.reason)
+            status = 410 if exc.reason == "expired" else 403
+            reason = links.EXPLAINED[exc.reason] + " Ask the plan administrator for a new link."
+            return self.refused(status, "This link cannot be used", reason)
+
+    def show(self, token: str, now: datetime) -> Response:
+        """GET /lead/{token}: the recipient's open actions. Reads only."""
+        with self.sessions() as session:
+            plan = self.plan(session)
+            claim = self.claim(plan, token, now)
+            if isinstance(claim, HTMLResponse):
+                return claim
+            today = plan_day(plan, now)
+            found = lead_page(session, plan.id, self.app.directory(), claim.email, today)
+            return self.lead(plan, found, token)
+
+    def lead(
+        self, plan: Plan, found: LeadPage, token: str, message: str = "", status: int = 200
+    ) -> HTMLResponse:
+        zone = ZoneInfo(plan.timezone)
+        context = {
+            "plan_title": plan.title,
+            "name": found.routed.name,
+            "email": found.routed.email,
+            "actions": [card(a, zone) for a in found.actions],
+            "token": token,
+            "message": message,
+            "error": status >= 400,
+            "rags": ["green", "amber", "red"],
+            "states": [s.value for s in _states()],
+            "max_note": MAX_NOTE,
+        }
+        return self.page("lead.html", context, status)
+
+    def submit(self, form: Mapping[str, str], now: datetime) -> Response:
+        """POST /lead: record one action's report, if the link allows it."""
+        with self.sessions() as session:
+            plan = self.plan(session)
+            token = form.get("token", "")
+            claim = self.claim(plan, token, now)
+            if isinstance(claim, HTMLResponse):
+                return claim
+            directory = self.app.directory()
+            ref = form.get("ref", "").strip()
+            routed = lead_routes(session, plan.id, directory, claim.email)
+            if ref not in routed.refs:
+                log.warning(
+                    "lead report refused: %s is not routed to %s", one_line(ref[:100]), claim.email
+                )
+                reason = (
+                    f"Action {ref or '(none named)'} is not one of the actions this plan's "
+                    f"reminders go to {claim.email} for, so this link cannot update it. "
+                    "Ask the plan administrator if it should be yours."
+                )
+                return self.refused(403, "Not your action", reason)
+            report = checked(ref, form)
+            today = plan_day(plan, now)
+            if isinstance(report, str):
+                log.warning("lead report refused for %s: %s", one_line(ref[:100]), report)
+                page = lead_page(session, plan.id, directory, claim.email, today)
+                return self.lead(plan, page, token, f"{ref}: {report}", 400)
+            result = record(session, plan.id, routed, report, now)
+            page = lead_page(session, plan.id, directory, claim.email, today)
+        if result.changed:
+            log.info("lead report recorded: %s by %s", ref, claim.email)
+            self.alert(result.refs or [], now.astimezone(ZoneInfo(plan.timezone)))
+            message = f"{ref}: recorded. Thank you."
+        else:
+            message = f"{ref}: nothing new to record (the same as already recorded)."
+        return self.lead(plan, page, token, message)
+
+    def alert(self, refs: list[str], now: datetime) -> None:
+        """The same follow-up as `status set`: a Red report alerts its strategic lead now."""
+        from worker.cli.jobs import alert_run
+
+        try:
+            alert_run(self.app, None, now, refs)
+        except Exception:
+            # The report is recorded; the daily escalation job tells them in any case.
+            log.exception("the Red alert after a report on the web page failed")
+
+
+def plan_day(plan: Plan, now: datetime) -> date:
+    """Today's date in the plan's time zone."""
+    return now.astimezone(ZoneInfo(plan.timezone)).date()
+
+
+def checked(ref: str, form: Mapping[str, str]) -> Report | str:
+    """The form's report for `ref`, or why it cannot be taken."""
+    note = form.get("note", "").strip()
+    if not note:
+        return "write a short note of what happened: it goes in the history the board reads."
+    if len(note) > MAX_NOTE:
+        return f"the note is {len(note):,} characters long; at most {MAX_NOTE:,} are kept."
+    offered = {s.value for s in _states()}
+    state_text = form.get("state", "").strip()
+    if state_text and state_text not in offered:
+        return f"choose a state from the list ({', '.join(sorted(offered))})."
+    try:
+        rag = parse_rag(form.get("rag", ""))
+        state = parse_state(state_text) if state_text else None
+    except ValueError as exc:
+        return str(exc)
+    return Report(ref, rag, state, note)
+
+
+def card(action: ActionFacts, zone: ZoneInfo) -> dict[str, Any]:
+    """One action as the page shows it: dates as the plan writes them."""
+    at = action.latest_note_at
+    if at is not None and at.tzinfo is None:
+        at = at.replace(tzinfo=UTC)  # SQLite gives back naive UTC
+    return {
+        "ref": action.ref,
+        # A row continuing the one above may leave the action cell empty: its description says it.
+        "text": action.action_text or action.description,
+        "work_stream": f"{action.work_stream_number}. {action.work_stream_title}",
+        "target": action.target_text,
+        "start": action.start.strftime("%-d %B %Y") if action.start else "",
+        "rag": action.rag or "",
+        "state": action.state,
+        "note": action.latest_note,
+        "note_by": action.latest_note_by,
+        "note_at": at.astimezone(zone).strftime("%-d %B %Y") if at else "",
+    }
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def create_app(app: App, clock: Callable[[], datetime] = utc_now) -> Starlette:
+    """The web application over the command line's App, its time read from `clock`;
+    PlanworkerError (no key, no database, no plan) before anything is served."""
+    from worker.configure import template_folders
+    from worker.db import session_factory
+    from worker.mail.templating import make_environment
+
+    settings = app.settings
+    key = settings.web.secret_key()
+    app.require_migrated()
+    app.directory()  # a broken contacts file stops start-up, not the first request
+    templates = make_environment(template_folders(settings))
+    site = Site(app, key, templates, session_factory(app.engine))
+    with site.sessions() as session:
+        site.plan(session)  # no plan, or several and none chosen: say so now
+    stylesheet = stylesheet_text(templates)
+
+    async def health(request: Request) -> Response:
+        return await run_in_threadpool(site.health)
+
+    async def show(request: Request) -> Response:
+        return await run_in_threadpool(site.show, request.path_params["token"], clock())
+
+    async def submit(request: Request) -> Response:
+        length = request.headers.get("content-length", "")
+        if not (length.isascii() and length.isdigit()) or int(length) > MAX_BODY:
+            log.warning("lead report refused: body of %s bytes", one_line(length[:20]) or "unknown")
+            if not length:
+                return site.refused(411, "Length required", "The form was sent without its length.")
+            return site.refused(413, "Too long", "The form sent was too long to take.")
+        form = await request.form(max_files=0, max_fields=20)
+        fields = {k: v for k, v in form.items() if isinstance(v, str)}
+        return await run_in_threadpool(site.submit, fields, clock())
+
+    async def css(request: Request) -> Response:
+        return Response(stylesheet, media_type="text/css")
+
+    routes = [
+        Route("/health", health),
+        Route("/lead/{token}", show, methods=["GET"]),
+        Route("/lead", submit, methods=["POST"]),
+        Route("/static/web.css", css),
+    ]
+    web = Starlette(routes=routes)
+    web.add_middleware(Headers)
+    return web
+
+
+def stylesheet_text(templates: jinja2.Environment) -> str:
+    """The page's stylesheet (templates/web/web.css; an admin's templates folder may
+    replace it), served from this site so the CSP needs no inline style."""
+    loader = templates.loader
+    if loader is None:
+        raise PlanworkerError("no templates loader")
+    source, _, _ = loader.get_source(templates, "web/web.css")
+    return source
