@@ -310,9 +310,9 @@ def test_two_worker_processes_on_postgresql_send_everything_once(
             "worker",
             "run",
             "--replay-from",
-            "2012-09-17",
+            "2012-09-24",
             "--replay-to",
-            "2012-10-05",
+            "2012-10-02",
         ]
         workers = [
             subprocess.Popen(command, env=worker_env(cli), cwd=ROOT, stdout=subprocess.DEVNULL)
@@ -330,7 +330,7 @@ def test_two_worker_processes_on_postgresql_send_everything_once(
     jobs = job_specs(Settings(), "Europe/London")
     engine_runs = Counter((j, p) for j, p, s in runs_of(postgres_url) if s == "succeeded")
     for name in ("remind", "escalate", "digest"):
-        for when in fire_times(jobs[name].trigger, at("2012-09-17"), at("2012-10-05", "23:59")):
+        for when in fire_times(jobs[name].trigger, at("2012-09-24"), at("2012-10-02", "23:59")):
             assert engine_runs[(name, when.astimezone(UTC))] == 1, (name, when)
 
 
