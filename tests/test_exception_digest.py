@@ -112,6 +112,7 @@ def test_a_week_when_every_action_needs_the_board_still_fits(tmp_path: Path) -> 
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # a year's replay: once is enough
 def test_a_board_member_gets_at_most_2000_action_entries_over_the_plan_year(cli: Cli) -> None:
     cli("plan", "import", str(SEED))
     timeline = run(cli, "simulate", "--from", "2012-05-01", "--to", "2013-12-31")
