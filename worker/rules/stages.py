@@ -13,6 +13,11 @@ on which it first goes out (`fire`):
   default), each on the working day on or before its date. With no target date the cycle
   runs from the start date, first review one cycle after it.
 
+- the start of an action: one notice to its lead on the working day on or before its start
+  date, while nothing else is due (a lead who is already being reminded of the target needs
+  no notice of the start). Level-triggered like the rest, but only for START_LATE_DAYS after
+  the start: a first run on an old plan does not announce actions that started months ago.
+
 The reminder rules are level-triggered: on a run's date the *active* stage is the last one
 whose `fire` day has come. A stage missed while the worker was down is therefore sent on the
 next run, and only the latest missed one, never a flood of stale ones.
@@ -27,6 +32,10 @@ from datetime import date, timedelta
 from worker.plan.dates import Recurrence
 from worker.rules.digest import Kind
 from worker.rules.workdays import WorkingDays
+
+# How long after its start date an action's start notice may still go (a run missed over a
+# long weekend catches up; a first run on an old plan announces nothing long started).
+START_LATE_DAYS = 7
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +94,10 @@ class Stage:
                 f"overdue: reminded every {_days(every)} until marked completed "
                 f"(the reminder due {_days(self.threshold)} after the target date)"
             )
+        if self.kind == "start":
+            return "the action starts: you are named as its lead"
+        if self.kind == "summary":
+            return "weekly summary of actions no lead can be reminded about, until each is fixed"
         return "review date of a recurring action" + (
             " (first review)" if self.threshold == 0 else f" (review {self.threshold + 1})"
         )
@@ -112,6 +125,13 @@ def active_stage(
     """The stage due on `as_of`, or None. Nothing is due on a day that is not a working day."""
     if not days.is_working(as_of):
         return None
+    found = _dated(action, policy, days, as_of)
+    return found if found is not None else _start(action.start, days, as_of)
+
+
+def _dated(
+    action: ActionDates, policy: ReminderPolicy, days: WorkingDays, as_of: date
+) -> Stage | None:
     if action.recurrence is not None:
         return _recurring(action, action.recurrence, policy, days, as_of)
     if action.due is None:
@@ -119,6 +139,17 @@ def active_stage(
     if as_of > action.due:
         return _overdue(action.due, policy, days, as_of)
     return _upcoming(action.due, policy.upcoming, days, as_of)
+
+
+def _start(start: date | None, days: WorkingDays, as_of: date) -> Stage | None:
+    """The start notice, from the working day on or before the start until START_LATE_DAYS
+    after it."""
+    if start is None:
+        return None
+    fire = days.on_or_before(start)
+    if fire <= as_of <= start + timedelta(days=START_LATE_DAYS):
+        return Stage("start", 0, start, fire)
+    return None
 
 
 def _upcoming(

@@ -17,6 +17,7 @@ from worker.models import Action, Message, Notification, WorkStream
 from worker.plan.dates import Recurrence
 from worker.rules.digest import Kind
 from worker.rules.reminders import CLOSED, ActionFacts, Refusal, Schedule
+from worker.rules.stages import START_LATE_DAYS
 from worker.store.action_links import of_actions, roles_by_action
 from worker.store.status import (
     GroupKey,
@@ -40,7 +41,8 @@ SLACK_DAYS = 10
 @dataclass(frozen=True, slots=True)
 class Scope:
     """Which open actions of a plan a job reads: all of them, or (`within_days`) only those
-    with a recurrence or a target date no later than that many days after the run's date."""
+    with a recurrence or a target date no later than that many days after the run's date,
+    with no target date (the weekly summary), or starting about now (the start notice)."""
 
     within_days: int | None = None
 
@@ -53,7 +55,13 @@ class Scope:
         if self.within_days is None:
             return found
         window = as_of + timedelta(days=self.within_days + SLACK_DAYS)
-        return found & or_(Action.recurrence != "", Action.due_date <= window)
+        started = as_of - timedelta(days=START_LATE_DAYS)
+        return found & or_(
+            Action.recurrence != "",
+            Action.due_date <= window,
+            Action.due_date.is_(None),
+            Action.start_date.between(started, window),
+        )
 
 
 def of_ids(ids: Collection[int]) -> ColumnElement[bool]:
@@ -173,14 +181,20 @@ def _note_fields(note: Note | None) -> dict[str, Any]:
 def load_schedule(session: Session, condition: ColumnElement[bool]) -> list[Schedule]:
     """The actions matching `condition` with only what says whether, and to whom, a
     reminder is due: dates, progress state and leads. Two queries."""
-    query = select(
-        Action.id,
-        Action.ref,
-        Action.due_date,
-        Action.start_date,
-        Action.recurrence,
-        Action.state,
-    ).where(condition)
+    query = (
+        select(
+            Action.id,
+            Action.ref,
+            Action.due_date,
+            Action.start_date,
+            Action.recurrence,
+            Action.state,
+            WorkStream.strategic_lead,
+            WorkStream.number,
+        )
+        .join(WorkStream, WorkStream.id == Action.work_stream_id)
+        .where(condition)
+    )
     rows = session.execute(query).all()
     leads = roles_by_action(session, [r.id for r in rows])
     return [
@@ -192,6 +206,8 @@ def load_schedule(session: Session, condition: ColumnElement[bool]) -> list[Sche
             recurrence=_recurrence(r.recurrence),
             state=r.state,
             leads=tuple(leads.get(r.id, ())),
+            strategic_lead=r.strategic_lead,
+            work_stream_number=r.number,
         )
         for r in rows
     ]
