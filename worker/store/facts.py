@@ -18,7 +18,7 @@ from worker.plan.dates import Recurrence
 from worker.rules.digest import Kind
 from worker.rules.reminders import CLOSED, ActionFacts, Refusal, Schedule
 from worker.rules.stages import START_LATE_DAYS
-from worker.store.action_links import of_actions, roles_by_action
+from worker.store.action_links import as_above_texts, of_actions, roles_by_action
 from worker.store.status import (
     GroupKey,
     Note,
@@ -118,6 +118,8 @@ def load_facts(
     ids = [r.id for r in rows]
     leads = roles_by_action(session, ids)
     notes = latest_notes(session, ids)
+    # "As above" means nothing in a message read on its own: name the row it refers to.
+    deps = as_above_texts(session, {r.id: r.dependencies_text or "" for r in rows})
     # Only escalation asks when a lead was first reminded: a query the others need not pay.
     told_on = first_told(session, ids) if told else {}
     if risks is None:
@@ -138,7 +140,7 @@ def load_facts(
             precision=r.due_precision,
             start=r.start_date,
             recurrence=_recurrence(r.recurrence),
-            dependencies_text=r.dependencies_text,
+            dependencies_text=deps.get(r.id, r.dependencies_text),
             leads=tuple(leads.get(r.id, ())),
             rag=r.rag,
             state=r.state,
