@@ -295,8 +295,12 @@ def test_the_strategic_leads_summary_says_why_they_get_it(env: jinja2.Environmen
         kind="summary",
         via=("strategic lead for work stream 4",),
         reason="it has no target date (none given, or none could be read), so no reminder is due",
+        due=None,
+        target_text="",
+        days=0,
     )
     text, _ = render(env, AD, item)
+    assert "WS4-03 — no target date\n" in text
     assert "As strategic lead for Plan, you get, once a week" in text
     assert "No one to remind (1)" in text
     assert "no target date" in text

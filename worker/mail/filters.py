@@ -44,7 +44,7 @@ def when(item: Item) -> str:
         return _starts(item.days)
     prefix = "review " if item.kind == "review" else ""
     if item.due is None:
-        return "no target date could be read"
+        return "no target date could be read" if item.target_text.strip() else "no target date"
     if item.days == 0:
         return f"{prefix}due today"
     if item.days > 0:
