@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 SECTION_NAMES = {
     "overdue": "overdue",
     "due_soon": "due soon",
+    "starting": "starting",
     "review": "review due",
     "unassigned": "no one to remind",
     "undelivered": "not delivered",

@@ -40,14 +40,24 @@ def plural(n: int, word: str) -> str:
 
 def when(item: Item) -> str:
     """The item's days in words: 'due in 6 days', 'due today', 'overdue by 14 days'."""
+    if item.kind == "start" and item.due is not None:
+        return _starts(item.days)
     prefix = "review " if item.kind == "review" else ""
     if item.due is None:
-        return "no target date could be read"
+        return "no target date could be read" if item.target_text.strip() else "no target date"
     if item.days == 0:
         return f"{prefix}due today"
     if item.days > 0:
         return f"{prefix}due in {plural(item.days, 'day')}"
     return f"{prefix}overdue by {plural(-item.days, 'day')}"
+
+
+def _starts(days: int) -> str:
+    if days == 0:
+        return "starts today"
+    if days > 0:
+        return f"starts in {plural(days, 'day')}"
+    return f"started {plural(-days, 'day')} ago"
 
 
 def read_as(item: Item) -> str:

@@ -60,7 +60,7 @@ def _event_description(item: Item) -> str:
     assert item.due is not None  # only dated items become events
     hint = read_as(item)
     lines = [
-        f"Action: {one_line(item.action_text)}",
+        f"Action: {item.title}",
         f"Target date as written: {'; '.join(item.targets)}",
         *([item.milestone] if item.milestone else []),
         f"{'Review date' if item.kind == 'review' else 'Read as'}: {longdate(item.due)}"
@@ -80,7 +80,8 @@ def _event(digest: Digest, item: Item, domain: str) -> ics.AllDayEvent:
         # Midnight UTC of the run's date, not the clock: the same digest gives the same bytes.
         stamp=datetime.combine(digest.as_of, time(0), tzinfo=UTC),
         day=item.due,
-        summary=f"{item.ref} {what}: {shorten(item.action_text, SUMMARY_LIMIT)}",
+        # Never an empty title: many rows have only a Description (Item.title).
+        summary=f"{item.ref} {what}: {shorten(item.title, SUMMARY_LIMIT)}",
         description=_event_description(item),
     )
 

@@ -28,6 +28,7 @@ _KINDS = {
     "overdue": "overdue",
     "escalated": "escalation",
     "due_soon": "upcoming",
+    "starting": "start",
     "review": "review",
     "unassigned": "overdue",
     "undelivered": "upcoming",

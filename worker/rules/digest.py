@@ -14,22 +14,34 @@ from worker.plan.split import target_items
 # the plan administrator's message: actions that reached no lead ("no one to remind"), and
 # reminders the mail server refused ("not delivered").
 # A strategic lead's escalation message has "turned_red" (an action has just turned Red) and
-# "escalated" (Amber or Red, or long overdue: weekly while it stays so).
+# "escalated" (Amber or Red, or long overdue: weekly while it stays so). "unassigned" is also
+# the weekly summary a strategic lead gets of their work streams' actions no lead can be
+# reminded about (rules/summary.py).
 Section = Literal[
-    "turned_red", "overdue", "escalated", "due_soon", "review", "unassigned", "undelivered"
+    "turned_red",
+    "overdue",
+    "escalated",
+    "due_soon",
+    "starting",
+    "review",
+    "unassigned",
+    "undelivered",
 ]
 SECTIONS: tuple[Section, ...] = (
     "turned_red",
     "overdue",
     "escalated",
     "due_soon",
+    "starting",
     "review",
     "unassigned",
     "undelivered",
 )
 
-# What kind of message an item is (part of the ledger key).
-Kind = Literal["upcoming", "overdue", "review", "escalation", "red_alert"]
+# What kind of message an item is (part of the ledger key): "start" is the notice that an
+# action starts, "summary" its entry in the weekly summary of actions no lead can be
+# reminded about.
+Kind = Literal["upcoming", "overdue", "review", "start", "escalation", "red_alert", "summary"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +116,18 @@ class Item(LedgerEntry):
     def targets(self) -> tuple[str, ...]:
         """The target cell's items as written, each once, so several are shown apart."""
         return target_items(self.target_text)
+
+    # The action's other leads, as the plan names them: those not reaching this reader.
+    co_leads: tuple[str, ...] = ()
+
+    @property
+    def title(self) -> str:
+        """What the action is, in one line: its Action text, else its Description (many
+        rows of the plan leave the Action cell empty), else its key deliverable."""
+        for text in (self.action_text, self.description, self.key_deliverable):
+            if text.strip():
+                return " ".join(text.split())
+        return self.ref
 
     @property
     def others(self) -> tuple[str, ...]:

@@ -176,7 +176,7 @@ def escalation_items(
             )
             targets = [lead, *board] if policy.red_alert_to_board else [lead]
             rule = f"{said}: {whom}" + (" told at once" if policy.red_alert_to_board else "")
-            found += _items(action, stage, maker, targets, admin, rule, "turned_red")
+            found += _items(action, stage, maker, targets, admin, rule, "turned_red", period)
         late = status.days_overdue > policy.overdue_days
         # The alert stands for this period's escalation: one entry per action.
         # (It goes out on the first working day from its date: a Saturday's, on Monday.)
@@ -191,7 +191,7 @@ def escalation_items(
                 f"escalated to the strategic lead ({why}); repeated every "
                 f"{policy.repeat_every_days} days while it stays so"
             )
-            found += _items(action, stage, maker, [lead], admin, rule, "escalated")
+            found += _items(action, stage, maker, [lead], admin, rule, "escalated", period)
         yield from ((r, i) for r, i in found if r.email.lower() not in wait)
 
 
@@ -211,11 +211,13 @@ def _items(
     admin: Recipient,
     rule: str,
     section: Section,
+    period: date,
 ) -> Iterator[tuple[Recipient, Item]]:
     seen: set[str] = set()
     for target in targets:
         if isinstance(target, str):
-            key = item_key(admin.email, action.id, stage, unassigned_on=maker.as_of)
+            # Once a period, like the escalation itself, not every day until it is fixed.
+            key = item_key(admin.email, action.id, stage, unassigned_on=period)
             item = maker.item(
                 action,
                 stage,

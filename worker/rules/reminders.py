@@ -1,8 +1,10 @@
 """Who gets reminded about what on a given date (pure).
 
 `due_items` walks the open actions and yields (recipient, item) for each one whose reminder
-stage is active on the date (see `stages`), routed to people (see `routing`). `digests` drops
-the items the ledger already holds and gathers the rest into one message per recipient.
+stage is active on the date (see `stages`), routed to people (see `routing`), and the
+entries of the week's summary of actions no lead can be reminded about (see `summary`).
+`digests` drops the items the ledger already holds and gathers the rest into one message
+per recipient.
 The shell supplies the data, the ledger's keys and the date; nothing here reads a clock.
 """
 
@@ -21,6 +23,7 @@ from worker.rules.digest import SECTIONS, Contact, Digest, Item, Kind, Recipient
 from worker.rules.rag import Progress, RagPolicy, assess
 from worker.rules.routing import NO_LEAD, Route, contact_for, route_lead
 from worker.rules.stages import ActionDates, ReminderPolicy, Stage, active_stage
+from worker.rules.summary import Week, summary_reason, week_of
 from worker.rules.workdays import WorkingDays
 
 DEFAULT_RAG = RagPolicy()
@@ -35,6 +38,7 @@ SECTION_OF: dict[Kind, Section] = {
     "upcoming": "due_soon",
     "overdue": "overdue",
     "review": "review",
+    "start": "starting",
     "escalation": "escalated",
     "red_alert": "turned_red",
 }
@@ -57,6 +61,9 @@ class Schedule:
     milestones: tuple[Milestone, ...] = ()
     # Target before start, not confirmed by an admin: held back from overdue and Red.
     held: bool = False
+    # Who hears of it in the weekly summary when no lead can be reminded about it.
+    strategic_lead: str = ""
+    work_stream_number: int = 0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -99,8 +106,9 @@ class PlanFacts:
 def item_key(email: str, action_id: int, stage: Stage, *, unassigned_on: date | None = None) -> str:
     """The ledger key: one reminder per (recipient, action, kind, threshold, due date).
 
-    "No one to remind" items carry the run's date too: the administrator hears about them on
-    every run until the contacts or the plan are fixed.
+    "No one to remind" items of the escalations carry their period's first day too: the
+    administrator hears about them once a period until the contacts or the plan are fixed.
+    (The weekly summary's own stage names its week.)
     """
     key = f"{email.lower()}|{action_id}|{stage.kind}|{stage.threshold}|{stage.due.isoformat()}"
     return key + (f"|unassigned|{unassigned_on.isoformat()}" if unassigned_on else "")
@@ -133,6 +141,7 @@ class ItemMaker:
         via: tuple[str, ...],
         reason: str = "",
         shown_due: date | Literal["stage"] | None = "stage",
+        co_leads: tuple[str, ...] = (),
     ) -> Item:
         """The item for one action at one stage. `shown_due` is the date the reader is shown,
         when it is not the stage's (an escalation's stage date is its week, not a deadline)."""
@@ -171,6 +180,7 @@ class ItemMaker:
             disagreement=status.disagreement(progress.reported),
             latest_note=action.latest_note,
             at_risk_from=action.at_risk_from,
+            co_leads=co_leads,
         )
 
 
@@ -191,14 +201,17 @@ class Due:
     key: str
     section: Section
     via: tuple[str, ...]
+    stage: Stage
     reason: str = ""  # unassigned: why it reached no lead
+    co_leads: tuple[str, ...] = ()  # the action's leads that did not reach this recipient
 
 
 @dataclass(frozen=True, slots=True)
 class _People:
     """Where one set of leads routes: each person once, with the roles that reached them."""
 
-    people: tuple[tuple[str, Recipient, tuple[str, ...]], ...]  # lower-case email first
+    # Lower-case email, recipient, how it reached them, and the lead names that did.
+    people: tuple[tuple[str, Recipient, tuple[str, ...], tuple[str, ...]], ...]
     unassigned: str  # why some lead reached no one ("" when all did)
 
 
@@ -221,7 +234,7 @@ class _Routes:
         if not leads:
             return _People((), NO_LEAD)
         # A person holding several of the action's roles gets it once, naming each role.
-        people: dict[str, tuple[Recipient, list[str]]] = {}
+        people: dict[str, tuple[Recipient, list[str], list[str]]] = {}
         unassigned: list[str] = []
         for name in leads:
             route = self._lead(name)
@@ -229,21 +242,68 @@ class _Routes:
                 unassigned.append(route)
                 continue
             email = route.recipient.email.lower()
-            people.setdefault(email, (route.recipient, []))[1].append(route.via)
+            held = people.setdefault(email, (route.recipient, [], []))
+            held[1].append(route.via)
+            held[2].append(name)
         return _People(
-            tuple((email, r, tuple(via)) for email, (r, via) in people.items()),
+            tuple((e, r, tuple(via), tuple(names)) for e, (r, via, names) in people.items()),
             "; ".join(unassigned),
         )
 
+    def summary_readers(self, action: Schedule) -> Iterator[tuple[str, Recipient, tuple[str, ...]]]:
+        """Who reads the weekly summary of this action: the administrator and the work
+        stream's strategic lead (when the directory reaches them), each once."""
+        yield self.admin.email.lower(), self.admin, ()
+        route = self._lead(action.strategic_lead) if action.strategic_lead else None
+        if isinstance(route, Route) and route.recipient.email.lower() != self.admin.email.lower():
+            label = route.via if route.via != action.strategic_lead else "strategic lead"
+            via = f"{label} for work stream {action.work_stream_number}"
+            yield route.recipient.email.lower(), route.recipient, (via,)
 
-def _due(action: Schedule, routes: _Routes, stage: Stage, as_of: date) -> Iterator[Due]:
+
+def _due(
+    action: Schedule,
+    routes: _Routes,
+    stage: Stage | None,
+    in_reach: bool,
+    week: Week | None,
+) -> Iterator[Due]:
     found = routes.of(action.leads)
-    section = SECTION_OF[stage.kind]
-    for email, recipient, via in found.people:
-        yield Due(recipient, item_key(email, action.id, stage), section, via)
-    if found.unassigned:
-        key = item_key(routes.admin.email, action.id, stage, unassigned_on=as_of)
-        yield Due(routes.admin, key, "unassigned", (), found.unassigned)
+    if stage is not None:
+        section = SECTION_OF[stage.kind]
+        for email, recipient, via, names in found.people:
+            others = tuple(n for n in action.leads if n not in names)
+            key = item_key(email, action.id, stage)
+            yield Due(recipient, key, section, via, stage, co_leads=others)
+    if week is None:
+        return
+    dates = ActionDates(action.due, action.start, action.recurrence)
+    reason = summary_reason(dates, found.unassigned, in_reach)
+    if reason:
+        summary = week.stage()
+        for email, recipient, via in routes.summary_readers(action):
+            yield Due(
+                recipient, item_key(email, action.id, summary), "unassigned", via, summary, reason
+            )
+
+
+def _all_due(
+    actions: Iterable[Schedule],
+    routes: _Routes,
+    policy: ReminderPolicy,
+    days: WorkingDays,
+    as_of: date,
+) -> Iterator[tuple[Schedule, Due]]:
+    """Each action's reminders due on `as_of`, and its entries in the week's summary."""
+    week = week_of(as_of, days)
+    for action in actions:
+        if action.state in CLOSED:
+            continue
+        stage = stage_of(action, policy, days, as_of)
+        # In the summary while a reminder of it is active by the week's end.
+        in_reach = week is not None and stage_of(action, policy, days, week.last) is not None
+        for due in _due(action, routes, stage, in_reach, week):
+            yield action, due
 
 
 def due_keys(
@@ -255,12 +315,8 @@ def due_keys(
 ) -> Iterator[tuple[Recipient, int, str]]:
     """(recipient, action id, ledger key) of every item due_items would give, without
     building the items: what a run needs to know who is due something new."""
-    routes = _Routes(directory)
-    for action in actions:
-        stage = stage_of(action, policy, days, as_of)
-        if stage is not None:
-            for due in _due(action, routes, stage, as_of):
-                yield due.recipient, action.id, due.key
+    for action, due in _all_due(actions, _Routes(directory), policy, days, as_of):
+        yield due.recipient, action.id, due.key
 
 
 def due_items(
@@ -275,23 +331,22 @@ def due_items(
     """Every (recipient, item) whose reminder is due on `as_of`, ledger not yet consulted;
     only those to the lower-case addresses in `to`, if given."""
     maker = ItemMaker(directory, policy, as_of, rag)
-    routes = _Routes(directory)
-    for action in actions:
-        stage = stage_of(action, policy, days, as_of)
-        if stage is None:
+    for action, due in _all_due(actions, _Routes(directory), policy, days, as_of):
+        if to is not None and due.recipient.email.lower() not in to:
             continue
-        for due in _due(action, routes, stage, as_of):
-            if to is not None and due.recipient.email.lower() not in to:
-                continue
-            item = maker.item(
-                action,
-                stage,
-                key=due.key,
-                section=due.section,
-                via=due.via,
-                reason=due.reason,
-            )
-            yield due.recipient, item
+        summary = due.stage.kind == "summary"
+        item = maker.item(
+            cast(ActionFacts, action),
+            due.stage,
+            key=due.key,
+            section=due.section,
+            via=due.via,
+            reason=due.reason,
+            # A summary's date is its week: the reader is shown the target.
+            shown_due=action.due if summary else "stage",
+            co_leads=due.co_leads,
+        )
+        yield due.recipient, item
 
 
 @dataclass(frozen=True, slots=True)

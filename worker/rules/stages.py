@@ -18,6 +18,10 @@ on which it first goes out (`fire`):
   latest wins (the nearest date on a tie), so each milestone is reminded on its own days.
 - a target before its start date, not yet confirmed by an admin (`held`), has no overdue
   stages: the dates are likely a slip, and the lead should not be told it is overdue.
+- the start of an action: one notice to its lead on the working day on or before its start
+  date, while nothing else is due (a lead who is already being reminded of the target needs
+  no notice of the start). Level-triggered like the rest, but only for START_LATE_DAYS after
+  the start: a first run on an old plan does not announce actions that started months ago.
 
 The reminder rules are level-triggered: on a run's date the *active* stage is the last one
 whose `fire` day has come. A stage missed while the worker was down is therefore sent on the
@@ -34,6 +38,10 @@ from worker.plan.dates import Recurrence
 from worker.plan.due import Milestone
 from worker.rules.digest import Kind
 from worker.rules.workdays import WorkingDays
+
+# How long after its start date an action's start notice may still go (a run missed over a
+# long weekend catches up; a first run on an old plan announces nothing long started).
+START_LATE_DAYS = 7
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +106,10 @@ class Stage:
                 f"overdue: reminded every {_days(every)} until marked completed "
                 f"(the reminder due {_days(self.threshold)} after the target date)"
             )
+        if self.kind == "start":
+            return "the action starts: you are named as its lead"
+        if self.kind == "summary":
+            return "weekly summary of actions no lead can be reminded about, until each is fixed"
         return "review date of a recurring action" + (
             " (first review)" if self.threshold == 0 else f" (review {self.threshold + 1})"
         )
@@ -125,6 +137,14 @@ def active_stage(
     """The stage due on `as_of`, or None. Nothing is due on a day that is not a working day."""
     if not days.is_working(as_of):
         return None
+    found = _dated(action, policy, days, as_of)
+    return found if found is not None else _start(action.start, days, as_of)
+
+
+def _dated(
+    action: ActionDates, policy: ReminderPolicy, days: WorkingDays, as_of: date
+) -> Stage | None:
+    """The stage of the target date (and of any earlier milestones) due on `as_of`."""
     final = _final_stage(action, policy, days, as_of)
     if not action.milestones:
         return final
@@ -159,6 +179,17 @@ def _milestone_stage(
         if stage is not None:
             fired.append(replace(stage, milestone=milestone))
     return max(fired, key=lambda s: (s.fire, -s.due.toordinal()), default=None)
+
+
+def _start(start: date | None, days: WorkingDays, as_of: date) -> Stage | None:
+    """The start notice, from the working day on or before the start until START_LATE_DAYS
+    after it."""
+    if start is None:
+        return None
+    fire = days.on_or_before(start)
+    if fire <= as_of <= start + timedelta(days=START_LATE_DAYS):
+        return Stage("start", 0, start, fire)
+    return None
 
 
 def _upcoming(

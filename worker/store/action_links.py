@@ -7,12 +7,14 @@ The rest of the store reads actions a batch at a time; `of_actions` turns "these
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from itertools import groupby
 from typing import TypeVar
 
-from sqlalchemy import ColumnElement, select
+from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.orm import QueryableAttribute, Session
 
 from worker.models import Action, ActionDependency, ActionLead, LeadRole
+from worker.plan.as_above import Row, resolve_streams, says_as_above
 from worker.plan.data import DependencyRef
 
 CHUNK = 2000
@@ -74,3 +76,43 @@ def deps_by_action(session: Session, actions: Actions) -> dict[int, list[Depende
         for action_id, ws, kd in session.execute(query):
             deps.setdefault(action_id, []).append(DependencyRef(ws, kd))
     return deps
+
+
+def as_above_texts(session: Session, texts: dict[int, str]) -> dict[int, str]:
+    """For the actions among `texts` (id -> Dependencies text) that say "As above", the text
+    to show instead, naming the row referred to (worker/plan/as_above.py). Two queries, and
+    none when no text says "As above": their work streams' rows up to the last such action."""
+    ids = sorted(i for i, text in texts.items() if says_as_above(text))
+    if not ids:
+        return {}
+    reach: dict[int, int] = {}
+    for part in chunks(ids, ID_CHUNK):
+        query = (
+            select(Action.work_stream_id, func.max(Action.position))
+            .where(Action.id.in_(part))
+            .group_by(Action.work_stream_id)
+        )
+        for stream, last in session.execute(query):
+            reach[stream] = max(last, reach.get(stream, last))
+    rows = session.execute(
+        select(
+            Action.id,
+            Action.ref,
+            Action.work_stream_id,
+            Action.key_deliverable,
+            Action.dependencies_text,
+        )
+        .where(
+            Action.archived.is_(False),
+            or_(
+                *(and_(Action.work_stream_id == s, Action.position <= p) for s, p in reach.items())
+            ),
+        )
+        .order_by(Action.work_stream_id, Action.position)
+    ).all()
+    streams = (
+        [Row(r.id, r.ref, r.key_deliverable, r.dependencies_text or "") for r in group]
+        for _, group in groupby(rows, key=lambda r: r.work_stream_id)
+    )
+    wanted = set(ids)
+    return {i: text for i, text in resolve_streams(streams).items() if i in wanted}

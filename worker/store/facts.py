@@ -18,7 +18,8 @@ from worker.plan.dates import Recurrence
 from worker.plan.due import Milestone, target_milestones
 from worker.rules.digest import Kind
 from worker.rules.reminders import NOT_REMINDED, ActionFacts, Refusal, Schedule
-from worker.store.action_links import of_actions, roles_by_action
+from worker.rules.stages import START_LATE_DAYS
+from worker.store.action_links import as_above_texts, of_actions, roles_by_action
 from worker.store.status import (
     GroupKey,
     Note,
@@ -42,7 +43,8 @@ SLACK_DAYS = 10
 @dataclass(frozen=True, slots=True)
 class Scope:
     """Which open actions of a plan a job reads: all of them, or (`within_days`) only those
-    with a recurrence or a target date no later than that many days after the run's date."""
+    with a recurrence or a target date no later than that many days after the run's date,
+    with no target date (the weekly summary), or starting about now (the start notice)."""
 
     within_days: int | None = None
 
@@ -55,9 +57,15 @@ class Scope:
         if self.within_days is None:
             return found
         window = as_of + timedelta(days=self.within_days + SLACK_DAYS)
-        # An action with milestones is selected by its first too: each is reminded.
+        started = as_of - timedelta(days=START_LATE_DAYS)
+        # An action with milestones is selected by its first too: each is reminded. One
+        # with no target is read for the weekly summary, one starting soon for its notice.
         return found & or_(
-            Action.recurrence != "", Action.due_date <= window, Action.first_due_date <= window
+            Action.recurrence != "",
+            Action.due_date <= window,
+            Action.first_due_date <= window,
+            Action.due_date.is_(None),
+            Action.start_date.between(started, window),
         )
 
 
@@ -133,6 +141,8 @@ def load_facts(
     ids = [r.id for r in rows]
     leads = roles_by_action(session, ids)
     notes = latest_notes(session, ids)
+    # "As above" means nothing in a message read on its own: name the row it refers to.
+    deps = as_above_texts(session, {r.id: r.dependencies_text or "" for r in rows})
     # Only escalation asks when a lead was first reminded: a query the others need not pay.
     told_on = first_told(session, ids) if told else {}
     if risks is None:
@@ -153,7 +163,7 @@ def load_facts(
             precision=r.due_precision,
             start=r.start_date,
             recurrence=_recurrence(r.recurrence),
-            dependencies_text=r.dependencies_text,
+            dependencies_text=deps.get(r.id, r.dependencies_text),
             leads=tuple(leads.get(r.id, ())),
             rag=r.rag,
             state=r.state,
@@ -198,15 +208,21 @@ def _note_fields(note: Note | None) -> dict[str, Any]:
 def load_schedule(session: Session, condition: ColumnElement[bool]) -> list[Schedule]:
     """The actions matching `condition` with only what says whether, and to whom, a
     reminder is due: dates, progress state and leads. Two queries."""
-    query = select(
-        Action.id,
-        Action.ref,
-        Action.due_date,
-        Action.start_date,
-        Action.recurrence,
-        Action.state,
-        *_milestone_columns(),
-    ).where(condition)
+    query = (
+        select(
+            Action.id,
+            Action.ref,
+            Action.due_date,
+            Action.start_date,
+            Action.recurrence,
+            Action.state,
+            WorkStream.strategic_lead,
+            WorkStream.number,
+            *_milestone_columns(),
+        )
+        .join(WorkStream, WorkStream.id == Action.work_stream_id)
+        .where(condition)
+    )
     rows = session.execute(query).all()
     leads = roles_by_action(session, [r.id for r in rows])
     return [
@@ -220,6 +236,8 @@ def load_schedule(session: Session, condition: ColumnElement[bool]) -> list[Sche
             leads=tuple(leads.get(r.id, ())),
             milestones=_milestones(r.milestone_text, r.month_day),
             held=bool(r.held),
+            strategic_lead=r.strategic_lead,
+            work_stream_number=r.number,
         )
         for r in rows
     ]
