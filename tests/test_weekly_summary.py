@@ -5,7 +5,6 @@ action of theirs starts; no one is told to contact themselves."""
 from __future__ import annotations
 
 import dataclasses
-import json
 from collections import Counter
 from collections.abc import Iterator
 from datetime import date, timedelta
@@ -333,25 +332,3 @@ def test_the_seeds_summary_goes_on_monday_and_not_again_on_tuesday(
     remind(cli, "2012-09-25")
     tuesday = server.received[before:]
     assert not [r for r in tuesday if "planworker-admin@example.org" in r.rcpt_tos]
-
-
-@pytest.mark.slow
-def test_over_the_plan_year_the_administrator_hears_weekly_not_daily(cli: Cli) -> None:
-    # The seed with no status recorded, replayed over the whole plan year: before, the
-    # administrator had the same "no one to remind" email every working day (422 in a row).
-    cli("plan", "import", str(SEED))
-    result = cli("simulate", "--from", "2012-05-01", "--to", "2013-12-31", "--json")
-    timeline = json.loads(result.stdout)
-    (admin,) = [p for p in timeline["per_person"] if p["email"] == "planworker-admin@example.org"]
-    assert admin["most_messages_in_a_week"] == 1
-    assert admin["longest_daily_streak"] == 1
-    assert admin["messages"] <= admin["weeks"]
-    # Each work stream's strategic lead sees their own unroutable or undated rows.
-    nursing = [
-        i["ref"]
-        for m in timeline["messages"]
-        if m["to"] == "director-of-nursing-and-quality@example.org"
-        for i in m["items"]
-        if i["section"] == "unassigned"
-    ]
-    assert {"WS8-13", "WS3-02"} <= set(nursing)
