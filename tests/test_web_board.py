@@ -219,7 +219,7 @@ def test_the_page_counts_the_seed_reports_in_the_right_weeks(board: Board) -> No
     assert counts["Friday 20 July 2012"][0] == 0
     # From the week of the first report (13 July; the import is dated today, after them all)
     # to today, the same plan each week (completed + RAGs = total).
-    assert list(counts)[0] == "Friday 13 July 2012" and len(counts) == 12
+    assert next(iter(counts)) == "Friday 13 July 2012" and len(counts) == 12
     assert len({c[-1] for c in counts.values()}) == 1
     assert all(sum(c[:-1]) == c[-1] for c in counts.values())
 
@@ -238,13 +238,13 @@ def test_the_board_page_in_a_real_browser_at_1200_and_400_px(board: Board) -> No
         pytest.skip(f"{CHROMIUM} not found: install Debian's chromium package; CI installs it")
     link = board.link()
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    outside: list[str] = []  # requests to other sites, at either width
+    blocked: list[str] = []  # what the Content-Security-Policy blocked
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
         try:
             for width in (1200, 400):
                 page = browser.new_page(viewport={"width": width, "height": 1000})
-                outside: list[str] = []
-                blocked: list[str] = []
                 page.on(
                     "request",
                     lambda r: (
@@ -260,7 +260,7 @@ def test_the_board_page_in_a_real_browser_at_1200_and_400_px(board: Board) -> No
                 assert page.locator("svg[role=img]").bounding_box()["width"] > width * 0.6  # type: ignore[index]
                 assert page.evaluate("document.documentElement.scrollWidth") <= width
                 page.screenshot(path=ARTIFACTS / f"web-board-{width}.png", full_page=False)
-                assert outside == [] and blocked == []
                 page.close()
         finally:
             browser.close()
+    assert outside == [] and blocked == []
