@@ -26,7 +26,7 @@ from starlette.routing import Route
 
 from worker.rules.progress import CATEGORIES, LABELS, weekly_series
 from worker.web import links
-from worker.web.chart import progress_svg
+from worker.web.chart import PHONE, progress_svg
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -38,6 +38,8 @@ log = logging.getLogger("planworker.web")
 
 # The password form is one field: anything longer is not a password.
 MAX_FORM = 4096
+# The weeks a phone's chart shows (the table under it has them all).
+PHONE_WEEKS = 6
 
 
 @dataclass
@@ -118,7 +120,11 @@ class BoardPages:
             "headline": headline(digest),
             "sections": rag_sections(digest),
             "rag_word": rag_word,
-            "chart": Markup(progress_svg(weeks)),  # built by ElementTree: escaped
+            # Built by ElementTree, so escaped. A phone gets the last weeks, drawn narrower,
+            # so its labels stay readable (the stylesheet shows one or the other).
+            "chart": Markup(progress_svg(weeks)),
+            "phone_chart": Markup(progress_svg(weeks[-PHONE_WEEKS:], PHONE, "phone")),
+            "phone_weeks": min(len(weeks), PHONE_WEEKS),
             "weeks": weeks,
             "categories": [(name, LABELS[name]) for name in CATEGORIES],
             "how": how,

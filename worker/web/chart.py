@@ -15,8 +15,11 @@ from collections.abc import Sequence
 from worker.rules.progress import CATEGORIES, LABELS, Category, Week
 
 SVG_NS = "http://www.w3.org/2000/svg"
-WIDTH, HEIGHT = 720, 360
-LEFT, RIGHT, TOP, BOTTOM = 56, 16, 16, 96  # plot margins: axes labels, legend below
+WIDTH = 720  # the wide chart's drawing units; a phone's chart is drawn narrower (PHONE)
+PHONE = 400
+LEFT, RIGHT, TOP = 56, 16, 16  # plot margins: the y axis's labels on the left
+PLOT_H = 248  # the bars' height; below them the weeks' labels, the axis title, the legend
+ROW = 24  # a legend row
 INK = "#0b0c0c"
 # Fill colour, pattern stroke, and the count's text colour on it.
 STYLE: dict[Category, tuple[str, str, str]] = {
@@ -35,12 +38,12 @@ def _el(parent: ET.Element, tag: str, text: str = "", **attrs: object) -> ET.Ele
     return element
 
 
-def _patterns(defs: ET.Element) -> None:
+def _patterns(defs: ET.Element, ids: str) -> None:
     """One pattern per category: solid, dots, diagonal lines, cross-hatch, none (blank)."""
     for name in CATEGORIES:
         fill, stroke, _ = STYLE[name]
         pattern = _el(
-            defs, "pattern", id=f"fill-{name}", width=8, height=8, patternUnits="userSpaceOnUse"
+            defs, "pattern", id=f"{ids}-{name}", width=8, height=8, patternUnits="userSpaceOnUse"
         )
         _el(pattern, "rect", width=8, height=8, fill=fill)
         if name == "completed":
@@ -59,8 +62,8 @@ def nice_step(top: int) -> int:
     return max(1, top // 5)
 
 
-def _axes(svg: ET.Element, top: int, step: int, plot_h: float) -> None:
-    right = WIDTH - RIGHT
+def _axes(svg: ET.Element, width: int, top: int, step: int, plot_h: float) -> None:
+    right = width - RIGHT
     for value in range(0, top + 1, step):
         y = TOP + plot_h - value / top * plot_h
         _el(svg, "line", x1=LEFT, x2=right, y1=f"{y:.1f}", y2=f"{y:.1f}", stroke="#b1b4b6")
@@ -80,8 +83,10 @@ def _axes(svg: ET.Element, top: int, step: int, plot_h: float) -> None:
     )
 
 
-def _bars(svg: ET.Element, weeks: Sequence[Week], top: int, plot_h: float) -> None:
-    slot = (WIDTH - LEFT - RIGHT) / len(weeks)
+def _bars(
+    svg: ET.Element, width: int, ids: str, weeks: Sequence[Week], top: int, plot_h: float
+) -> None:
+    slot = (width - LEFT - RIGHT) / len(weeks)
     bar_w = min(slot * 0.7, 48)
     for i, week in enumerate(weeks):
         x = LEFT + slot * i + (slot - bar_w) / 2
@@ -101,7 +106,7 @@ def _bars(svg: ET.Element, weeks: Sequence[Week], top: int, plot_h: float) -> No
                 y=f"{base:.1f}",
                 width=f"{bar_w:.1f}",
                 height=f"{h:.1f}",
-                fill=f"url(#fill-{name})",
+                fill=f"url(#{ids}-{name})",
                 stroke=INK,
                 stroke_width=0.5,
             )
@@ -130,44 +135,53 @@ def _bars(svg: ET.Element, weeks: Sequence[Week], top: int, plot_h: float) -> No
         )
 
 
-def _legend(svg: ET.Element, plot_h: float) -> None:
-    y = TOP + plot_h + 36
-    _el(
-        svg,
-        "text",
-        "Week ending",
-        x=LEFT + (WIDTH - LEFT - RIGHT) / 2,
-        y=y,
-        text_anchor="middle",
-        font_size=12,
-    )
+def legend_rows(width: int) -> list[list[tuple[float, Category]]]:
+    """The legend's keys (x, category) by row: as many on a row as the width holds."""
+    rows: list[list[tuple[float, Category]]] = [[]]
     x = float(LEFT)
     for name in CATEGORIES:
-        _el(
-            svg,
-            "rect",
-            x=f"{x:.1f}",
-            y=y + 18,
-            width=16,
-            height=16,
-            fill=f"url(#fill-{name})",
-            stroke=INK,
-            stroke_width=0.5,
-        )
-        _el(svg, "text", LABELS[name], x=f"{x + 22:.1f}", y=y + 31, font_size=13)
-        x += 22 + 9 * len(LABELS[name]) + 24
+        size = 22 + 8 * len(LABELS[name]) + 20  # the key, its label (about 8 units a letter)
+        if rows[-1] and x + size > width:
+            rows.append([])
+            x = float(LEFT)
+        rows[-1].append((x, name))
+        x += size
+    return rows
 
 
-def progress_svg(weeks: Sequence[Week]) -> str:
-    """The series as an <svg> element for an HTML page (no XML declaration)."""
+def _legend(svg: ET.Element, width: int, ids: str, plot_h: float) -> None:
+    y = TOP + plot_h + 36
+    middle = LEFT + (width - LEFT - RIGHT) / 2
+    _el(svg, "text", "Week ending", x=middle, y=y, text_anchor="middle", font_size=12)
+    for row in legend_rows(width):
+        y += ROW
+        for x, name in row:
+            _el(
+                svg,
+                "rect",
+                x=f"{x:.1f}",
+                y=y - 6,
+                width=16,
+                height=16,
+                fill=f"url(#{ids}-{name})",
+                stroke=INK,
+                stroke_width=0.5,
+            )
+            _el(svg, "text", LABELS[name], x=f"{x + 22:.1f}", y=y + 7, font_size=13)
+
+
+def progress_svg(weeks: Sequence[Week], width: int = WIDTH, ids: str = "fill") -> str:
+    """The series as an <svg> element for an HTML page (no XML declaration), `width` units
+    wide (the height follows); `ids` prefixes its patterns' ids, unique on the page."""
+    height = TOP + PLOT_H + 36 + ROW * len(legend_rows(width)) + 16
     svg = ET.Element(
         "svg",
         {
             "xmlns": SVG_NS,
-            "viewBox": f"0 0 {WIDTH} {HEIGHT}",
+            "viewBox": f"0 0 {width} {height}",
             "width": "100%",
             "role": "img",
-            "aria-labelledby": "chart-title",
+            "aria-labelledby": f"{ids}-title",
             "font-family": "system-ui, Arial, sans-serif",
             "fill": INK,
         },
@@ -178,15 +192,14 @@ def progress_svg(weeks: Sequence[Week]) -> str:
         svg,
         "title",
         f"Actions completed, Green, Amber, Red and with no return at the end of each week{span}",
-        id="chart-title",
+        id=f"{ids}-title",
     )
-    _patterns(_el(svg, "defs"))
-    plot_h = HEIGHT - TOP - BOTTOM
+    _patterns(_el(svg, "defs"), ids)
     top = max((w.total for w in weeks), default=0) or 1
     step = nice_step(top)
     top = -(-top // step) * step  # the axis ends on a gridline
-    _axes(svg, top, step, plot_h)
+    _axes(svg, width, top, step, PLOT_H)
     if weeks:
-        _bars(svg, weeks, top, plot_h)
-    _legend(svg, plot_h)
+        _bars(svg, width, ids, weeks, top, PLOT_H)
+    _legend(svg, width, ids, PLOT_H)
     return ET.tostring(svg, encoding="unicode")
