@@ -127,6 +127,10 @@ def test_a_board_members_link_opens_the_board_page(
 def test_a_leads_link_or_a_lead_does_not_open_the_board_page(board: Board) -> None:
     lead_token = sign(KEY, 1, LEAD_EMAIL, LEAD, NOW)
     status, page = fetch(f"{board.base_url}/board/{lead_token}")
+    assert status == 403 and "a lead&#39;s link" in page
+    # A changed board link.
+    changed = sign(KEY, 1, MEMBER, BOARD, NOW)[:-2] + "xx"
+    status, page = fetch(f"{board.base_url}/board/{changed}")
     assert status == 403 and "not valid" in page
     # Signed for the board's page, but for someone not on the board.
     status, page = fetch(f"{board.base_url}/board/{sign(KEY, 1, LEAD_EMAIL, BOARD, NOW)}")

@@ -62,6 +62,14 @@ class BoardPages:
                     now=now,
                 )
             except links.LinkRefused as exc:
+                if exc.reason == "tampered" and self.is_lead_link(token, plan.id, now):
+                    log.warning("board link refused: a lead's link")
+                    reason = (
+                        "This is a lead's link: it opens the page of their own actions "
+                        "(/lead/…), not the board's page. Board members have their own links: "
+                        "ask the plan administrator."
+                    )
+                    return site.refused(403, "Not a board link", reason)
                 log.warning("board link refused: %s", exc.reason)
                 status = 410 if exc.reason == "expired" else 403
                 reason = links.EXPLAINED[exc.reason] + " Ask the plan administrator for a new link."
@@ -75,6 +83,17 @@ class BoardPages:
                 )
                 return site.refused(403, "Not on the board", reason)
             return self.page(session, plan, now, f"Opened from the link for {claim.email}.")
+
+    def is_lead_link(self, token: str, plan_id: int, now: datetime) -> bool:
+        """Whether a token refused here is a valid lead's link (so the page can say so)."""
+        site = self.site
+        try:
+            links.read(
+                site.key, token, plan_id=plan_id, purpose=links.LEAD, max_age=site.max_age, now=now
+            )
+        except links.LinkRefused:
+            return False
+        return True
 
     def ask(self) -> Response:
         """GET /board: the form asking for the board's password."""
