@@ -14,6 +14,7 @@ from typing import Any, Literal
 from itsdangerous import BadSignature, TimestampSigner, URLSafeTimedSerializer
 
 LEAD = "lead"  # a lead's page: see and update the actions routed to the address
+ACK = "ack"  # a strategic lead's or board member's page: acknowledge escalated actions
 
 Reason = Literal["expired", "tampered", "wrong plan"]
 
@@ -94,6 +95,6 @@ def read(
     return Claim(plan, email, purpose, signed_at)
 
 
-def link(base_url: str, token: str) -> str:
-    """The lead's page for a token under the public address."""
-    return f"{base_url.rstrip('/')}/lead/{token}"
+def link(base_url: str, token: str, purpose: str = LEAD) -> str:
+    """The page for a token of `purpose` (LEAD: /lead/, ACK: /ack/) under the public address."""
+    return f"{base_url.rstrip('/')}/{purpose}/{token}"
