@@ -8,16 +8,18 @@ board) cannot acknowledge. Against the real app served by uvicorn, on SQLite and
 from __future__ import annotations
 
 import json
+import logging
 import urllib.parse
 import urllib.request
 from datetime import UTC, datetime
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 
+import pytest
 from sqlalchemy import create_engine, func, select
 
 from tests.conftest import Cli
-from tests.test_web import KEY, LEAD_EMAIL, OWN, Served, fetch, served, token_of
+from tests.test_web import KEY, LEAD_EMAIL, OWN, Served, fetch, ours, served, token_of
 from worker.models import Acknowledgement
 from worker.web.links import ACK, LEAD, sign
 
@@ -156,7 +158,8 @@ def test_only_a_strategic_lead_or_board_member_with_an_ack_link_can_acknowledge(
     assert status == 200 and acknowledgements(cli) == 1
 
 
-def test_web_link_prints_an_ack_link(served: Served) -> None:
+def test_web_link_prints_an_ack_link(served: Served, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO)
     link = served.cli("web", "link", STRATEGIC, "--purpose", "ack").stdout.strip()
     assert link.startswith(f"{served.base_url}/ack/")
     status, page = fetch(link)
@@ -164,3 +167,5 @@ def test_web_link_prints_an_ack_link(served: Served) -> None:
     # The token is one for acknowledging only.
     status, _ = fetch(f"{served.base_url}/lead/{token_of(link)}")
     assert status == 403
+    logged = ours(caplog)
+    assert "GET /ack/… 200" in logged and token_of(link) not in logged
