@@ -11,7 +11,8 @@ import json
 import logging
 import urllib.parse
 import urllib.request
-from datetime import UTC, datetime
+from dataclasses import replace
+from datetime import UTC, date, datetime
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 
@@ -19,8 +20,12 @@ import pytest
 from sqlalchemy import create_engine, func, select
 
 from tests.conftest import Cli
+from tests.test_red_alerts import AD, CHAIR, run
+from tests.test_reminder_rules import facts
 from tests.test_web import KEY, LEAD_EMAIL, OWN, Served, fetch, ours, served, token_of
 from worker.models import Acknowledgement
+from worker.rules.acknowledge import Acknowledged
+from worker.rules.reminders import ActionFacts
 from worker.web.links import ACK, LEAD, sign
 
 __all__ = ["served"]  # the fixture, shared with tests/test_web.py
@@ -169,3 +174,52 @@ def test_web_link_prints_an_ack_link(served: Served, caplog: pytest.LogCaptureFi
     assert status == 403
     logged = ours(caplog)
     assert "GET /ack/… 200" in logged and token_of(link) not in logged
+
+
+# --- the rule, on plain data ---
+
+TUESDAY = date(2012, 10, 2)
+
+
+def amber(**changes: object) -> ActionFacts:
+    """An action its lead reported Amber, long overdue: escalated to the strategic lead."""
+    action = replace(facts(1, date(2012, 9, 1), ("Head of QA",)), rag="amber", latest_note="Late")
+    return replace(action, **changes)  # type: ignore[arg-type]
+
+
+def seen_by(email: str, action: ActionFacts) -> Acknowledged:
+    return Acknowledged(email, "AD", datetime(2012, 10, 1, tzinfo=UTC), "Seen", action.snapshot())
+
+
+def to_ad(action: ActionFacts) -> list[str]:
+    return [kind for email, kind in run(action, TUESDAY) if email == AD]
+
+
+def test_an_acknowledgement_stops_the_weekly_escalation_to_that_person_only() -> None:
+    action = amber()
+    assert to_ad(action) == ["escalation"]
+    assert to_ad(replace(action, acknowledged=(seen_by(AD, action),))) == []
+    # Someone else's acknowledgement does not stand for the strategic lead's.
+    assert to_ad(replace(action, acknowledged=(seen_by(CHAIR, action),))) == ["escalation"]
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"rag": "red"},
+        {"state": "not started"},
+        {"target_text": "December 2012"},
+        {"latest_note": "Auditor off sick"},
+        {"latest_note_at": datetime(2012, 10, 1, 12, tzinfo=UTC)},
+    ],
+)
+def test_a_change_to_the_action_lifts_the_acknowledgement(change: dict[str, object]) -> None:
+    action = amber()
+    changed = replace(action, acknowledged=(seen_by(AD, action),), **change)  # type: ignore[arg-type]
+    assert to_ad(changed) != []
+
+
+def test_a_red_alert_is_not_held_back_by_an_acknowledgement() -> None:
+    action = amber(rag="red")
+    acknowledged = replace(action, acknowledged=(seen_by(AD, action),))
+    assert to_ad(acknowledged) == ["red_alert"]
