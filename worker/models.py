@@ -377,3 +377,25 @@ class JobRun(Base):
     started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     summary: Mapped[OptionalText]
+
+
+class Acknowledgement(Base):
+    """A strategic lead's or board member's acknowledgement of an escalated action, one per
+    (action, address): with a snapshot of what it saw, so that it stands only until the
+    action changes (worker/rules/acknowledge.py). A new one replaces the old."""
+
+    __tablename__ = "acknowledgements"
+    __table_args__ = (UniqueConstraint("action_id", "email"),)
+
+    id: Mapped[Id]
+    action_id: Mapped[ActionId]
+    email: Mapped[str] = mapped_column(String(320))  # lower-case
+    name: Mapped[OptionalText]
+    note: Mapped[OptionalText]
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # What it acknowledged: the reported RAG, state, target as written and latest note.
+    rag: Mapped[str | None] = mapped_column(String(8), nullable=True)
+    state: Mapped[str] = mapped_column(String(16), default="")
+    target_text: Mapped[OptionalText]
+    latest_note: Mapped[OptionalText]
+    latest_note_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)

@@ -50,20 +50,24 @@ def web(ctx: click.Context, host: str, port: int, forwarded_allow_ips: str) -> N
 @click.argument("email")
 @click.option(
     "--purpose",
-    type=click.Choice(["lead", "board"]),
+    type=click.Choice(["lead", "board", "ack"]),
     default="lead",
     show_default=True,
-    help="lead: the page of EMAIL's actions; board: the board's page (a [[board]] member).",
+    help="lead: the actions routed to EMAIL, to report on; board: the board's page (a "
+    "[[board]] member); ack: the escalated actions a strategic lead or board member may "
+    "acknowledge.",
 )
 @click.pass_obj
 def web_link(app: App, email: str, purpose: str) -> None:
     """Print the signed link to EMAIL's page (their actions, and the form to report on
-    them; with --purpose board, the board's read-only page), valid for web.link_days. For
-    administrators: anyone holding it can use it."""
+    them; with --purpose board, the board's read-only page; with --purpose ack, the
+    escalated actions to acknowledge), valid for web.link_days. For administrators: anyone
+    holding it can use it."""
     from worker.errors import PlanworkerError
-    from worker.store.facts import load_schedule, plan_actions
+    from worker.store.facts import load_facts, load_schedule, plan_actions
     from worker.web.access import routed_refs
-    from worker.web.links import BOARD, LEAD, link, sign
+    from worker.web.ack import acknowledger
+    from worker.web.links import BOARD, link, sign
 
     settings = app.settings.web
     if not settings.base_url:
@@ -85,7 +89,16 @@ def web_link(app: App, email: str, purpose: str) -> None:
         return
     with app.session() as session:
         plan = app.plan(session, None)
-        routed = routed_refs(load_schedule(session, plan_actions(plan.id)), directory, email)
-    if not routed.refs:
-        click.echo(f"warning: no action of this plan is routed to {routed.email}", err=True)
-    click.echo(link(settings.base_url, sign(key, plan.id, email, LEAD, utc_now())))
+        schedule = load_schedule(session, plan_actions(plan.id))
+        if purpose == "ack":
+            facts = load_facts(session, plan_actions(plan.id), plan.id, utc_now().date())
+            if not acknowledger(facts, directory, email).anyone:
+                click.echo(
+                    f"warning: {email.strip().lower()} is neither on the board nor a strategic "
+                    "lead of this plan",
+                    err=True,
+                )
+        elif not (routed := routed_refs(schedule, directory, email)).refs:
+            click.echo(f"warning: no action of this plan is routed to {routed.email}", err=True)
+    token = sign(key, plan.id, email, purpose, utc_now())
+    click.echo(link(settings.base_url, token, purpose))

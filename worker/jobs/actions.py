@@ -85,7 +85,10 @@ class RunScope:
     def facts(
         self, session: Session, condition: ColumnElement[bool], told: bool = False
     ) -> list[ActionFacts]:
-        found = load_facts(session, condition, self.plan_id, self.as_of, self.risks, told=told)
+        # The escalations are the jobs that read `told`; they read acknowledgements too.
+        found = load_facts(
+            session, condition, self.plan_id, self.as_of, self.risks, told=told, acknowledged=told
+        )
         return self.only_wanted(found)
 
 

@@ -39,7 +39,7 @@ def board_view(
     previous = board.previous(session, plan.id, as_of)
     start = cycle_start(previous[0] if previous else None, as_of)
     return build_board_digest(
-        load_facts(session, plan_actions(plan.id), plan.id, as_of),
+        load_facts(session, plan_actions(plan.id), plan.id, as_of, acknowledged=True),
         board.streams(session, plan.id),
         PlanFacts(plan.title, plan.organisation),
         board.phases(session, plan.id),

@@ -12,6 +12,7 @@ from datetime import date, datetime
 from worker.mail.board_context import SHORT_TITLE, day_month_year, total_actions
 from worker.mail.filters import longdate, plural, shorten
 from worker.mail.headers import one_line
+from worker.rules.acknowledge import Acknowledged
 from worker.rules.board import BoardDigest, Flagged, RagName, RagView, ReportedChange
 
 # What the email shows of a long text: enough to know the action; the report has it whole.
@@ -57,6 +58,7 @@ class NeedLine:
     leads: str
     target: str
     note: str  # the latest note, shortened, with who and when; "" when none
+    acknowledged: str = ""  # "acknowledged by Jane Smith on 3 October 2012", "" when not
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,7 +120,13 @@ def _target_short(written: str, due: date | None) -> str:
     return f"{written} ({day_month_year(due)})"
 
 
-def need_line(flagged: Flagged) -> NeedLine:
+def acknowledged_by(acks: tuple[Acknowledged, ...]) -> str:
+    """'acknowledged by Jane Smith on 3 October 2012' (and by whoever else, latest last)."""
+    said = [f"{one_line(a.name) or a.email} on {_day(a.at)}" for a in acks]
+    return f"acknowledged by {' and '.join(said)}" if said else ""
+
+
+def need_line(flagged: Flagged, acks: tuple[Acknowledged, ...] = ()) -> NeedLine:
     v = flagged.view
     written = one_line(v.target_text) or "no target date"
     return NeedLine(
@@ -131,6 +139,7 @@ def need_line(flagged: Flagged) -> NeedLine:
         target=_target_short(written, v.due)
         + (f", overdue by {plural(v.days_overdue, 'day')}" if v.days_overdue > 0 else ""),
         note=_note(v),
+        acknowledged=acknowledged_by(acks),
     )
 
 
@@ -174,7 +183,10 @@ def exception_context(digest: BoardDigest) -> dict[str, object]:
     return {
         "since": since(digest),
         "counts": counts(digest),
-        "needs": tuple(need_line(f) for f in digest.needs[:NEEDS_SHOWN]),
+        "needs": tuple(
+            need_line(f, digest.acknowledged.get(f.view.action_id, ()))
+            for f in digest.needs[:NEEDS_SHOWN]
+        ),
         "needs_more": max(0, len(digest.needs) - NEEDS_SHOWN),
         "reported": tuple(changed_line(c) for c in digest.reported[:REPORTS_SHOWN]),
         "reported_more": max(0, len(digest.reported) - REPORTS_SHOWN),

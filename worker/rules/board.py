@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Literal
 
+from worker.rules.acknowledge import Acknowledged
+
 # Effective RAG of an action as the board sees it; "none" when nothing was reported and
 # nothing can be derived (no readable dates).
 RagName = Literal["green", "amber", "red", "none"]
@@ -165,6 +167,8 @@ class BoardDigest:
     returns: int = 0  # open actions with a return dated in the cycle
     open_actions: int = 0  # actions neither dropped nor completed before the cycle
     report_url: str = ""  # where the full report is (digest.report_url), "" if unset
+    # Acknowledgements that still stand (the action unchanged since), by action id.
+    acknowledged: dict[int, tuple[Acknowledged, ...]] = field(default_factory=dict)
 
     @property
     def red(self) -> tuple[RagView, ...]:

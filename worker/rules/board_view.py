@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+from worker.rules.acknowledge import Acknowledged, standing
 from worker.rules.board import BoardDigest, Cycle, RagView, StreamSummary
 from worker.rules.board_changes import Seen, changes_since, seen_in
 from worker.rules.board_exceptions import needs_the_board, reported_changes, returns_received
@@ -118,8 +119,17 @@ def build_board_digest(
         returns=returns,
         open_actions=open_actions,
         report_url=report_url,
+        acknowledged=standing_acknowledgements(actions),
     )
     return digest, seen
+
+
+def standing_acknowledgements(
+    actions: Sequence[ActionFacts],
+) -> dict[int, tuple[Acknowledged, ...]]:
+    """The acknowledgements of each action that still stand (it has not changed since)."""
+    found = {a.id: standing(a.acknowledged, a.snapshot()) for a in actions if a.acknowledged}
+    return {action_id: acks for action_id, acks in found.items() if acks}
 
 
 def cycle_start(previous: date | None, as_of: date) -> date:

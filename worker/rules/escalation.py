@@ -21,6 +21,10 @@ can be reached, the administrator) has been sent a reminder about it, and then `
 working days have passed without a return. A lead's own report of Amber or Red goes up at
 once: the lead has spoken.
 
+Acknowledged (rules/acknowledge.py): a strategic lead who acknowledged an escalated action
+hears of it no more each week until it changes (RAG, state, target or a new note). A Red
+alert is not held back.
+
 A strategic lead with no address falls back like a lead (deputy, line manager, then the
 administrator's "no one to remind").
 """
@@ -32,6 +36,7 @@ from dataclasses import dataclass, replace
 from datetime import date, timedelta
 
 from worker.contacts import Directory
+from worker.rules.acknowledge import stands_for
 from worker.rules.digest import Item, Recipient, Section
 from worker.rules.rag import LABEL, ORDER, RagPolicy, assess
 from worker.rules.reminders import NOT_REMINDED, ActionFacts, ItemMaker, item_key
@@ -191,8 +196,16 @@ def escalation_items(
                 f"escalated to the strategic lead ({why}); repeated every "
                 f"{policy.repeat_every_days} days while it stays so"
             )
-            found += _items(action, stage, maker, [lead], admin, rule, "escalated", period)
+            # Not repeated to a strategic lead who acknowledged it as it is now.
+            if not (isinstance(lead, _Target) and acknowledged(action, lead.recipient.email)):
+                found += _items(action, stage, maker, [lead], admin, rule, "escalated", period)
         yield from ((r, i) for r, i in found if r.email.lower() not in wait)
+
+
+def acknowledged(action: ActionFacts, email: str) -> bool:
+    """Whether `email` acknowledged the action and it has not changed since (RAG, state,
+    target or a new note): the weekly escalation to them is then not repeated."""
+    return stands_for(action.acknowledged, action.snapshot(), email)
 
 
 def board_waits(directory: Directory, digest_morning: bool) -> frozenset[str]:

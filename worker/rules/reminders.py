@@ -18,6 +18,7 @@ from typing import Literal, cast
 from worker.contacts import Directory
 from worker.plan.dates import Recurrence
 from worker.plan.due import Milestone
+from worker.rules.acknowledge import Acknowledged, Snapshot
 from worker.rules.board import RagName
 from worker.rules.digest import SECTIONS, Contact, Digest, Item, Kind, Recipient, Section
 from worker.rules.rag import Progress, RagPolicy, assess
@@ -89,6 +90,14 @@ class ActionFacts(Schedule):
     # When the lead (or, for an action no lead can be reached for, the administrator) was
     # first sent a reminder about it: nothing goes above them before (rules/escalation.py).
     first_told: date | None = None
+    # Who has acknowledged it (rules/acknowledge.py), read for escalations and the digest.
+    acknowledged: tuple[Acknowledged, ...] = ()
+
+    def snapshot(self) -> Snapshot:
+        """The action as an acknowledgement sees it: a change to any of this lifts one."""
+        return Snapshot(
+            self.rag, self.state, self.target_text, self.latest_note, self.latest_note_at
+        )
 
     def progress(self) -> Progress:
         reported = cast(RagName, self.rag or "none")

@@ -19,6 +19,7 @@ from worker.plan.due import Milestone, target_milestones
 from worker.rules.digest import Kind
 from worker.rules.reminders import NOT_REMINDED, ActionFacts, Refusal, Schedule
 from worker.rules.stages import START_LATE_DAYS
+from worker.store.acknowledgements import acknowledgements
 from worker.store.action_links import as_above_texts, of_actions, roles_by_action
 from worker.store.status import (
     GroupKey,
@@ -107,10 +108,12 @@ def load_facts(
     risks: RiskIndex | None = None,
     *,
     told: bool = False,
+    acknowledged: bool = False,
 ) -> list[ActionFacts]:
     """The actions matching `condition`, as the rules see them: one query for the actions,
     one each for their leads, latest notes and risky dependencies. A run that loads the plan
-    in chunks passes the plan's `risks` (plan_risks), read once."""
+    in chunks passes the plan's `risks` (plan_risks), read once. `told`: when each was first
+    reminded; `acknowledged`: who acknowledged it (escalations and the digest read these)."""
     query = (
         select(
             Action.id,
@@ -145,6 +148,7 @@ def load_facts(
     deps = as_above_texts(session, {r.id: r.dependencies_text or "" for r in rows})
     # Only escalation asks when a lead was first reminded: a query the others need not pay.
     told_on = first_told(session, ids) if told else {}
+    acks = acknowledgements(session, ids) if acknowledged else {}
     if risks is None:
         risks = plan_risks(session, plan_id, as_of)
     at_risk = dependency_risks(session, {r.id: _own(r) for r in rows}, risks)
@@ -170,6 +174,7 @@ def load_facts(
             phase=r.phase,
             at_risk_from=at_risk.get(r.id, ()),
             first_told=told_on.get(r.id),
+            acknowledged=acks.get(r.id, ()),
             milestones=_milestones(r.milestone_text, r.month_day),
             held=bool(r.held),
             **_note_fields(notes.get(r.id)),

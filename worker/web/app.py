@@ -28,8 +28,12 @@ from worker.errors import PlanworkerError
 from worker.io.terminal import one_line
 from worker.mail.templating import render_template
 from worker.plan.data import parse_rag, parse_state
+from worker.rules.acknowledge import Acknowledged
+from worker.rules.escalation import EscalationPolicy
+from worker.rules.rag import RagPolicy
 from worker.rules.reminders import ActionFacts
 from worker.web import links
+from worker.web.ack import MAX_ACK_NOTE, AckPage, ack_page, acknowledge
 from worker.web.views import MAX_NOTE, LeadPage, Report, lead_page, lead_routes, record
 from worker.web.views import state_choices as _states
 
@@ -79,8 +83,8 @@ class Headers:
 
 
 def redacted(path: str) -> str:
-    """A request path fit for the log: a lead's or board link's token replaced by "…"."""
-    for signed in ("/lead/", "/board/"):
+    """A request path fit for the log: a link's token replaced by "…"."""
+    for signed in ("/lead/", "/board/", "/ack/"):
         if path.startswith(signed):
             return f"{signed}…"
     # Control characters (a %0A in the URL) are escaped: one request, one log line.
@@ -121,19 +125,22 @@ class Site:
             return PlainTextResponse("database unreachable", 503)
         return PlainTextResponse("ok")
 
-    def claim(self, plan: Plan, token: str, now: datetime) -> links.Claim | HTMLResponse:
-        """The token's claim, or the page refusing it (logged without the token)."""
+    def claim(
+        self, plan: Plan, token: str, now: datetime, purpose: str = links.LEAD
+    ) -> links.Claim | HTMLResponse:
+        """The token's claim for `purpose`, or the page refusing it (logged without the
+        token)."""
         try:
             return links.read(
                 self.key,
                 token,
                 plan_id=plan.id,
-                purpose=links.LEAD,
+                purpose=purpose,
                 max_age=self.max_age,
                 now=now,
             )
         except links.LinkRefused as exc:
-            log.warning("lead link refused: %s", exc.reason)
+            log.warning("%s link refused: %s", purpose, exc.reason)
             status = 410 if exc.reason == "expired" else 403
             reason = links.EXPLAINED[exc.reason] + " Ask the plan administrator for a new link."
             return self.refused(status, "This link cannot be used", reason)
@@ -204,6 +211,84 @@ class Site:
             message = f"{ref}: nothing new to record (the same as already recorded)."
         return self.lead(plan, page, token, message)
 
+    # --- acknowledgements (worker/web/ack.py) ---
+
+    def ack_page(self, session: Session, plan: Plan, email: str, now: datetime) -> AckPage:
+        settings = self.app.settings
+        return ack_page(
+            session,
+            plan.id,
+            self.app.directory(),
+            email,
+            settings.rag.as_dataclass(RagPolicy),
+            settings.escalation.as_dataclass(EscalationPolicy),
+            plan_day(plan, now),
+        )
+
+    def show_ack(self, token: str, now: datetime) -> Response:
+        """GET /ack/{token}: the escalated actions the recipient may acknowledge. Reads only."""
+        with self.sessions() as session:
+            plan = self.plan(session)
+            claim = self.claim(plan, token, now, links.ACK)
+            if isinstance(claim, HTMLResponse):
+                return claim
+            return self.acks(plan, self.ack_page(session, plan, claim.email, now), token)
+
+    def acks(
+        self, plan: Plan, found: AckPage, token: str, message: str = "", status: int = 200
+    ) -> HTMLResponse:
+        zone = ZoneInfo(plan.timezone)
+        cards = [ack_card(card(a, zone), mine, zone) for a, mine in found.actions]
+        context = {
+            "plan_title": plan.title,
+            "name": found.who.name,
+            "email": found.who.email,
+            "board": found.who.board,
+            "actions": cards,
+            "token": token,
+            "message": message,
+            "error": status >= 400,
+            "max_note": MAX_ACK_NOTE,
+        }
+        return self.page("ack.html", context, status)
+
+    def submit_ack(self, form: Mapping[str, str], now: datetime) -> Response:
+        """POST /ack: record one acknowledgement, if the link's address may make it."""
+        with self.sessions() as session:
+            plan = self.plan(session)
+            token = form.get("token", "")
+            claim = self.claim(plan, token, now, links.ACK)
+            if isinstance(claim, HTMLResponse):
+                return claim
+            page = self.ack_page(session, plan, claim.email, now)
+            ref = form.get("ref", "").strip()
+            action = next((a for a, _ in page.actions if a.ref == ref), None)
+            if action is None:
+                log.warning(
+                    "acknowledgement refused: %s is not escalated to %s",
+                    one_line(ref[:100]),
+                    claim.email,
+                )
+                reason = (
+                    f"Action {ref or '(none named)'} is not one of the escalated actions "
+                    f"{claim.email} hears about as a strategic lead or board member, so this "
+                    "link cannot acknowledge it."
+                )
+                return self.refused(403, "Not an action you can acknowledge", reason)
+            note = form.get("note", "").strip()
+            problem = ack_note_problem(note)
+            if problem:
+                log.warning("acknowledgement refused for %s: %s", ref, problem)
+                return self.acks(plan, page, token, f"{ref}: {problem}", 400)
+            done = acknowledge(session, action, page.who, note, now)
+            page = self.ack_page(session, plan, claim.email, now)
+        if done:
+            log.info("acknowledgement recorded: %s by %s", ref, claim.email)
+            message = f"{ref}: acknowledged. Its weekly escalation stops until it changes."
+        else:
+            message = f"{ref}: already acknowledged with the same note."
+        return self.acks(plan, page, token, message)
+
     def alert(self, refs: list[str], now: datetime) -> None:
         """The same follow-up as `status set`: a Red report alerts its strategic lead now."""
         from worker.cli.jobs import alert_run
@@ -237,6 +322,24 @@ def checked(ref: str, form: Mapping[str, str]) -> Report | str:
     except ValueError as exc:
         return str(exc)
     return Report(ref, rag, state, note)
+
+
+def ack_note_problem(note: str) -> str:
+    """Why an acknowledgement's note cannot be taken, or ""."""
+    if not note:
+        return "write a short note (what is being done about it): the board reads it."
+    if len(note) > MAX_ACK_NOTE:
+        return f"the note is {len(note):,} characters long; at most {MAX_ACK_NOTE:,} are kept."
+    return ""
+
+
+def ack_card(shown: dict[str, Any], mine: Acknowledged | None, zone: ZoneInfo) -> dict[str, Any]:
+    """An action on the acknowledgement page: the lead's card, and one's own standing
+    acknowledgement of it."""
+    if mine is None:
+        return {**shown, "acked": ""}
+    at = mine.at if mine.at.tzinfo else mine.at.replace(tzinfo=UTC)
+    return {**shown, "acked": f"{at.astimezone(zone):%-d %B %Y}: {mine.note}"}
 
 
 def card(action: ActionFacts, zone: ZoneInfo) -> dict[str, Any]:
@@ -288,16 +391,31 @@ def create_app(app: App, clock: Callable[[], datetime] = utc_now) -> Starlette:
     async def show(request: Request) -> Response:
         return await run_in_threadpool(site.show, request.path_params["token"], clock())
 
-    async def submit(request: Request) -> Response:
+    async def small_form(request: Request) -> dict[str, str] | Response:
+        """The form's fields, or the page refusing a body without a length or too long."""
         length = request.headers.get("content-length", "")
         if not (length.isascii() and length.isdigit()) or int(length) > MAX_BODY:
-            log.warning("lead report refused: body of %s bytes", one_line(length[:20]) or "unknown")
+            log.warning("form refused: body of %s bytes", one_line(length[:20]) or "unknown")
             if not length:
                 return site.refused(411, "Length required", "The form was sent without its length.")
             return site.refused(413, "Too long", "The form sent was too long to take.")
         form = await request.form(max_files=0, max_fields=20)
-        fields = {k: v for k, v in form.items() if isinstance(v, str)}
+        return {k: v for k, v in form.items() if isinstance(v, str)}
+
+    async def submit(request: Request) -> Response:
+        fields = await small_form(request)
+        if isinstance(fields, Response):
+            return fields
         return await run_in_threadpool(site.submit, fields, clock())
+
+    async def show_ack(request: Request) -> Response:
+        return await run_in_threadpool(site.show_ack, request.path_params["token"], clock())
+
+    async def submit_ack(request: Request) -> Response:
+        fields = await small_form(request)
+        if isinstance(fields, Response):
+            return fields
+        return await run_in_threadpool(site.submit_ack, fields, clock())
 
     async def css(request: Request) -> Response:
         return Response(stylesheet, media_type="text/css")
@@ -306,6 +424,8 @@ def create_app(app: App, clock: Callable[[], datetime] = utc_now) -> Starlette:
         Route("/health", health),
         Route("/lead/{token}", show, methods=["GET"]),
         Route("/lead", submit, methods=["POST"]),
+        Route("/ack/{token}", show_ack, methods=["GET"]),
+        Route("/ack", submit_ack, methods=["POST"]),
         Route("/static/web.css", css),
         *board_routes(site, board_secret, clock),
     ]

@@ -15,6 +15,7 @@ from itsdangerous import BadSignature, TimestampSigner, URLSafeTimedSerializer
 
 LEAD = "lead"  # a lead's page: see and update the actions routed to the address
 BOARD = "board"  # the board's page: the plan's RAG picture and progress, read only
+ACK = "ack"  # a strategic lead's or board member's page: acknowledge escalated actions
 
 Reason = Literal["expired", "tampered", "wrong plan"]
 
@@ -96,6 +97,6 @@ def read(
 
 
 def link(base_url: str, token: str, purpose: str = LEAD) -> str:
-    """The page for a token of `purpose` (its path: /lead/..., /board/...) under the public
-    address."""
+    """The page for a token of `purpose` (its path: /lead/..., /board/..., /ack/...) under
+    the public address."""
     return f"{base_url.rstrip('/')}/{purpose}/{token}"
