@@ -7,13 +7,15 @@ Tokens are credentials: never log them, nor the key.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from itsdangerous import BadSignature, TimestampSigner, URLSafeTimedSerializer
 
 LEAD = "lead"  # a lead's page: see and update the actions routed to the address
+# The page each purpose's links open, under the public address (a new purpose adds its own).
+PAGES: dict[str, str] = {LEAD: "lead"}
 
 Reason = Literal["expired", "tampered", "wrong plan"]
 
@@ -94,6 +96,26 @@ def read(
     return Claim(plan, email, purpose, signed_at)
 
 
-def link(base_url: str, token: str) -> str:
-    """The lead's page for a token under the public address."""
-    return f"{base_url.rstrip('/')}/lead/{token}"
+def link(base_url: str, token: str, purpose: str = LEAD) -> str:
+    """The page of `purpose` (the lead's page by default) for a token under the public
+    address."""
+    return f"{base_url.rstrip('/')}/{PAGES[purpose]}/{token}"
+
+
+def link_for(base_url: str, key: str, plan_id: int, email: str, purpose: str, now: datetime) -> str:
+    """The signed link, signed at `now`, that gives `email` the page of `purpose` on plan
+    `plan_id`."""
+    return link(base_url, sign(key, plan_id, email, purpose, now), purpose)
+
+
+@dataclass(frozen=True, slots=True)
+class Signer:
+    """What a run needs to put links in its messages: the public address, the key (read
+    once per run, not per message) and how many days a link works (for the wording)."""
+
+    base_url: str
+    key: str = field(repr=False)  # never shown, logged or stored
+    days: int
+
+    def link(self, plan_id: int, email: str, purpose: str, now: datetime) -> str:
+        return link_for(self.base_url, self.key, plan_id, email, purpose, now)
