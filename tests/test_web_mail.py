@@ -194,18 +194,30 @@ def test_an_escalation_carries_the_strategic_leads_link(site: Site) -> None:
     assert f"({strategic.email})" in page
 
 
-def test_no_link_when_the_web_page_is_not_configured(cli: Cli, tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("setting", "missing"),
+    [
+        ({}, ""),
+        # A public address without a key is not enough, nor a key without an address.
+        ({"PLANWORKER_WEB__BASE_URL": "https://actionplan.example.gov.uk"}, "secret_key_file"),
+        ({"PLANWORKER_WEB__SECRET_KEY_FILE": "web-key.txt"}, "base_url"),
+    ],
+    ids=["neither", "no key", "no address"],
+)
+def test_no_link_when_the_web_page_is_not_configured(
+    cli: Cli, setting: dict[str, str], missing: str
+) -> None:
+    cli.env.update(setting)
     cli("plan", "import", str(SEED))
     cli("remind", "--as-of", MONDAY)
     [message] = messages_to(cli, LEAD_EMAIL)
     text, html = parts(message)
     assert "/lead/" not in text + html and "Report progress" not in text + html
     assert "Reply to this\nemail: replies go to the plan administrator." in text
-
-    # A public address without a key (or a key without an address) is not enough either.
-    cli.env["PLANWORKER_WEB__BASE_URL"] = "https://actionplan.example.gov.uk"
-    cli("remind", "--as-of", "2012-07-23")
-    assert all("/lead/" not in parts(m)[0] for m in messages_to(cli, LEAD_EMAIL))
+    # The administrator hears why before going live.
+    said = cli("config", "check").output
+    warning = "messages carry no link to the leads' page"
+    assert (f"{warning}: web.{missing} is not set" in said) if missing else (warning not in said)
 
 
 def test_a_key_file_set_but_unreadable_stops_the_run_and_says_which(

@@ -52,7 +52,9 @@ def identity(settings: Settings, directory: Directory) -> MailIdentity:
     return MailIdentity(sender, reply_to)
 
 
-def remind_config(settings: Settings, directory: Directory) -> RemindConfig:
+def remind_config(settings: Settings, directory: Directory, *, links: bool = True) -> RemindConfig:
+    """The jobs' config; `links=False` for a command that sends no message (the key is not
+    read then)."""
     mail = settings.mail
     return RemindConfig(
         directory=directory,
@@ -74,7 +76,7 @@ def remind_config(settings: Settings, directory: Directory) -> RemindConfig:
         digest_long_red_weeks=settings.digest.long_red_weeks,
         digest_report_url=settings.digest.report_url,
         max_message_bytes=mail.max_message_kb * 1024,
-        links=link_signer(settings),
+        links=link_signer(settings) if links else None,
     )
 
 
