@@ -19,6 +19,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
@@ -31,6 +32,7 @@ from tests.conftest import CONTACTS, SEED, Cli, seed_data
 from worker.cli.app import App
 from worker.contacts import load_directory
 from worker.web.app import create_app
+from worker.web.links import LEAD, Signer, read
 
 LEAD_EMAIL = "head-of-qa@example.org"
 LEAD_NAME = "Head of QA"
@@ -231,7 +233,7 @@ def test_a_key_file_set_but_unreadable_stops_the_run_and_says_which(
     assert not (cli.maildir / "new").exists() or not any((cli.maildir / "new").iterdir())
 
 
-@pytest.mark.slow
+# About 5 s: not marked slow, so the quick suite runs issue 17's "done when" too.
 def test_a_lead_reports_amber_from_the_link_in_their_email_in_a_real_browser(site: Site) -> None:
     from playwright.sync_api import sync_playwright
 
@@ -265,3 +267,19 @@ def test_a_lead_reports_amber_from_the_link_in_their_email_in_a_real_browser(sit
         (LEAD_NAME, "web", [None, "amber"])
     ]
     assert changes[0]["note"] == "Audit moved to August: auditor off sick"
+
+
+def test_a_runs_signer_never_shows_its_key() -> None:
+    signer = Signer("https://actionplan.example.gov.uk", KEY, 45)
+    assert KEY not in repr(signer) and KEY not in str(signer)
+    made = signer.link(1, "Head-of-QA@example.org", LEAD, datetime(2026, 1, 5, tzinfo=UTC))
+    assert made.startswith("https://actionplan.example.gov.uk/lead/")
+    claim = read(
+        KEY,
+        made.rsplit("/", 1)[1],
+        plan_id=1,
+        purpose=LEAD,
+        max_age=timedelta(days=45),
+        now=datetime(2026, 2, 1, tzinfo=UTC),
+    )
+    assert claim.email == "head-of-qa@example.org"
