@@ -56,10 +56,10 @@ def status_set(
 ) -> None:
     """Record a progress update for one action (ACTION_ID as in the plan, e.g. WS1-01).
 
-    If it leaves the action Red, its strategic lead and the board are told at once (unless
-    --no-alert; the daily escalation job would tell them anyway). --confirm-date releases a
-    target that reads as before its start (held back from overdue reminders and Red until
-    then, see `plan check`); the note says why, in the history.
+    If it leaves the action Red, its strategic lead is told at once and the board in its next
+    digest (unless --no-alert; the daily escalation job would tell them anyway).
+    --confirm-date releases a target that reads as before its start (held back from overdue
+    reminders and Red until then, see `plan check`); the note says why, in the history.
     """
     from worker.errors import PlanworkerError
     from worker.plan.data import parse_rag, parse_state

@@ -48,14 +48,22 @@ def web(ctx: click.Context, host: str, port: int, forwarded_allow_ips: str) -> N
 
 @web.command("link")
 @click.argument("email")
+@click.option(
+    "--purpose",
+    type=click.Choice(["lead", "board"]),
+    default="lead",
+    show_default=True,
+    help="lead: the page of EMAIL's actions; board: the board's page (a [[board]] member).",
+)
 @click.pass_obj
-def web_link(app: App, email: str) -> None:
+def web_link(app: App, email: str, purpose: str) -> None:
     """Print the signed link to EMAIL's page (their actions, and the form to report on
-    them), valid for web.link_days. For administrators: anyone holding it can report."""
+    them; with --purpose board, the board's read-only page), valid for web.link_days. For
+    administrators: anyone holding it can use it."""
     from worker.errors import PlanworkerError
     from worker.store.facts import load_schedule, plan_actions
     from worker.web.access import routed_refs
-    from worker.web.links import LEAD, link, sign
+    from worker.web.links import BOARD, LEAD, link, sign
 
     settings = app.settings.web
     if not settings.base_url:
@@ -64,9 +72,20 @@ def web_link(app: App, email: str) -> None:
             "(PLANWORKER_WEB__BASE_URL)"
         )
     key = settings.secret_key()
+    directory = app.directory()
+    if purpose == BOARD:
+        if email.strip().lower() not in {p.email.lower() for p in directory.board}:
+            raise PlanworkerError(
+                f"{email} is not in the contacts file's [[board]] list: "
+                "a board link would be refused"
+            )
+        with app.session() as session:
+            plan = app.plan(session, None)
+        click.echo(link(settings.base_url, sign(key, plan.id, email, BOARD, utc_now()), BOARD))
+        return
     with app.session() as session:
         plan = app.plan(session, None)
-        routed = routed_refs(load_schedule(session, plan_actions(plan.id)), app.directory(), email)
+        routed = routed_refs(load_schedule(session, plan_actions(plan.id)), directory, email)
     if not routed.refs:
         click.echo(f"warning: no action of this plan is routed to {routed.email}", err=True)
     click.echo(link(settings.base_url, sign(key, plan.id, email, LEAD, utc_now())))

@@ -149,7 +149,8 @@ def stream_rows(digest: BoardDigest) -> tuple[StreamRow, ...]:
     return tuple(
         StreamRow(
             s.number,
-            shorten(s.title, SHORT_TITLE),
+            # The row adds its own colon: the seed's "LAC six month actions:" keeps one.
+            shorten(s.title, SHORT_TITLE).rstrip(":"),
             s.green - s.completed,
             s.amber,
             s.red,

@@ -13,6 +13,8 @@ from worker.settings.sections import Section
 # A signing key shorter than this is guessable: refused (`openssl rand -hex 32` gives 64).
 MIN_KEY_LENGTH = 32
 KEY_ENV = "PLANWORKER_WEB__SECRET_KEY_FILE"
+# The board's shared password is typed by people: long enough not to be guessed online.
+MIN_BOARD_SECRET = 16
 
 
 class WebSettings(Section):
@@ -25,8 +27,11 @@ class WebSettings(Section):
     secret_key_file: Path | None = None
     # How long a lead's link works.
     link_days: int = Field(default=45, ge=1, le=366)
+    # The file holding the board's shared password for GET/POST /board (docs/web.md); none:
+    # the board's page opens only from a board member's signed link.
+    board_secret_file: Path | None = None
 
-    @field_validator("secret_key_file", mode="before")
+    @field_validator("secret_key_file", "board_secret_file", mode="before")
     @classmethod
     def _unset(cls, value: object) -> object:
         # An empty variable (PLANWORKER_WEB__SECRET_KEY_FILE=) means no file, not the folder ".".
@@ -61,3 +66,21 @@ class WebSettings(Section):
                 f"use at least {MIN_KEY_LENGTH} random characters (`openssl rand -hex 32`)"
             )
         return key
+
+    def board_secret(self) -> str | None:
+        """The board's shared password from board_secret_file (None when not set);
+        PlanworkerError when unreadable or shorter than MIN_BOARD_SECRET. Never shown."""
+        path = self.board_secret_file
+        if path is None:
+            return None
+        try:
+            secret = path.read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = getattr(exc, "strerror", None) or "not a text file"
+            raise PlanworkerError(f"web.board_secret_file {path}: {reason}") from None
+        if len(secret) < MIN_BOARD_SECRET:
+            raise PlanworkerError(
+                f"web.board_secret_file {path}: the password is {len(secret)} characters "
+                f"long; use at least {MIN_BOARD_SECRET} (e.g. four random words)"
+            )
+        return secret

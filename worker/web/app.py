@@ -79,9 +79,12 @@ class Headers:
 
 
 def redacted(path: str) -> str:
-    """A request path fit for the log: a lead link's token replaced by "…"."""
+    """A request path fit for the log: a lead's or board link's token replaced by "…"."""
+    for signed in ("/lead/", "/board/"):
+        if path.startswith(signed):
+            return f"{signed}…"
     # Control characters (a %0A in the URL) are escaped: one request, one log line.
-    return "/lead/…" if path.startswith("/lead/") else one_line(path[:200])
+    return one_line(path[:200])
 
 
 @dataclass
@@ -266,9 +269,11 @@ def create_app(app: App, clock: Callable[[], datetime] = utc_now) -> Starlette:
     from worker.configure import template_folders
     from worker.db import session_factory
     from worker.mail.templating import make_environment
+    from worker.web.board import board_routes
 
     settings = app.settings
     key = settings.web.secret_key()
+    board_secret = settings.web.board_secret()
     app.require_migrated()
     app.directory()  # a broken contacts file stops start-up, not the first request
     templates = make_environment(template_folders(settings))
@@ -302,6 +307,7 @@ def create_app(app: App, clock: Callable[[], datetime] = utc_now) -> Starlette:
         Route("/lead/{token}", show, methods=["GET"]),
         Route("/lead", submit, methods=["POST"]),
         Route("/static/web.css", css),
+        *board_routes(site, board_secret, clock),
     ]
     web = Starlette(routes=routes)
     web.add_middleware(Headers)

@@ -14,8 +14,7 @@ from typing import Any, Literal
 from itsdangerous import BadSignature, TimestampSigner, URLSafeTimedSerializer
 
 LEAD = "lead"  # a lead's page: see and update the actions routed to the address
-# The page each purpose's links open, under the public address (a new purpose adds its own).
-PAGES: dict[str, str] = {LEAD: "lead"}
+BOARD = "board"  # the board's page: the plan's RAG picture and progress, read only
 
 Reason = Literal["expired", "tampered", "wrong plan"]
 
@@ -97,9 +96,9 @@ def read(
 
 
 def link(base_url: str, token: str, purpose: str = LEAD) -> str:
-    """The page of `purpose` (the lead's page by default) for a token under the public
+    """The page for a token of `purpose` (its path: /lead/..., /board/...) under the public
     address."""
-    return f"{base_url.rstrip('/')}/{PAGES[purpose]}/{token}"
+    return f"{base_url.rstrip('/')}/{purpose}/{token}"
 
 
 def link_for(base_url: str, key: str, plan_id: int, email: str, purpose: str, now: datetime) -> str:
