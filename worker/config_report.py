@@ -97,4 +97,15 @@ def warnings(settings: Settings, directory: Directory, now: datetime) -> list[st
                 f"jobs.digest.schedule {digest.schedule!r} runs on {', '.join(sorted(days))}, "
                 f"but digest.weekday is {settings.digest.weekday} (what simulate assumes)"
             )
+    found += link_warnings(settings)
     return found
+
+
+def link_warnings(settings: Settings) -> list[str]:
+    """Why messages will carry no link to the leads' page: half of it is configured. (A key
+    file set but unusable stops the runs themselves, naming it.)"""
+    web = settings.web
+    if bool(web.base_url) == (web.secret_key_file is not None):
+        return []
+    missing = "web.secret_key_file" if web.base_url else "web.base_url"
+    return [f"messages carry no link to the leads' page: {missing} is not set"]

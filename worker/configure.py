@@ -21,6 +21,7 @@ from worker.rules.rag import RagPolicy
 from worker.rules.workdays import WorkingDays
 from worker.settings import Settings
 from worker.shipped import shipped
+from worker.web.links import Signer
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday")
 
@@ -51,7 +52,9 @@ def identity(settings: Settings, directory: Directory) -> MailIdentity:
     return MailIdentity(sender, reply_to)
 
 
-def remind_config(settings: Settings, directory: Directory) -> RemindConfig:
+def remind_config(settings: Settings, directory: Directory, *, links: bool = True) -> RemindConfig:
+    """The jobs' config; `links=False` for a command that sends no message (the key is not
+    read then)."""
     mail = settings.mail
     return RemindConfig(
         directory=directory,
@@ -73,7 +76,18 @@ def remind_config(settings: Settings, directory: Directory) -> RemindConfig:
         digest_long_red_weeks=settings.digest.long_red_weeks,
         digest_report_url=settings.digest.report_url,
         max_message_bytes=mail.max_message_kb * 1024,
+        links=link_signer(settings) if links else None,
     )
+
+
+def link_signer(settings: Settings) -> Signer | None:
+    """What signs the links in messages, with the key read now (once per run); None when
+    web.base_url or web.secret_key_file is not set. A key file that is set but unreadable
+    or too short is an error that names it, not a silent message without links."""
+    web = settings.web
+    if not web.base_url or web.secret_key_file is None:
+        return None
+    return Signer(web.base_url, web.secret_key(), web.link_days)
 
 
 def mailer(settings: Settings, stream: TextIO = sys.stdout) -> Mailer:

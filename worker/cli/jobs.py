@@ -269,7 +269,7 @@ def report(app: App, fmt: str, output: Path, as_of: datetime | None, plan_slug: 
     from worker.jobs.digest import board_view
     from worker.mail.board import report_csv, report_html, report_markdown
 
-    config = remind_config(app.settings, app.directory())
+    config = remind_config(app.settings, app.directory(), links=False)
     with app.session() as session:
         plan = app.plan(session, plan_slug)
         day, _ = run_dates(app, as_of, plan.timezone, check=False)

@@ -14,10 +14,11 @@ from worker.jobs.config import RemindConfig
 from worker.mail.headers import make_address
 from worker.mail.message import message_bytes, message_id_for
 from worker.mail.parts import Encoder, split_to_fit
-from worker.mail.render import render_digest
+from worker.mail.render import LINKED_SECTIONS, render_digest
 from worker.mail.templating import Rendered, TemplateError, make_environment
 from worker.rules.digest import Digest, Recipient
 from worker.store.outbox import Planned
+from worker.web.links import LEAD
 
 
 @lru_cache(maxsize=8)
@@ -52,17 +53,36 @@ def envelope(
     )
 
 
+def link_to_page(config: RemindConfig, plan_id: int, digest: Digest, now: datetime) -> str | None:
+    """The recipient's signed link to their page, signed at `now`, for a lead's reminder or
+    an escalation; None when links are not configured or the message is not one of those.
+    (For now an escalation's link opens the same page; acknowledging comes with its own.)"""
+    if config.links is None or not digest.has(*LINKED_SECTIONS):
+        return None
+    return config.links.link(plan_id, digest.recipient.email, LEAD, now)
+
+
 def render(
     found: Sequence[Digest],
     config: RemindConfig,
     now: datetime,
     job: str,
     template: str = "reminder",
+    *,
+    plan_id: int,
 ) -> tuple[list[Planned], list[str]]:
-    """Render each digest, in parts when it is too large to send whole (mail/parts.py);
-    one that fails is reported and left for the next run."""
+    """Render each digest, in parts when it is too large to send whole (mail/parts.py),
+    with the recipient's link to their page when links are configured; one that fails is
+    reported and left for the next run."""
     env = environment(config)
     domain = config.mail_domain()
+    days = config.links.days if config.links else 0
+
+    def render_one(digest: Digest) -> Rendered:
+        link = link_to_page(config, plan_id, digest, now)
+        return render_digest(
+            env, digest, template=template, prodid_domain=domain, link=link, link_days=days
+        )
 
     def encode(digest: Digest, rendered: Rendered) -> Planned:
         key = "\n".join(sorted(item.key for item in digest.items))
@@ -71,7 +91,7 @@ def render(
         return Planned(digest, content, message_id, rendered.subject)
 
     encoder = Encoder(
-        lambda digest: render_digest(env, digest, template=template, prodid_domain=domain),
+        render_one,
         encode,
         lambda planned: len(planned.content),
     )

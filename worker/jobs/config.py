@@ -15,6 +15,7 @@ from worker.rules.escalation import EscalationPolicy
 from worker.rules.rag import RagPolicy
 from worker.rules.stages import ReminderPolicy
 from worker.rules.workdays import WorkingDays
+from worker.web.links import Signer
 
 DEFAULT_RAG = RagPolicy()
 DEFAULT_ESCALATION = EscalationPolicy()
@@ -46,6 +47,9 @@ class RemindConfig:
     # The largest message sent: a digest over it goes in parts (mail.max_message_kb, or
     # less when the mail server's SIZE says so).
     max_message_bytes: int = 10 * 1024 * 1024
+    # Signs each recipient's link to their page (docs/web.md, "Links in emails"); None when
+    # web.base_url or the key is not configured: messages then carry no link.
+    links: Signer | None = None
 
     def mail_domain(self) -> str:
         """The domain of Message-IDs and calendar UIDs: the sender's."""

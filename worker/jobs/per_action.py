@@ -36,7 +36,10 @@ def plan_messages(job: Job, request: Request, now: datetime) -> RemindResult:
         day = DayPlan(session, PlanFacts(plan.title, plan.organisation), rules, run, checkpoint)
         for emails in day.batches():
             for attempt in range(PLAN_ATTEMPTS):
-                planned, errors = render(day.digests(emails), config, now, job.name, job.template)
+                digests = day.digests(emails)
+                planned, errors = render(
+                    digests, config, now, job.name, job.template, plan_id=r.plan_id
+                )
                 if r.dry_run:
                     break
                 try:

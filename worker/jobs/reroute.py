@@ -154,7 +154,8 @@ def _plan_again(
         job = jobs[name]
         run = run_scope(session, plan_id, config, as_of, only=refs_of(session, ids))
         day = DayPlan(session, facts, _rules(job), run)
-        planned, errors = render(day.digests(day.recipients()), config, now, name, job.template)
+        digests = day.digests(day.recipients())
+        planned, errors = render(digests, config, now, name, job.template, plan_id=plan_id)
         if errors:
             return False
         record(

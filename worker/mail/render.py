@@ -16,7 +16,7 @@ from worker.mail.filters import longdate, read_as, shorten
 from worker.mail.headers import one_line
 from worker.mail.message import CALENDAR_FILE, check_domain, hex_id
 from worker.mail.templating import Rendered, render_email
-from worker.rules.digest import Digest, Item
+from worker.rules.digest import Digest, Item, Section
 
 # Used in PRODID and event UIDs when the caller names no domain of its own; ".invalid" can never
 # clash with a real host (RFC 2606).
@@ -24,6 +24,17 @@ DEFAULT_DOMAIN = "planworker.invalid"
 # Sections whose future deadlines go into the calendar file (overdue ones are already past).
 CALENDAR_SECTIONS = frozenset({"due_soon", "review"})
 SUMMARY_LIMIT = 80
+# The messages that carry the recipient's link to their page: a lead's reminders and a
+# strategic lead's escalations. The administrator's notices (no one to remind, not
+# delivered) and the weekly summary are about fixing contacts and the plan: none.
+LINKED_SECTIONS: tuple[Section, ...] = (
+    "turned_red",
+    "escalated",
+    "overdue",
+    "due_soon",
+    "starting",
+    "review",
+)
 
 
 def render_digest(
@@ -32,14 +43,22 @@ def render_digest(
     *,
     template: str = "reminder",
     prodid_domain: str = DEFAULT_DOMAIN,
+    link: str | None = None,
+    link_days: int = 0,
 ) -> Rendered:
     """Render `<template>/subject.txt`, `body.txt` and `body.html` for one digest.
 
-    The templates see `digest` and `calendar_file` (the attachment's name, or None when there
-    is no calendar file). Raises TemplateError naming the template file and line.
+    The templates see `digest`, `calendar_file` (the attachment's name, or None when there
+    is no calendar file), `link` (the recipient's signed link to their page, or None) and
+    `link_days` (how long it works). Raises TemplateError naming the template file and line.
     """
     ics = deadlines_ics(digest, prodid_domain=prodid_domain)
-    context = {"digest": digest, "calendar_file": CALENDAR_FILE if ics else None}
+    context = {
+        "digest": digest,
+        "calendar_file": CALENDAR_FILE if ics else None,
+        "link": link,
+        "link_days": link_days,
+    }
     return render_email(env, template, context, ics)
 
 

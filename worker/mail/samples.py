@@ -125,6 +125,10 @@ def board_digest() -> BoardDigest:
     )
 
 
+# A link as messages carry it (".invalid" never resolves, RFC 2606).
+SAMPLE_LINK = "https://planworker.invalid/lead/sample-token"
+
+
 def template_problems(folders: Sequence[Path]) -> list[str]:
     """Each template set rendered once with the samples: one line per failure."""
     try:
@@ -135,6 +139,11 @@ def template_problems(folders: Sequence[Path]) -> list[str]:
     problems: list[str] = []
     renders: tuple[Callable[[], object], ...] = (
         *(partial(render_digest, env, digest) for digest in reminder_digests()),
+        # ...and with a recipient's link, as when web.base_url and the key are set.
+        *(
+            partial(render_digest, env, digest, link=SAMPLE_LINK, link_days=45)
+            for digest in reminder_digests()
+        ),
         partial(render_board_digest, env, board),
         partial(report_html, env, board),
     )

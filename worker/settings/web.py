@@ -19,8 +19,8 @@ MIN_BOARD_SECRET = 16
 
 class WebSettings(Section):
     # The public address of `planworker web` behind the council's HTTPS proxy, as leads'
-    # links start: e.g. "https://actionplan.council.gov.uk". Empty: links are printed with
-    # a placeholder and `planworker web` refuses to start.
+    # links start: e.g. "https://actionplan.council.gov.uk". Empty: messages carry no link,
+    # and `planworker web` and `planworker web link` refuse to start.
     base_url: str = ""
     # The file holding the key links are signed with (never the key itself in this file);
     # replacing the key invalidates every link sent so far.

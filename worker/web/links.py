@@ -7,7 +7,7 @@ Tokens are credentials: never log them, nor the key.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
@@ -100,3 +100,22 @@ def link(base_url: str, token: str, purpose: str = LEAD) -> str:
     """The page for a token of `purpose` (its path: /lead/..., /board/..., /ack/...) under
     the public address."""
     return f"{base_url.rstrip('/')}/{purpose}/{token}"
+
+
+def link_for(base_url: str, key: str, plan_id: int, email: str, purpose: str, now: datetime) -> str:
+    """The signed link, signed at `now`, that gives `email` the page of `purpose` on plan
+    `plan_id`."""
+    return link(base_url, sign(key, plan_id, email, purpose, now), purpose)
+
+
+@dataclass(frozen=True, slots=True)
+class Signer:
+    """What a run needs to put links in its messages: the public address, the key (read
+    once per run, not per message) and how many days a link works (for the wording)."""
+
+    base_url: str
+    key: str = field(repr=False)  # never shown, logged or stored
+    days: int
+
+    def link(self, plan_id: int, email: str, purpose: str, now: datetime) -> str:
+        return link_for(self.base_url, self.key, plan_id, email, purpose, now)
