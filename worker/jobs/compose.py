@@ -18,7 +18,7 @@ from worker.mail.render import LINKED_SECTIONS, render_digest
 from worker.mail.templating import Rendered, TemplateError, make_environment
 from worker.rules.digest import Digest, Recipient
 from worker.store.outbox import Planned
-from worker.web.links import LEAD
+from worker.web.links import ACK, LEAD
 
 
 @lru_cache(maxsize=8)
@@ -53,13 +53,18 @@ def envelope(
     )
 
 
+# A lead's own items: their link is to report on them.
+LEAD_SECTIONS = ("overdue", "due_soon", "starting", "review")
+
+
 def link_to_page(config: RemindConfig, plan_id: int, digest: Digest, now: datetime) -> str | None:
-    """The recipient's signed link to their page, signed at `now`, for a lead's reminder or
-    an escalation; None when links are not configured or the message is not one of those.
-    (For now an escalation's link opens the same page; acknowledging comes with its own.)"""
+    """The recipient's signed link, signed at `now`: for a lead's reminder their page to
+    report on; for an escalation only, the page to acknowledge it (which stops its weekly
+    repeats). None when links are not configured or the message is neither."""
     if config.links is None or not digest.has(*LINKED_SECTIONS):
         return None
-    return config.links.link(plan_id, digest.recipient.email, LEAD, now)
+    purpose = LEAD if digest.has(*LEAD_SECTIONS) else ACK
+    return config.links.link(plan_id, digest.recipient.email, purpose, now)
 
 
 def render(
