@@ -9,8 +9,9 @@ from templates/web/ (autoescaped), with no script and nothing from another site.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
@@ -18,6 +19,7 @@ from zoneinfo import ZoneInfo
 import jinja2
 from sqlalchemy import text
 from starlette.applications import Starlette
+from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, Response
@@ -29,7 +31,15 @@ from worker.io.terminal import one_line
 from worker.mail.templating import render_template
 from worker.plan.data import parse_rag, parse_state
 from worker.rules.reminders import ActionFacts
-from worker.web import links
+from worker.web import fresh, links
+from worker.web.limits import (
+    FRESH_PER_CLIENT,
+    FRESH_PER_EMAIL,
+    PER_ADDRESS,
+    PER_TOKEN,
+    SlidingWindow,
+    hashed,
+)
 from worker.web.views import MAX_NOTE, LeadPage, Report, lead_page, lead_routes, record
 from worker.web.views import state_choices as _states
 
@@ -37,6 +47,7 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker
 
     from worker.cli.app import App
+    from worker.jobs.config import RemindConfig
     from worker.models import Plan
 
 log = logging.getLogger("planworker.web")
@@ -93,6 +104,12 @@ class Site:
     key: str
     templates: jinja2.Environment
     sessions: sessionmaker[Session]
+    config: RemindConfig  # the mail side: sender, templates, retry policy
+    ticks: Callable[[], float] = time.monotonic  # the rate limits' clock
+    per_address: SlidingWindow = field(default_factory=lambda: SlidingWindow(PER_ADDRESS))
+    per_token: SlidingWindow = field(default_factory=lambda: SlidingWindow(PER_TOKEN))
+    fresh_client: SlidingWindow = field(default_factory=lambda: SlidingWindow(FRESH_PER_CLIENT))
+    fresh_email: SlidingWindow = field(default_factory=lambda: SlidingWindow(FRESH_PER_EMAIL))
 
     @property
     def max_age(self) -> timedelta:
@@ -104,8 +121,21 @@ class Site:
     def page(self, name: str, context: Mapping[str, Any], status: int = 200) -> HTMLResponse:
         return HTMLResponse(render_template(self.templates, f"web/{name}", context), status)
 
-    def refused(self, status: int, title: str, reason: str) -> HTMLResponse:
-        return self.page("refused.html", {"title": title, "reason": reason}, status)
+    def refused(self, status: int, title: str, reason: str, fresh: bool = False) -> HTMLResponse:
+        context = {"title": title, "reason": reason, "fresh": fresh}
+        return self.page("refused.html", context, status)
+
+    def too_many(self, window: SlidingWindow, key: str, what: str) -> Response | None:
+        """None when one more request for `key` is within `window`'s limit; else the 429
+        page (logged with `what`, never a token)."""
+        now = self.ticks()
+        if window.allow(key, now):
+            return None
+        log.warning("rate limit: %s (more than %s)", what, window.limit.in_words())
+        reason = "Too many requests came in a short time. Please wait a few minutes and try again."
+        response = self.refused(429, "Please wait", reason)
+        response.headers["Retry-After"] = str(window.retry_after(key, now))
+        return response
 
     # --- the pages (run in a worker thread: they read and write the database) ---
 
@@ -132,8 +162,10 @@ class Site:
         except links.LinkRefused as exc:
             log.warning("lead link refused: %s", exc.reason)
             status = 410 if exc.reason == "expired" else 403
-            reason = links.EXPLAINED[exc.reason] + " Ask the plan administrator for a new link."
-            return self.refused(status, "This link cannot be used", reason)
+            reason = links.EXPLAINED[exc.reason] + (
+                " Ask the plan administrator for a new link, or have one emailed to you below."
+            )
+            return self.refused(status, "This link cannot be used", reason, fresh=True)
 
     def show(self, token: str, now: datetime) -> Response:
         """GET /lead/{token}: the recipient's open actions. Reads only."""
@@ -201,6 +233,37 @@ class Site:
             message = f"{ref}: nothing new to record (the same as already recorded)."
         return self.lead(plan, page, token, message)
 
+    def fresh_link(self, email: str, now: datetime) -> None:
+        """Email a fresh link to `email` if the directory knows it (run after the response
+        is sent: the page, and its timing, are the same whoever asks)."""
+        from worker.configure import mailer
+        from worker.jobs.deliver import deliver
+
+        to = fresh.known(self.app.directory(), email)
+        if to is None:
+            log.warning("fresh link refused: %s is not in the contacts directory", one_line(email))
+            return
+        web = self.app.settings.web
+        try:
+            with self.sessions() as session:
+                plan = self.plan(session)
+                fresh.queue_fresh_link(
+                    session, plan, self.config, to,
+                    key=self.key, base_url=web.base_url, link_days=web.link_days, now=now,
+                )  # fmt: skip
+                plan_id = plan.id
+            log.info("fresh link queued for %s", to.email)
+            deliver(
+                self.sessions,
+                mailer(self.app.settings),
+                clock=utc_now,
+                policy=self.config.retry,
+                plan_id=plan_id,
+            )
+        except Exception:
+            # Queued messages go with the service's next retry run.
+            log.exception("sending a fresh link to %s failed", to.email)
+
     def alert(self, refs: list[str], now: datetime) -> None:
         """The same follow-up as `status set`: a Red report alerts its strategic lead now."""
         from worker.cli.jobs import alert_run
@@ -260,10 +323,15 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-def create_app(app: App, clock: Callable[[], datetime] = utc_now) -> Starlette:
-    """The web application over the command line's App, its time read from `clock`;
-    PlanworkerError (no key, no database, no plan) before anything is served."""
-    from worker.configure import template_folders
+def create_app(
+    app: App,
+    clock: Callable[[], datetime] = utc_now,
+    ticks: Callable[[], float] = time.monotonic,
+) -> Starlette:
+    """The web application over the command line's App, its time read from `clock` (the
+    rate limits' from `ticks`); PlanworkerError (no key, no database, no plan) before
+    anything is served."""
+    from worker.configure import remind_config, template_folders
     from worker.db import session_factory
     from worker.mail.templating import make_environment
 
@@ -272,7 +340,8 @@ def create_app(app: App, clock: Callable[[], datetime] = utc_now) -> Starlette:
     app.require_migrated()
     app.directory()  # a broken contacts file stops start-up, not the first request
     templates = make_environment(template_folders(settings))
-    site = Site(app, key, templates, session_factory(app.engine))
+    config = remind_config(settings, app.directory())
+    site = Site(app, key, templates, session_factory(app.engine), config, ticks)
     with site.sessions() as session:
         site.plan(session)  # no plan, or several and none chosen: say so now
     stylesheet = stylesheet_text(templates)
@@ -292,7 +361,31 @@ def create_app(app: App, clock: Callable[[], datetime] = utc_now) -> Starlette:
             return site.refused(413, "Too long", "The form sent was too long to take.")
         form = await request.form(max_files=0, max_fields=20)
         fields = {k: v for k, v in form.items() if isinstance(v, str)}
+        token = fields.get("token", "")
+        limited = site.too_many(site.per_token, hashed(token), "too many reports with one link")
+        if limited is not None:
+            return limited
         return await run_in_threadpool(site.submit, fields, clock())
+
+    async def fresh_form(request: Request) -> Response:
+        return site.page("fresh.html", {"sent": False, "email": ""})
+
+    async def fresh_send(request: Request) -> Response:
+        length = request.headers.get("content-length", "")
+        if not (length.isascii() and length.isdigit()) or int(length) > 4096:
+            return site.refused(413, "Too long", "The form sent was too long to take.")
+        form = await request.form(max_files=0, max_fields=5)
+        email = form.get("email", "")
+        email = email.strip()[: fresh.MAX_ADDRESS] if isinstance(email, str) else ""
+        client = client_address(request.scope)
+        limited = site.too_many(
+            site.fresh_client, client, f"fresh links asked for from {client}"
+        ) or site.too_many(site.fresh_email, email.lower(), "fresh links asked for one address")
+        if limited is not None:
+            return limited
+        page = site.page("fresh.html", {"sent": True, "email": email})
+        page.background = BackgroundTask(site.fresh_link, email, clock())
+        return page
 
     async def css(request: Request) -> Response:
         return Response(stylesheet, media_type="text/css")
@@ -301,11 +394,40 @@ def create_app(app: App, clock: Callable[[], datetime] = utc_now) -> Starlette:
         Route("/health", health),
         Route("/lead/{token}", show, methods=["GET"]),
         Route("/lead", submit, methods=["POST"]),
+        Route("/fresh-link", fresh_form, methods=["GET"]),
+        Route("/fresh-link", fresh_send, methods=["POST"]),
         Route("/static/web.css", css),
     ]
     web = Starlette(routes=routes)
+    web.add_middleware(Throttle, site=site)
     web.add_middleware(Headers)
     return web
+
+
+def client_address(scope: Scope) -> str:
+    """The client's address: the proxy's X-Forwarded-For when uvicorn trusts the proxy."""
+    client = scope.get("client")
+    return str(client[0]) if client else "unknown"
+
+
+class Throttle:
+    """At most PER_ADDRESS requests per client address (the health check exempt: the
+    container's probe must always get through)."""
+
+    def __init__(self, app: ASGIApp, site: Site) -> None:
+        self.app = app
+        self.site = site
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"] != "/health":
+            address = client_address(scope)
+            limited = self.site.too_many(
+                self.site.per_address, address, f"too many requests from {address}"
+            )
+            if limited is not None:
+                await limited(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
 
 
 def stylesheet_text(templates: jinja2.Environment) -> str:
