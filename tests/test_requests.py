@@ -16,7 +16,8 @@ from typing import Any
 
 from openpyxl import Workbook, load_workbook
 
-from tests.conftest import SEED, Cli
+from tests.conftest import CONTACTS, SEED, Cli, seed_data
+from worker.contacts import load_directory
 from worker.web.links import LEAD, read
 
 LEAD_EMAIL = "head-of-qa@example.org"
@@ -135,9 +136,28 @@ def test_one_chaser_goes_to_the_leads_who_have_not_returned(cli: Cli) -> None:
     assert all(str(m["Subject"]).startswith("Reminder: your status return") for m in chasers)
     assert "We have not yet had your status return" in text_of(chasers[0])
 
-    # One chaser per cycle: not again that day, nor on the Monday the next cycle starts.
+    # One chaser per cycle: not again that day.
     assert ask(cli, FRIDAY)["messages"] == []
+
+    # After the digest (Monday 10 December) each strategic lead hears, once, of the leads in
+    # their work streams with still no return; no lead hears anything more that week.
+    before = mails(cli)
+    monday = ask(cli, "2012-12-10")
+    notices = new_mails(cli, before)
+    assert {m["kind"] for m in monday["messages"]} == {"noreturn"}
+    assert len(notices) == len(monday["messages"]) > 0
+    directory = load_directory(CONTACTS)
+    strategic = {
+        r.email for s in seed_data()["work_streams"] if (r := directory.find(s["strategic_lead"]))
+    }
+    assert {to(m) for m in notices} <= strategic
+    told = "\n".join(text_of(m) for m in notices)
+    assert "No return from" in told
+    assert f"<{LEAD_EMAIL}>" not in told  # the Head of QA returned
+    chased = {to(m) for m in chasers}
+    assert any(f"<{email}>" in told for email in chased)
     assert ask(cli, "2012-12-10")["messages"] == []
+    assert ask(cli, "2012-12-11")["messages"] == []
 
 
 def test_with_the_leads_page_set_up_the_request_carries_the_leads_own_link(

@@ -32,9 +32,20 @@ from worker.models import Plan
 from worker.rules.as_of import key_suffix
 from worker.rules.digest import Recipient
 from worker.rules.reminders import ActionFacts
-from worker.rules.requests import Asked, Cycle, Step, cycle_of, leads_to_ask, ledger_key, step_due
+from worker.rules.requests import (
+    Asked,
+    Cycle,
+    Step,
+    cycle_of,
+    known,
+    last_cycle,
+    leads_to_ask,
+    ledger_key,
+    no_returns,
+    step_due,
+)
 from worker.store.facts import load_facts, load_schedule, of_ids, plan_actions
-from worker.store.returns import record_request, returned
+from worker.store.returns import chased, record_request, returned
 from worker.web import links
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -102,11 +113,36 @@ def lead_link(config: RemindConfig, plan_id: int, email: str, now: datetime) -> 
 
 @dataclass(frozen=True, slots=True)
 class Letter:
-    """One request or chaser, rendered."""
+    """One request, chaser or notice, rendered."""
 
     content: bytes
     message_id: str
     subject: str
+
+
+def letter(
+    config: RemindConfig,
+    template: str,
+    context: dict[str, Any],
+    key: str,
+    to: Recipient,
+    now: datetime,
+    as_of: date,
+    attachments: Sequence[Attachment] = (),
+) -> Letter:
+    rendered = render_email(environment(config), template, context)
+    message_id = message_id_for(key, config.mail_domain())
+    content = message_bytes(
+        rendered,
+        sender=config.identity.sender,
+        to=make_address(to.name, to.email),
+        reply_to=config.identity.reply_to,
+        message_id=message_id,
+        date=now,
+        headers={"X-Planworker-Job": f"request {as_of.isoformat()}"},
+        attachments=attachments,
+    )
+    return Letter(content, message_id, rendered.subject)
 
 
 def compose(
@@ -120,6 +156,7 @@ def compose(
     as_of: date,
     suffix: str,
 ) -> Letter:
+    """A lead's request or chaser, with their spreadsheet."""
     filename = f"status-return-{cycle.digest.isoformat()}.xlsx"
     context = {
         "step": step,
@@ -132,20 +169,39 @@ def compose(
         "actions": [action_card(a, ZoneInfo(plan.timezone)) for a in actions],
         "attachment": filename,
     }
-    rendered = render_email(environment(config), "request", context)
     key = f"{step}|{plan.id}|{cycle.digest.isoformat()}|{to.email.lower()}{suffix}"
-    message_id = message_id_for(key, config.mail_domain())
-    content = message_bytes(
-        rendered,
-        sender=config.identity.sender,
-        to=make_address(to.name, to.email),
-        reply_to=config.identity.reply_to,
-        message_id=message_id,
-        date=now,
-        headers={"X-Planworker-Job": f"request {as_of.isoformat()}"},
-        attachments=[Attachment(filename, XLSX, xlsx_bytes(return_rows(actions, to.name)))],
-    )
-    return Letter(content, message_id, rendered.subject)
+    sheet = Attachment(filename, XLSX, xlsx_bytes(return_rows(actions, to.name)))
+    return letter(config, "request", context, key, to, now, as_of, [sheet])
+
+
+def compose_notice(
+    config: RemindConfig,
+    plan: Plan,
+    cycle: Cycle,
+    to: Recipient,
+    leads: dict[str, list[ActionFacts]],
+    now: datetime,
+    as_of: date,
+    suffix: str,
+) -> Letter:
+    """A strategic lead's notice of the leads in their work streams with no return."""
+    zone = ZoneInfo(plan.timezone)
+    context = {
+        "name": to.name,
+        "plan_title": plan.title,
+        "organisation": plan.organisation,
+        "digest_day": cycle.digest.strftime("%A %-d %B %Y"),
+        "leads": [
+            {
+                "name": (known(config.directory, email) or Recipient(email, email)).name,
+                "email": email,
+                "actions": [action_card(a, zone) for a in facts],
+            }
+            for email, facts in sorted(leads.items())
+        ],
+    }
+    key = f"noreturn|{plan.id}|{cycle.digest.isoformat()}|{to.email.lower()}{suffix}"
+    return letter(config, "no_return", context, key, to, now, as_of)
 
 
 def _sent(session: Session, step: Step, lead: Asked, cycle: Cycle, suffix: str) -> bool:
@@ -166,66 +222,115 @@ def due_step(
     return None
 
 
+@dataclass
+class Run:
+    """One run's fixed inputs, and what it has done so far."""
+
+    session: Session
+    request: Request
+    plan: Plan
+    now: datetime
+    suffix: str
+    result: RequestResult
+
+    def record(self, step: Step, cycle: Cycle, to: Recipient, facts: Sequence[ActionFacts],
+               made: Letter) -> None:  # fmt: skip
+        """Count the message and (unless a dry run) record it, once."""
+        r, result = self.request, self.result
+        if not r.dry_run:
+            try:
+                record_request(
+                    self.session,
+                    plan_id=self.plan.id,
+                    step=step,
+                    cycle=cycle,
+                    as_of=r.as_of,
+                    to=to,
+                    actions=facts,
+                    content=made.content,
+                    sender=r.config.identity.sender.addr_spec,
+                    message_id=made.message_id,
+                    subject=made.subject,
+                    now=self.now,
+                    suffix=self.suffix,
+                )
+                self.session.commit()
+            except IntegrityError:
+                self.session.rollback()  # another worker recorded it first: it goes once
+                return
+        result.sent_to.append((to.email, step))
+        result.messages += 1
+        result.items += len(facts)
+        result.subjects.append(made.subject)
+        result.message_ids.append(made.message_id)
+
+
+def ask_leads(run: Run, step: Step, cycle: Cycle) -> None:
+    """Requests to the leads not yet asked this cycle; chasers, once, from the chase day."""
+    session, r, plan = run.session, run.request, run.plan
+    config = r.config
+    leads = leads_to_ask(load_schedule(session, plan_actions(plan.id)), config.directory)
+    since = datetime.combine(cycle.request, time(0), ZoneInfo(plan.timezone))
+    back = returned(session, plan.id, cycle, since)
+    run.result.returned = sorted(back)
+    for lead in leads:
+        this = due_step(session, step, lead, cycle, run.suffix, back)
+        if this is None:
+            continue
+        facts = load_facts(session, of_ids(lead.action_ids), plan.id, r.as_of)
+        try:
+            made = compose(config, plan, this, cycle, lead.recipient, facts, run.now, r.as_of,
+                           run.suffix)  # fmt: skip
+        except (TemplateError, ValueError) as exc:
+            run.result.render_errors.append(f"{lead.recipient.email}: {exc}")
+            continue
+        run.record(this, cycle, lead.recipient, facts, made)
+
+
+def tell_strategic_leads(run: Run, cycle: Cycle) -> None:
+    """After the digest, each strategic lead hears once of the leads in their work streams
+    who were chased and still sent no return."""
+    session, r, plan = run.session, run.request, run.plan
+    pairs = chased(session, plan.id, cycle)
+    if not pairs:
+        return
+    since = datetime.combine(cycle.request, time(0), ZoneInfo(plan.timezone))
+    back = returned(session, plan.id, cycle, since)
+    ids = sorted({action_id for _, action_id in pairs})
+    facts = {f.id: f for f in load_facts(session, of_ids(ids), plan.id, r.as_of)}
+    for who, leads in no_returns(pairs, back, facts, r.config.directory).values():
+        about = sorted({a for found in leads.values() for a in found})
+        keys = [ledger_key("noreturn", who.email, a, cycle) + run.suffix for a in about]
+        if recorded(session, keys, run.suffix):
+            continue
+        by_lead = {email: [facts[a] for a in found] for email, found in leads.items()}
+        try:
+            made = compose_notice(r.config, plan, cycle, who, by_lead, run.now, r.as_of,
+                                  run.suffix)  # fmt: skip
+        except (TemplateError, ValueError) as exc:
+            run.result.render_errors.append(f"{who.email}: {exc}")
+            continue
+        run.record("noreturn", cycle, who, [facts[a] for a in about], made)
+
+
 def plan_requests(job: Job, request: Request, now: datetime) -> RequestResult:
-    """Decide, render and (unless a dry run) record today's requests and chasers."""
+    """Decide, render and (unless a dry run) record today's requests, chasers and notices."""
     r, config = request, request.config
     c = config.requests
-    cycle = cycle_of(
-        r.as_of, config.digest_weekday, c.days_before_digest, c.chase_after_days, config.days
-    )
+    timing = (config.digest_weekday, c.days_before_digest, c.chase_after_days, config.days)
+    cycle = cycle_of(r.as_of, *timing)
     step = step_due(r.as_of, cycle)
     working = config.days.is_working(r.as_of)
     result = RequestResult(r.as_of, working, cycle=cycle, step=step or "")
-    if step is None or not working:
+    if not working:
         return result
-    suffix = key_suffix(r.as_of, r.today)
     with r.sessions() as session:
         plan = session.get_one(Plan, r.plan_id)
         result.dates_reread = prepare(session, plan, config)
-        leads = leads_to_ask(load_schedule(session, plan_actions(plan.id)), config.directory)
-        since = datetime.combine(cycle.request, time(0), ZoneInfo(plan.timezone))
-        back = returned(session, plan.id, cycle, since)
-        result.returned = sorted(back)
-        for lead in leads:
-            this = due_step(session, step, lead, cycle, suffix, back)
-            if this is None:
-                continue
-            facts = load_facts(session, of_ids(lead.action_ids), plan.id, r.as_of)
-            try:
-                letter = compose(
-                    config, plan, this, cycle, lead.recipient, facts, now, r.as_of, suffix
-                )
-            except (TemplateError, ValueError) as exc:
-                result.render_errors.append(f"{lead.recipient.email}: {exc}")
-                continue
-            result.sent_to.append((lead.recipient.email, this))
-            result.messages += 1
-            result.items += len(facts)
-            result.subjects.append(letter.subject)
-            result.message_ids.append(letter.message_id)
-            if r.dry_run:
-                continue
-            try:
-                record_request(
-                    session,
-                    plan_id=plan.id,
-                    step=this,
-                    cycle=cycle,
-                    as_of=r.as_of,
-                    to=lead.recipient,
-                    actions=facts,
-                    content=letter.content,
-                    sender=config.identity.sender.addr_spec,
-                    message_id=letter.message_id,
-                    subject=letter.subject,
-                    now=now,
-                    suffix=suffix,
-                )
-                session.commit()
-            except IntegrityError:
-                session.rollback()  # another worker recorded it first: it goes once
-                result.sent_to.pop()
-                result.messages -= 1
+        run = Run(session, r, plan, now, key_suffix(r.as_of, r.today), result)
+        tell_strategic_leads(run, last_cycle(r.as_of, *timing))
+        if step is not None:
+            ask_leads(run, step, cycle)
         if r.dry_run:
             session.rollback()
         else:

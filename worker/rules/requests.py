@@ -8,7 +8,7 @@ working days after the request day. A lead is asked once per cycle and chased at
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Literal
@@ -19,7 +19,9 @@ from worker.rules.reminders import CLOSED, Schedule
 from worker.rules.routing import Route, route_lead
 from worker.rules.workdays import WorkingDays
 
-Step = Literal["request", "chase"]
+# "noreturn": a strategic lead's notice, after the digest, of the leads in their work
+# streams who were asked and chased and still sent no return.
+Step = Literal["request", "chase", "noreturn"]
 ONE_DAY = timedelta(days=1)
 
 
@@ -52,6 +54,37 @@ def cycle_of(
     digest = as_of + timedelta(days=ahead)
     request = working_days_from(digest, -days_before, days)
     return Cycle(digest, request, working_days_from(request, chase_after, days))
+
+
+def last_cycle(
+    as_of: date, digest_weekday: int, days_before: int, chase_after: int, days: WorkingDays
+) -> Cycle:
+    """The cycle whose digest was in the week up to `as_of` (its own morning included): the
+    one whose strategic leads hear of missing returns."""
+    return cycle_of(as_of - timedelta(days=7), digest_weekday, days_before, chase_after, days)
+
+
+def no_returns(
+    chased: Iterable[tuple[str, int]],
+    back: set[str],
+    actions: Mapping[int, Schedule],
+    directory: Directory,
+) -> dict[str, tuple[Recipient, dict[str, list[int]]]]:
+    """Strategic lead (lower-case address) -> (them, lead address -> action ids): the leads
+    chased who still sent no return, under the strategic lead of each action's work stream.
+    A strategic lead is not told about themselves; one with no address is not told."""
+    found: dict[str, tuple[Recipient, dict[str, list[int]]]] = {}
+    for lead_email, action_id in sorted(chased):
+        action = actions.get(action_id)
+        if lead_email in back or action is None or action.state in CLOSED:
+            continue
+        role = directory.find(action.strategic_lead) if action.strategic_lead else None
+        if role is None or not role.email or role.email.lower() == lead_email:
+            continue
+        who = Recipient(role.email, role.person or role.name)
+        leads = found.setdefault(role.email.lower(), (who, {}))[1]
+        leads.setdefault(lead_email, []).append(action_id)
+    return found
 
 
 def step_due(as_of: date, cycle: Cycle) -> Step | None:
@@ -92,6 +125,21 @@ def leads_to_ask(actions: Iterable[Schedule], directory: Directory) -> list[Aske
             if action.id not in ids:
                 ids.append(action.id)
     return [Asked(found[e][0], tuple(found[e][1])) for e in sorted(found)]
+
+
+def known(directory: Directory, email: str) -> Recipient | None:
+    """The directory's person with this address (any case): the administrator, a board
+    member or a post's holder; None when no one has it."""
+    wanted = email.strip().lower()
+    if not wanted:
+        return None
+    for person in (directory.administrator, *directory.board):
+        if person.email.lower() == wanted:
+            return Recipient(person.email, person.name)
+    for role in directory.roles.values():
+        if role.email and role.email.lower() == wanted:
+            return Recipient(role.email, role.person or role.name)
+    return None
 
 
 def ledger_key(step: Step, email: str, action_id: int, cycle: Cycle) -> str:

@@ -36,6 +36,20 @@ def returned(session: Session, plan_id: int, cycle: Cycle, since: datetime) -> s
     return {email.lower() for email in session.scalars(query)}
 
 
+def chased(session: Session, plan_id: int, cycle: Cycle) -> list[tuple[str, int]]:
+    """(lower-case lead address, action id) of every chaser item of this cycle."""
+    query = (
+        select(Notification.recipient_email, Notification.action_id)
+        .join(Message, Message.id == Notification.message_id)
+        .where(
+            Message.plan_id == plan_id,
+            Notification.kind == "chase",
+            Notification.due_date == cycle.digest,
+        )
+    )
+    return [(email.lower(), action_id) for email, action_id in session.execute(query)]
+
+
 def record_request(
     session: Session,
     *,

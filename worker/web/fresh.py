@@ -17,6 +17,7 @@ from worker.mail.headers import make_address
 from worker.mail.message import message_bytes, message_id_for
 from worker.mail.templating import render_email
 from worker.models import Plan
+from worker.rules import requests
 from worker.rules.digest import Recipient
 from worker.store.outbox import insert_message
 from worker.web import links
@@ -26,18 +27,8 @@ MAX_ADDRESS = 320  # the longest address SMTP carries
 
 
 def known(directory: Directory, email: str) -> Recipient | None:
-    """The directory's person with this address (any case), or None."""
-    wanted = email.strip().lower()
-    if not wanted or len(wanted) > MAX_ADDRESS:
-        return None
-    people = [directory.administrator, *directory.board]
-    for person in people:
-        if person.email.lower() == wanted:
-            return Recipient(person.email, person.name)
-    for role in directory.roles.values():
-        if role.email and role.email.lower() == wanted:
-            return Recipient(role.email, role.person or role.name)
-    return None
+    """The directory's person with this address, or None (an over-long one is no one's)."""
+    return None if len(email) > MAX_ADDRESS else requests.known(directory, email)
 
 
 def queue_fresh_link(
