@@ -235,11 +235,14 @@ def request_report(result: RequestResult, dry_run: bool) -> str:
         f"status returns for the board digest of {cycle.digest:%A %-d %B %Y}: requests on "
         f"{cycle.request:%a %-d %b}, chasers from {cycle.chase:%a %-d %b}"
     )
-    if not result.step:
-        return f"{head}\nnothing due on {result.as_of:%A %-d %B %Y}"
+    lines = [head]
+    if result.step:
+        lines.append(f"{len(result.returned)} lead(s) have returned this week")
+    else:
+        lines.append(f"no requests or chasers on {result.as_of:%A %-d %B %Y}")
     verb = "would send" if dry_run else "sent"
-    lines = [head, f"{len(result.returned)} lead(s) have returned this week"]
-    lines += [f"{verb} {kind} to {to}" for to, kind in result.sent_to]
+    names = {"request": "request", "chase": "chaser", "noreturn": "'no return' notice"}
+    lines += [f"{verb} {names.get(kind, kind)} to {to}" for to, kind in result.sent_to]
     if not result.sent_to:
         lines.append("nothing new to send")
     return "\n".join(lines)
