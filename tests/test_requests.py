@@ -182,3 +182,21 @@ def test_with_the_leads_page_set_up_the_request_carries_the_leads_own_link(
         KEY, link.rsplit("/", 1)[1], plan_id=1, purpose=LEAD, max_age=timedelta(days=45), now=now
     )
     assert claim.email == LEAD_EMAIL
+
+
+def test_the_request_day_skips_bank_holidays_before_the_digest() -> None:
+    from datetime import date
+
+    from worker.rules.requests import cycle_of
+    from worker.rules.workdays import WorkingDays
+
+    # Monday 31 December 2012's digest: three working days before it are Friday 28 and
+    # Thursday 27 December and, over Christmas and Boxing Day, Monday 24 December (the
+    # morning of the previous digest, which starts this cycle); the chaser two working days
+    # after that is Friday 28 December.
+    cycle = cycle_of(date(2012, 12, 24), 0, 3, 2, WorkingDays())
+    assert (cycle.digest, cycle.request, cycle.chase) == (
+        date(2012, 12, 31),
+        date(2012, 12, 24),
+        date(2012, 12, 28),
+    )

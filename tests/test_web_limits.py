@@ -112,3 +112,14 @@ def test_asking_again_and_again_for_one_address_is_limited(served: Served) -> No
     statuses = [post_fresh(served, LEAD_EMAIL)[0] for _ in range(5)]
     assert statuses[:3] == [200, 200, 200] and statuses[3:] == [429, 429]
     assert len(wait_for_mail(served, 3)) == 3
+
+
+def test_a_limited_client_gets_in_again_once_its_window_has_moved_on() -> None:
+    from worker.web.limits import Limit, SlidingWindow
+
+    window = SlidingWindow(Limit(2, 600))
+    assert [window.allow("a", t) for t in (0, 10, 20)] == [True, True, False]
+    assert window.retry_after("a", 20) == 581
+    assert window.allow("b", 20)  # another key has its own count
+    assert window.allow("a", 601)  # the first event has left the window
+    assert not window.allow("a", 602)
