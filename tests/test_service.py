@@ -146,7 +146,13 @@ def test_downtime_is_caught_up_once_at_start(engine: Engine) -> None:
     service = make_service(engine, mailer)
     # Started on Thursday 27 September at 10:00 after being down since the previous week.
     outcome = service.catch_up(at("2012-09-27", "10:00"))
-    assert outcome == {"remind": "ran", "escalate": "ran", "digest": "ran", "retry": "ran"}
+    assert outcome == {
+        "remind": "ran",
+        "escalate": "ran",
+        "digest": "ran",
+        "request": "ran",
+        "retry": "ran",
+    }
     periods = {j: p for j, p, _ in runs(engine)}
     assert periods["remind"] == "2012-09-27T07:00:00+01:00"  # today's, not a replay of each day
     assert periods["digest"] == "2012-09-24T07:30:00+01:00"  # Monday's digest, once
@@ -458,7 +464,7 @@ def test_the_service_runs_every_job_on_time_through_a_clock_change(
         "digest": [at(monday, "07:30")],
     }
     # Recorded once per period, all succeeded; the first tick also took up Friday's
-    # reminders and the previous Monday's digest.
+    # reminders and status-return requests and the previous Monday's digest.
     recorded = runs(engine)
     assert {state for _, _, state in recorded} == {"succeeded"}
     assert Counter(job for job, _, _ in recorded) == {
@@ -466,6 +472,7 @@ def test_the_service_runs_every_job_on_time_through_a_clock_change(
         "remind": 2,
         "escalate": 2,
         "digest": 2,
+        "request": 1,  # Friday's 09:00; Monday's is after the replay's end
     }
     friday = (datetime.fromisoformat(saturday) - timedelta(days=1)).date().isoformat()
     assert [p for job, p, _ in recorded if job == "remind"] == [

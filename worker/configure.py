@@ -11,7 +11,7 @@ from typing import TextIO
 
 from worker.contacts import Directory
 from worker.errors import InputError, Problem
-from worker.jobs.config import MailIdentity, RemindConfig
+from worker.jobs.config import MailIdentity, RemindConfig, RequestConfig
 from worker.jobs.deliver import RetryPolicy
 from worker.mail.backends import Mailer, make_mailer
 from worker.mail.headers import make_address
@@ -77,6 +77,21 @@ def remind_config(settings: Settings, directory: Directory, *, links: bool = Tru
         digest_report_url=settings.digest.report_url,
         max_message_bytes=mail.max_message_kb * 1024,
         links=link_signer(settings) if links else None,
+        requests=request_config(settings),
+    )
+
+
+def request_config(settings: Settings) -> RequestConfig:
+    """The requests' settings; links only when the leads' page is set up (its address and
+    key file given: a key file given but unreadable is an error, not a silent fallback)."""
+    web, requests = settings.web, settings.requests
+    links = bool(web.base_url and web.secret_key_file)
+    return RequestConfig(
+        days_before_digest=requests.days_before_digest,
+        chase_after_days=requests.chase_after_days,
+        base_url=web.base_url if links else "",
+        key=web.secret_key() if links else "",
+        link_days=web.link_days,
     )
 
 

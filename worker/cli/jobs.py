@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker
 
     from worker.jobs.config import RemindConfig
+    from worker.jobs.request import RequestResult
     from worker.jobs.results import JobResult
 
 # A simulation replays day by day; a few years is plenty and keeps it quick.
@@ -187,6 +188,64 @@ def digest(app: App, run: RunOptions) -> None:
         click.echo(f"error: {error}", err=True)
     if delivery and (delivery.failed or delivery.stopped_early):
         sys.exit(1)
+
+
+@main.command()
+@run_options
+def request(app: App, run: RunOptions) -> None:
+    """Ask each lead with open actions for a status return before the board digest (their
+    actions, last reports, link and a spreadsheet to fill in), and chase once those who have
+    not returned by the chase day. Once per lead per week: running it again sends nothing new.
+    """
+    from worker.cli.output import print_json
+    from worker.jobs.request import RequestResult
+
+    result, _ = run_job(app, "request", run)
+    assert isinstance(result, RequestResult)
+    cycle = result.cycle
+    assert cycle is not None
+    if run.as_json:
+        print_json(
+            {
+                "as_of": result.as_of.isoformat(),
+                "digest": cycle.digest.isoformat(),
+                "request_day": cycle.request.isoformat(),
+                "chase_day": cycle.chase.isoformat(),
+                "step": result.step,
+                "dry_run": run.dry_run,
+                "messages": [{"to": to, "kind": kind} for to, kind in result.sent_to],
+                "returned": result.returned,
+                "errors": result.render_errors,
+            }
+        )
+    else:
+        click.echo(request_report(result, run.dry_run))
+    delivery = result.delivery
+    for error in result.render_errors + (delivery.errors if delivery else []):
+        click.echo(f"error: {error}", err=True)
+    if result.render_errors or (delivery and (delivery.failed or delivery.stopped_early)):
+        sys.exit(1)
+
+
+def request_report(result: RequestResult, dry_run: bool) -> str:
+    """What a request run did, for people."""
+    cycle = result.cycle
+    assert cycle is not None
+    head = (
+        f"status returns for the board digest of {cycle.digest:%A %-d %B %Y}: requests on "
+        f"{cycle.request:%a %-d %b}, chasers from {cycle.chase:%a %-d %b}"
+    )
+    lines = [head]
+    if result.step:
+        lines.append(f"{len(result.returned)} lead(s) have returned this week")
+    else:
+        lines.append(f"no requests or chasers on {result.as_of:%A %-d %B %Y}")
+    verb = "would send" if dry_run else "sent"
+    names = {"request": "request", "chase": "chaser", "noreturn": "'no return' notice"}
+    lines += [f"{verb} {names.get(kind, kind)} to {to}" for to, kind in result.sent_to]
+    if not result.sent_to:
+        lines.append("nothing new to send")
+    return "\n".join(lines)
 
 
 @main.command()

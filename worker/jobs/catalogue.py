@@ -5,13 +5,14 @@ through `deliver`). To add a job: declare a `Job` in a module of its own under w
 
 from __future__ import annotations
 
-from worker.jobs import digest, escalate, remind
+from worker.jobs import digest, escalate, remind, request
 from worker.jobs.deliver import DeliveryReport
 from worker.jobs.pipeline import Job, Request, deliver_and_notify, run_job
 from worker.jobs.results import JobResult
 
 JOBS: dict[str, Job] = {
-    job.name: job for job in (remind.JOB, escalate.ESCALATE, escalate.ALERT, digest.JOB)
+    job.name: job
+    for job in (remind.JOB, escalate.ESCALATE, escalate.ALERT, digest.JOB, request.JOB)
 }
 
 

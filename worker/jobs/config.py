@@ -28,6 +28,23 @@ class MailIdentity:
 
 
 @dataclass(frozen=True, slots=True)
+class RequestConfig:
+    """Status-return requests: when in the digest's cycle, and how leads answer."""
+
+    days_before_digest: int = 3  # working days before the digest's morning
+    chase_after_days: int = 2  # working days after the request
+    # The leads' page (`planworker web`): its public address and signing key; "" when it is
+    # not set up, and the request says to reply to the email instead.
+    base_url: str = ""
+    key: str = ""
+    link_days: int = 45
+
+    @property
+    def links(self) -> bool:
+        return bool(self.base_url and self.key)
+
+
+@dataclass(frozen=True, slots=True)
 class RemindConfig:
     """Everything a job needs besides the database, the clock and the mail backend."""
 
@@ -50,6 +67,7 @@ class RemindConfig:
     # Signs each recipient's link to their page (docs/web.md, "Links in emails"); None when
     # web.base_url or the key is not configured: messages then carry no link.
     links: Signer | None = None
+    requests: RequestConfig = RequestConfig()
 
     def mail_domain(self) -> str:
         """The domain of Message-IDs and calendar UIDs: the sender's."""

@@ -9,6 +9,7 @@ import binascii
 import hashlib
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from email.headerregistry import Address
 from email.message import EmailMessage
@@ -85,6 +86,7 @@ def message_bytes(
     message_id: str,
     date: datetime,
     headers: Mapping[str, str] = _NO_HEADERS,
+    attachments: Sequence[Attachment] = (),
 ) -> bytes:
     """The message as it goes on the wire (CRLF line endings): text and HTML as
     alternatives, plus the calendar file when there is one.
@@ -116,12 +118,12 @@ def message_bytes(
         seed,
         [_text_part("plain", rendered.text), _text_part("html", rendered.html)],
     )
-    if rendered.ics is None:
+    extra = [_calendar_part(rendered.ics)] if rendered.ics is not None else []
+    extra += [_attachment_part(a) for a in attachments]
+    if not extra:
         content_type, body = alternative
     else:
-        content_type, body = _multipart(
-            "mixed", "mix", seed, [_join(*alternative), _calendar_part(rendered.ics)]
-        )
+        content_type, body = _multipart("mixed", "mix", seed, [_join(*alternative), *extra])
     return header_block(fields) + _join(content_type, body)
 
 
@@ -194,6 +196,27 @@ def _calendar_part(ics: bytes) -> bytes:
         "Content-Transfer-Encoding: base64\r\n"
         f'Content-Disposition: attachment; filename="{CALENDAR_FILE}"\r\n\r\n'
     ).encode("ascii") + _base64_lines(ics)
+
+
+@dataclass(frozen=True, slots=True)
+class Attachment:
+    """A file attached to a message (a status-return spreadsheet)."""
+
+    filename: str  # ASCII letters, digits, "-", "_" and "." only: no header encoding needed
+    content_type: str
+    data: bytes
+
+    def __post_init__(self) -> None:
+        if not re.fullmatch(r"[A-Za-z0-9._-]{1,100}", self.filename):
+            raise ValueError(f"attachment name must be plain ASCII: {self.filename!r}")
+
+
+def _attachment_part(attachment: Attachment) -> bytes:
+    return (
+        f"Content-Type: {attachment.content_type}\r\n"
+        "Content-Transfer-Encoding: base64\r\n"
+        f'Content-Disposition: attachment; filename="{attachment.filename}"\r\n\r\n'
+    ).encode("ascii") + _base64_lines(attachment.data)
 
 
 def _boundary(kind: str, seed: bytes, parts: Sequence[bytes]) -> str:

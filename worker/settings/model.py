@@ -15,6 +15,7 @@ from worker.settings.sections import (
     EscalationSettings,
     RagSettings,
     ReminderSettings,
+    RequestSettings,
 )
 from worker.settings.service import JobsSettings, ServiceSettings
 from worker.settings.web import WebSettings
@@ -52,6 +53,7 @@ class Settings(BaseSettings):
     mail: MailSettings = Field(default_factory=MailSettings)
     smtp: SmtpSettings = Field(default_factory=SmtpSettings)
     web: WebSettings = Field(default_factory=WebSettings)
+    requests: RequestSettings = Field(default_factory=RequestSettings)
     _source: ConfigSource = PrivateAttr(default=ConfigSource(None, "not loaded from a file"))
 
     @property

@@ -99,3 +99,12 @@ class DigestSettings(Section):
     # Where board members read the full report (`planworker report` published on the
     # intranet): the digest links to it. Empty: the digest says to run `planworker report`.
     report_url: str = ""
+
+
+class RequestSettings(Section):
+    # Status-return requests (`planworker request`, docs/web.md): each lead with open actions
+    # is asked for a return this many working days before the board digest's morning...
+    days_before_digest: int = Field(default=3, ge=1, le=20)
+    # ...and a lead who has not returned this many working days after the request gets one
+    # chaser (before the digest).
+    chase_after_days: int = Field(default=2, ge=1, le=20)

@@ -67,6 +67,9 @@ class JobsSettings(Section):
     remind: JobSettings = JobSettings(schedule="0 7 * * mon-fri")
     escalate: JobSettings = JobSettings(schedule="15 7 * * mon-fri")
     digest: JobSettings = JobSettings(schedule="30 7 * * mon")
+    # Status-return requests and chasers: each working day decides which is due, if any
+    # (requests.days_before_digest, requests.chase_after_days).
+    request: JobSettings = JobSettings(schedule="0 9 * * mon-fri")
     # Sends what is waiting in the outbox (messages that failed for a passing reason).
     retry: JobSettings = JobSettings(schedule="*/10 * * * *")
     heartbeat: HeartbeatSettings = HeartbeatSettings(enabled=False, schedule="*/5 * * * *")

@@ -9,15 +9,17 @@ from templates/web/ (autoescaped), with no script and nothing from another site.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 import jinja2
 from sqlalchemy import text
 from starlette.applications import Starlette
+from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, Response
@@ -28,12 +30,17 @@ from worker.errors import PlanworkerError
 from worker.io.terminal import one_line
 from worker.mail.templating import render_template
 from worker.plan.data import parse_rag, parse_state
-from worker.rules.acknowledge import Acknowledged
-from worker.rules.escalation import EscalationPolicy
-from worker.rules.rag import RagPolicy
-from worker.rules.reminders import ActionFacts
-from worker.web import links
-from worker.web.ack import MAX_ACK_NOTE, AckPage, ack_page, acknowledge
+from worker.web import fresh, links
+from worker.web.ack_pages import AckPages
+from worker.web.cards import card, plan_day
+from worker.web.limits import (
+    FRESH_PER_CLIENT,
+    FRESH_PER_EMAIL,
+    PER_ADDRESS,
+    PER_TOKEN,
+    SlidingWindow,
+    hashed,
+)
 from worker.web.views import MAX_NOTE, LeadPage, Report, lead_page, lead_routes, record
 from worker.web.views import state_choices as _states
 
@@ -41,6 +48,7 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker
 
     from worker.cli.app import App
+    from worker.jobs.config import RemindConfig
     from worker.models import Plan
 
 log = logging.getLogger("planworker.web")
@@ -92,7 +100,7 @@ def redacted(path: str) -> str:
 
 
 @dataclass
-class Site:
+class Site(AckPages):
     """What the pages need from the shell: the command line's App (settings, database,
     contacts), the signing key and the templates. Built once when the server starts."""
 
@@ -100,6 +108,12 @@ class Site:
     key: str
     templates: jinja2.Environment
     sessions: sessionmaker[Session]
+    config: RemindConfig  # the mail side: sender, templates, retry policy
+    ticks: Callable[[], float] = time.monotonic  # the rate limits' clock
+    per_address: SlidingWindow = field(default_factory=lambda: SlidingWindow(PER_ADDRESS))
+    per_token: SlidingWindow = field(default_factory=lambda: SlidingWindow(PER_TOKEN))
+    fresh_client: SlidingWindow = field(default_factory=lambda: SlidingWindow(FRESH_PER_CLIENT))
+    fresh_email: SlidingWindow = field(default_factory=lambda: SlidingWindow(FRESH_PER_EMAIL))
 
     @property
     def max_age(self) -> timedelta:
@@ -111,8 +125,21 @@ class Site:
     def page(self, name: str, context: Mapping[str, Any], status: int = 200) -> HTMLResponse:
         return HTMLResponse(render_template(self.templates, f"web/{name}", context), status)
 
-    def refused(self, status: int, title: str, reason: str) -> HTMLResponse:
-        return self.page("refused.html", {"title": title, "reason": reason}, status)
+    def refused(self, status: int, title: str, reason: str, fresh: bool = False) -> HTMLResponse:
+        context = {"title": title, "reason": reason, "fresh": fresh}
+        return self.page("refused.html", context, status)
+
+    def too_many(self, window: SlidingWindow, key: str, what: str) -> Response | None:
+        """None when one more request for `key` is within `window`'s limit; else the 429
+        page (logged with `what`, never a token)."""
+        now = self.ticks()
+        if window.allow(key, now):
+            return None
+        log.warning("rate limit: %s (more than %s)", what, window.limit.in_words())
+        reason = "Too many requests came in a short time. Please wait a few minutes and try again."
+        response = self.refused(429, "Please wait", reason)
+        response.headers["Retry-After"] = str(window.retry_after(key, now))
+        return response
 
     # --- the pages (run in a worker thread: they read and write the database) ---
 
@@ -142,8 +169,10 @@ class Site:
         except links.LinkRefused as exc:
             log.warning("%s link refused: %s", purpose, exc.reason)
             status = 410 if exc.reason == "expired" else 403
-            reason = links.EXPLAINED[exc.reason] + " Ask the plan administrator for a new link."
-            return self.refused(status, "This link cannot be used", reason)
+            reason = links.EXPLAINED[exc.reason] + (
+                " Ask the plan administrator for a new link, or have one emailed to you below."
+            )
+            return self.refused(status, "This link cannot be used", reason, fresh=True)
 
     def show(self, token: str, now: datetime) -> Response:
         """GET /lead/{token}: the recipient's open actions. Reads only."""
@@ -211,83 +240,36 @@ class Site:
             message = f"{ref}: nothing new to record (the same as already recorded)."
         return self.lead(plan, page, token, message)
 
-    # --- acknowledgements (worker/web/ack.py) ---
+    def fresh_link(self, email: str, now: datetime) -> None:
+        """Email a fresh link to `email` if the directory knows it (run after the response
+        is sent: the page, and its timing, are the same whoever asks)."""
+        from worker.configure import mailer
+        from worker.jobs.deliver import deliver
 
-    def ack_page(self, session: Session, plan: Plan, email: str, now: datetime) -> AckPage:
-        settings = self.app.settings
-        return ack_page(
-            session,
-            plan.id,
-            self.app.directory(),
-            email,
-            settings.rag.as_dataclass(RagPolicy),
-            settings.escalation.as_dataclass(EscalationPolicy),
-            plan_day(plan, now),
-        )
-
-    def show_ack(self, token: str, now: datetime) -> Response:
-        """GET /ack/{token}: the escalated actions the recipient may acknowledge. Reads only."""
-        with self.sessions() as session:
-            plan = self.plan(session)
-            claim = self.claim(plan, token, now, links.ACK)
-            if isinstance(claim, HTMLResponse):
-                return claim
-            return self.acks(plan, self.ack_page(session, plan, claim.email, now), token)
-
-    def acks(
-        self, plan: Plan, found: AckPage, token: str, message: str = "", status: int = 200
-    ) -> HTMLResponse:
-        zone = ZoneInfo(plan.timezone)
-        cards = [ack_card(card(a, zone), mine, zone) for a, mine in found.actions]
-        context = {
-            "plan_title": plan.title,
-            "name": found.who.name,
-            "email": found.who.email,
-            "board": found.who.board,
-            "actions": cards,
-            "token": token,
-            "message": message,
-            "error": status >= 400,
-            "max_note": MAX_ACK_NOTE,
-        }
-        return self.page("ack.html", context, status)
-
-    def submit_ack(self, form: Mapping[str, str], now: datetime) -> Response:
-        """POST /ack: record one acknowledgement, if the link's address may make it."""
-        with self.sessions() as session:
-            plan = self.plan(session)
-            token = form.get("token", "")
-            claim = self.claim(plan, token, now, links.ACK)
-            if isinstance(claim, HTMLResponse):
-                return claim
-            page = self.ack_page(session, plan, claim.email, now)
-            ref = form.get("ref", "").strip()
-            action = next((a for a, _ in page.actions if a.ref == ref), None)
-            if action is None:
-                log.warning(
-                    "acknowledgement refused: %s is not escalated to %s",
-                    one_line(ref[:100]),
-                    claim.email,
-                )
-                reason = (
-                    f"Action {ref or '(none named)'} is not one of the escalated actions "
-                    f"{claim.email} hears about as a strategic lead or board member, so this "
-                    "link cannot acknowledge it."
-                )
-                return self.refused(403, "Not an action you can acknowledge", reason)
-            note = form.get("note", "").strip()
-            problem = ack_note_problem(note)
-            if problem:
-                log.warning("acknowledgement refused for %s: %s", ref, problem)
-                return self.acks(plan, page, token, f"{ref}: {problem}", 400)
-            done = acknowledge(session, action, page.who, note, now)
-            page = self.ack_page(session, plan, claim.email, now)
-        if done:
-            log.info("acknowledgement recorded: %s by %s", ref, claim.email)
-            message = f"{ref}: acknowledged. Its weekly escalation stops until it changes."
-        else:
-            message = f"{ref}: already acknowledged with the same note."
-        return self.acks(plan, page, token, message)
+        to = fresh.known(self.app.directory(), email)
+        if to is None:
+            log.warning("fresh link refused: %s is not in the contacts directory", one_line(email))
+            return
+        web = self.app.settings.web
+        try:
+            with self.sessions() as session:
+                plan = self.plan(session)
+                fresh.queue_fresh_link(
+                    session, plan, self.config, to,
+                    key=self.key, base_url=web.base_url, link_days=web.link_days, now=now,
+                )  # fmt: skip
+                plan_id = plan.id
+            log.info("fresh link queued for %s", to.email)
+            deliver(
+                self.sessions,
+                mailer(self.app.settings),
+                clock=utc_now,
+                policy=self.config.retry,
+                plan_id=plan_id,
+            )
+        except Exception:
+            # Queued messages go with the service's next retry run.
+            log.exception("sending a fresh link to %s failed", to.email)
 
     def alert(self, refs: list[str], now: datetime) -> None:
         """The same follow-up as `status set`: a Red report alerts its strategic lead now."""
@@ -298,11 +280,6 @@ class Site:
         except Exception:
             # The report is recorded; the daily escalation job tells them in any case.
             log.exception("the Red alert after a report on the web page failed")
-
-
-def plan_day(plan: Plan, now: datetime) -> date:
-    """Today's date in the plan's time zone."""
-    return now.astimezone(ZoneInfo(plan.timezone)).date()
 
 
 def checked(ref: str, form: Mapping[str, str]) -> Report | str:
@@ -324,52 +301,19 @@ def checked(ref: str, form: Mapping[str, str]) -> Report | str:
     return Report(ref, rag, state, note)
 
 
-def ack_note_problem(note: str) -> str:
-    """Why an acknowledgement's note cannot be taken, or ""."""
-    if not note:
-        return "write a short note (what is being done about it): the board reads it."
-    if len(note) > MAX_ACK_NOTE:
-        return f"the note is {len(note):,} characters long; at most {MAX_ACK_NOTE:,} are kept."
-    return ""
-
-
-def ack_card(shown: dict[str, Any], mine: Acknowledged | None, zone: ZoneInfo) -> dict[str, Any]:
-    """An action on the acknowledgement page: the lead's card, and one's own standing
-    acknowledgement of it."""
-    if mine is None:
-        return {**shown, "acked": ""}
-    at = mine.at if mine.at.tzinfo else mine.at.replace(tzinfo=UTC)
-    return {**shown, "acked": f"{at.astimezone(zone):%-d %B %Y}: {mine.note}"}
-
-
-def card(action: ActionFacts, zone: ZoneInfo) -> dict[str, Any]:
-    """One action as the page shows it: dates as the plan writes them."""
-    at = action.latest_note_at
-    if at is not None and at.tzinfo is None:
-        at = at.replace(tzinfo=UTC)  # SQLite gives back naive UTC
-    return {
-        "ref": action.ref,
-        # A row continuing the one above may leave the action cell empty: its description says it.
-        "text": action.action_text or action.description,
-        "work_stream": f"{action.work_stream_number}. {action.work_stream_title}",
-        "target": action.target_text,
-        "start": action.start.strftime("%-d %B %Y") if action.start else "",
-        "rag": action.rag or "",
-        "state": action.state,
-        "note": action.latest_note,
-        "note_by": action.latest_note_by,
-        "note_at": at.astimezone(zone).strftime("%-d %B %Y") if at else "",
-    }
-
-
 def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-def create_app(app: App, clock: Callable[[], datetime] = utc_now) -> Starlette:
-    """The web application over the command line's App, its time read from `clock`;
-    PlanworkerError (no key, no database, no plan) before anything is served."""
-    from worker.configure import template_folders
+def create_app(
+    app: App,
+    clock: Callable[[], datetime] = utc_now,
+    ticks: Callable[[], float] = time.monotonic,
+) -> Starlette:
+    """The web application over the command line's App, its time read from `clock` (the
+    rate limits' from `ticks`); PlanworkerError (no key, no database, no plan) before
+    anything is served."""
+    from worker.configure import remind_config, template_folders
     from worker.db import session_factory
     from worker.mail.templating import make_environment
     from worker.web.board import board_routes
@@ -380,7 +324,8 @@ def create_app(app: App, clock: Callable[[], datetime] = utc_now) -> Starlette:
     app.require_migrated()
     app.directory()  # a broken contacts file stops start-up, not the first request
     templates = make_environment(template_folders(settings))
-    site = Site(app, key, templates, session_factory(app.engine))
+    config = remind_config(settings, app.directory())
+    site = Site(app, key, templates, session_factory(app.engine), config, ticks)
     with site.sessions() as session:
         site.plan(session)  # no plan, or several and none chosen: say so now
     stylesheet = stylesheet_text(templates)
@@ -402,8 +347,17 @@ def create_app(app: App, clock: Callable[[], datetime] = utc_now) -> Starlette:
         form = await request.form(max_files=0, max_fields=20)
         return {k: v for k, v in form.items() if isinstance(v, str)}
 
-    async def submit(request: Request) -> Response:
+    async def limited_form(request: Request) -> dict[str, str] | Response:
+        """small_form, within the reports allowed per link (the token's hash counts)."""
         fields = await small_form(request)
+        if isinstance(fields, Response):
+            return fields
+        token = fields.get("token", "")
+        limited = site.too_many(site.per_token, hashed(token), "too many reports with one link")
+        return fields if limited is None else limited
+
+    async def submit(request: Request) -> Response:
+        fields = await limited_form(request)
         if isinstance(fields, Response):
             return fields
         return await run_in_threadpool(site.submit, fields, clock())
@@ -412,10 +366,30 @@ def create_app(app: App, clock: Callable[[], datetime] = utc_now) -> Starlette:
         return await run_in_threadpool(site.show_ack, request.path_params["token"], clock())
 
     async def submit_ack(request: Request) -> Response:
-        fields = await small_form(request)
+        fields = await limited_form(request)
         if isinstance(fields, Response):
             return fields
         return await run_in_threadpool(site.submit_ack, fields, clock())
+
+    async def fresh_form(request: Request) -> Response:
+        return site.page("fresh.html", {"sent": False, "email": ""})
+
+    async def fresh_send(request: Request) -> Response:
+        length = request.headers.get("content-length", "")
+        if not (length.isascii() and length.isdigit()) or int(length) > 4096:
+            return site.refused(413, "Too long", "The form sent was too long to take.")
+        form = await request.form(max_files=0, max_fields=5)
+        email = form.get("email", "")
+        email = email.strip()[: fresh.MAX_ADDRESS] if isinstance(email, str) else ""
+        client = client_address(request.scope)
+        limited = site.too_many(
+            site.fresh_client, client, f"fresh links asked for from {client}"
+        ) or site.too_many(site.fresh_email, email.lower(), "fresh links asked for one address")
+        if limited is not None:
+            return limited
+        page = site.page("fresh.html", {"sent": True, "email": email})
+        page.background = BackgroundTask(site.fresh_link, email, clock())
+        return page
 
     async def css(request: Request) -> Response:
         return Response(stylesheet, media_type="text/css")
@@ -426,12 +400,41 @@ def create_app(app: App, clock: Callable[[], datetime] = utc_now) -> Starlette:
         Route("/lead", submit, methods=["POST"]),
         Route("/ack/{token}", show_ack, methods=["GET"]),
         Route("/ack", submit_ack, methods=["POST"]),
+        Route("/fresh-link", fresh_form, methods=["GET"]),
+        Route("/fresh-link", fresh_send, methods=["POST"]),
         Route("/static/web.css", css),
         *board_routes(site, board_secret, clock),
     ]
     web = Starlette(routes=routes)
+    web.add_middleware(Throttle, site=site)
     web.add_middleware(Headers)
     return web
+
+
+def client_address(scope: Scope) -> str:
+    """The client's address: the proxy's X-Forwarded-For when uvicorn trusts the proxy."""
+    client = scope.get("client")
+    return str(client[0]) if client else "unknown"
+
+
+class Throttle:
+    """At most PER_ADDRESS requests per client address (the health check exempt: the
+    container's probe must always get through)."""
+
+    def __init__(self, app: ASGIApp, site: Site) -> None:
+        self.app = app
+        self.site = site
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"] != "/health":
+            address = client_address(scope)
+            limited = self.site.too_many(
+                self.site.per_address, address, f"too many requests from {address}"
+            )
+            if limited is not None:
+                await limited(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
 
 
 def stylesheet_text(templates: jinja2.Environment) -> str:

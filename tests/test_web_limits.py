@@ -1,0 +1,125 @@
+# ruff: noqa: F811  (the tests take test_web's `served` fixture, imported by name)
+"""Rate limits and "email me a fresh link" on the leads' page (`planworker web`): too many
+reports with one link, or requests from one address, get a 429 page (logged without the
+token); an expired link's page offers a fresh link by email, which is mailed only to an
+address the contacts directory knows, with the same page whoever asks. Against the real
+app served by uvicorn (tests/test_web.py's server), mail into the Maildir.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import urllib.parse
+import urllib.request
+from datetime import UTC, datetime, timedelta
+from email import message_from_bytes, policy
+from pathlib import Path
+
+import pytest
+
+from tests.test_web import (  # noqa: F401 (the fixture)
+    KEY,
+    LEAD_EMAIL,
+    Served,
+    fetch,
+    ours,
+    report,
+    served,
+    token_of,
+)
+from worker.web.limits import PER_ADDRESS, PER_TOKEN
+from worker.web.links import LEAD, sign
+
+
+def post_fresh(served: Served, email: str) -> tuple[int, str]:
+    data = urllib.parse.urlencode({"email": email}).encode()
+    request = urllib.request.Request(f"{served.base_url}/fresh-link", data=data, method="POST")
+    return fetch(request)
+
+
+def maildir_files(served: Served) -> list[Path]:
+    folder = served.cli.maildir / "new"
+    return sorted(folder.iterdir()) if folder.is_dir() else []
+
+
+def wait_for_mail(served: Served, count: int, seconds: float = 20) -> list[Path]:
+    deadline = time.monotonic() + seconds
+    while len(found := maildir_files(served)) < count and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return found
+
+
+def test_too_many_reports_with_one_link_get_a_429_logged_without_the_token(
+    served: Served, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    token = token_of(served.link())
+    for n in range(PER_TOKEN.limit):
+        status, _ = served.post(report(token, note=f"Note {n}"))
+        assert status == 200
+    status, page = served.post(report(token, note="One too many"))
+    assert status == 429 and "Please wait" in page
+    assert [c["note"] for c in served.history("WS1-02")][-1] == f"Note {PER_TOKEN.limit - 1}"
+    assert "rate limit: too many reports with one link" in ours(caplog)
+    assert token not in ours(caplog)
+    # Another lead's link is not held back by it.
+    other = token_of(served.link("head-of-service-safeguarding@example.org"))
+    assert served.post(report(other, ref="WS1-01"))[0] != 429
+
+
+def test_too_many_requests_from_one_address_get_a_429_but_the_health_check_passes(
+    served: Served,
+) -> None:
+    for _ in range(PER_ADDRESS.limit):
+        assert fetch(f"{served.base_url}/fresh-link")[0] == 200
+    status, page = fetch(f"{served.base_url}/fresh-link")
+    assert status == 429 and "Please wait" in page
+    assert fetch(f"{served.base_url}/health") == (200, "ok")
+
+
+def test_an_expired_link_offers_a_fresh_one_mailed_to_a_known_address(served: Served) -> None:
+    old = sign(KEY, 1, LEAD_EMAIL, LEAD, datetime.now(UTC) - timedelta(days=60))
+    status, page = fetch(f"{served.base_url}/lead/{old}")
+    assert status == 410 and 'action="/fresh-link"' in page
+
+    status, page = post_fresh(served, LEAD_EMAIL.upper())
+    assert status == 200 and "a new link is on its way" in page
+    (path,) = wait_for_mail(served, 1)
+    message = message_from_bytes(path.read_bytes(), policy=policy.default)
+    assert message["To"].addresses[0].addr_spec == LEAD_EMAIL  # type: ignore[attr-defined]
+    body = message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    link = next(w for w in body.split() if w.startswith(f"{served.base_url}/lead/"))
+    status, page = fetch(link)
+    assert status == 200 and 'id="action-WS1-02"' in page
+
+
+def test_an_unknown_address_gets_the_same_page_and_no_mail(served: Served) -> None:
+    known_status, known_page = post_fresh(served, LEAD_EMAIL)
+    unknown = "someone.else@example.net"
+    status, page = post_fresh(served, unknown)
+    assert (status, page.replace(unknown, LEAD_EMAIL)) == (known_status, known_page)
+    wait_for_mail(served, 1)
+    time.sleep(1)  # the unknown address's background task has had its chance
+    found = [
+        message_from_bytes(p.read_bytes(), policy=policy.default)["To"]
+        for p in maildir_files(served)
+    ]
+    assert [str(to) for to in found if unknown in str(to)] == [] and len(found) == 1
+
+
+def test_asking_again_and_again_for_one_address_is_limited(served: Served) -> None:
+    statuses = [post_fresh(served, LEAD_EMAIL)[0] for _ in range(5)]
+    assert statuses[:3] == [200, 200, 200] and statuses[3:] == [429, 429]
+    assert len(wait_for_mail(served, 3)) == 3
+
+
+def test_a_limited_client_gets_in_again_once_its_window_has_moved_on() -> None:
+    from worker.web.limits import Limit, SlidingWindow
+
+    window = SlidingWindow(Limit(2, 600))
+    assert [window.allow("a", t) for t in (0, 10, 20)] == [True, True, False]
+    assert window.retry_after("a", 20) == 581
+    assert window.allow("b", 20)  # another key has its own count
+    assert window.allow("a", 601)  # the first event has left the window
+    assert not window.allow("a", 602)

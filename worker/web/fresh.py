@@ -1,0 +1,79 @@
+"""Emailing a fresh link: a lead whose link has expired (or was mangled in copying) asks for
+a new one by address. A link is sent only to an address the contacts directory knows (a
+lead's post, the administrator, a board member), and only by email, so asking for someone
+else's sends it to them, not to whoever asked; the page answers the same either way, so it
+does not tell who is a contact. The message goes through the outbox like every other."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from worker.contacts import Directory
+from worker.jobs.compose import environment
+from worker.jobs.config import RemindConfig
+from worker.mail.headers import make_address
+from worker.mail.message import message_bytes, message_id_for
+from worker.mail.templating import render_email
+from worker.models import Plan
+from worker.rules import requests
+from worker.rules.digest import Recipient
+from worker.store.outbox import insert_message
+from worker.web import links
+
+JOB = "fresh-link"  # the outbox's job of these messages
+MAX_ADDRESS = 320  # the longest address SMTP carries
+
+
+def known(directory: Directory, email: str) -> Recipient | None:
+    """The directory's person with this address, or None (an over-long one is no one's)."""
+    return None if len(email) > MAX_ADDRESS else requests.known(directory, email)
+
+
+def queue_fresh_link(
+    session: Session,
+    plan: Plan,
+    config: RemindConfig,
+    to: Recipient,
+    *,
+    key: str,
+    base_url: str,
+    link_days: int,
+    now: datetime,
+) -> None:
+    """Put a message with a new lead link for `to` in the outbox (the caller delivers)."""
+    token = links.sign(key, plan.id, to.email, links.LEAD, now)
+    context = {
+        "name": to.name,
+        "plan_title": plan.title,
+        "organisation": plan.organisation,
+        "link": links.link(base_url, token),
+        "link_days": link_days,
+    }
+    rendered = render_email(environment(config), "fresh_link", context)
+    message_id = message_id_for(
+        f"{JOB}|{plan.id}|{to.email.lower()}|{now.isoformat()}", config.mail_domain()
+    )
+    content = message_bytes(
+        rendered,
+        sender=config.identity.sender,
+        to=make_address(to.name, to.email),
+        reply_to=config.identity.reply_to,
+        message_id=message_id,
+        date=now,
+        headers={"X-Planworker-Job": f"{JOB} {now.date().isoformat()}"},
+    )
+    insert_message(
+        session,
+        plan_id=plan.id,
+        job=JOB,
+        as_of=now.date(),
+        recipient=to,
+        content=content,
+        sender=config.identity.sender.addr_spec,
+        message_id=message_id,
+        subject=rendered.subject,
+        now=now,
+    )
+    session.commit()
