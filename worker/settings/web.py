@@ -55,11 +55,7 @@ class WebSettings(Section):
                 f"holding at least {MIN_KEY_LENGTH} random characters "
                 "(e.g. `openssl rand -hex 32 > web-key.txt`)"
             )
-        try:
-            key = path.read_text(encoding="utf-8").strip()
-        except (OSError, UnicodeDecodeError) as exc:
-            reason = getattr(exc, "strerror", None) or "not a text file"
-            raise PlanworkerError(f"web.secret_key_file {path}: {reason}") from None
+        key = read_secret(path, "web.secret_key_file")
         if len(key) < MIN_KEY_LENGTH:
             raise PlanworkerError(
                 f"web.secret_key_file {path}: the key is {len(key)} characters long; "
@@ -73,14 +69,20 @@ class WebSettings(Section):
         path = self.board_secret_file
         if path is None:
             return None
-        try:
-            secret = path.read_text(encoding="utf-8").strip()
-        except (OSError, UnicodeDecodeError) as exc:
-            reason = getattr(exc, "strerror", None) or "not a text file"
-            raise PlanworkerError(f"web.board_secret_file {path}: {reason}") from None
+        secret = read_secret(path, "web.board_secret_file")
         if len(secret) < MIN_BOARD_SECRET:
             raise PlanworkerError(
                 f"web.board_secret_file {path}: the password is {len(secret)} characters "
                 f"long; use at least {MIN_BOARD_SECRET} (e.g. four random words)"
             )
         return secret
+
+
+def read_secret(path: Path, setting: str) -> str:
+    """A secret file's text, stripped; PlanworkerError naming the setting and the file (never
+    the contents) when it cannot be read."""
+    try:
+        return path.read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = getattr(exc, "strerror", None) or "not a text file"
+        raise PlanworkerError(f"{setting} {path}: {reason}") from None
