@@ -174,7 +174,7 @@ def _walk(args: argparse.Namespace, measure: Measure, phases: set[str]) -> dict[
             if "render" not in phases:
                 continue
             began = time.perf_counter()
-            planned, _ = render(found, config, now, "remind")
+            planned, _ = render(found, config, now, "remind", plan_id=plan_id)
             spent["render"] += time.perf_counter() - began
             if "record" not in phases:
                 continue
@@ -279,7 +279,7 @@ def step_phases(args: argparse.Namespace, measure: Measure) -> None:
         found = day.digests(day.recipients())
         mark("decide", began)
         began = time.perf_counter()
-        planned, _ = render(found, config, now, "remind")
+        planned, _ = render(found, config, now, "remind", plan_id=plan_id)
         mark("render", began)
         snapshot = tracemalloc.take_snapshot()
         began = time.perf_counter()
