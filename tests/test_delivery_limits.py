@@ -539,3 +539,30 @@ def test_split_parts_hold_every_item_once_in_order_and_fit_unless_one_item_is_to
         assert [s for s, _ in parts] == [
             f"Action plan (part {n} of {len(parts)})" for n in range(1, len(parts) + 1)
         ]
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    listed=st.integers(min_value=1, max_value=200),
+    unlisted=st.integers(min_value=1, max_value=300),
+    limit=st.integers(min_value=8_000, max_value=60_000),
+)
+def test_items_counted_but_not_listed_are_recorded_with_one_part_only(
+    listed: int, unlisted: int, limit: int
+) -> None:
+    # A weekly summary too long to list goes in parts: the entries it only counts are in
+    # the ledger once, with the first part, whatever the split.
+    shown = tuple(_item(n, 500) for n in range(listed))
+    counted = tuple(_item(listed + n, 0) for n in range(unlisted))
+    digest = Digest(
+        Recipient("admin@example.org", "Admin"), date(2012, 9, 24), "P", "O", shown, counted
+    )
+    encoder: Encoder[Digest] = Encoder(
+        render=lambda d: Rendered(subject="Action plan", text="t", html="h", ics=None),
+        encode=lambda d, rendered: d,
+        size=lambda d: _sized(d.items),
+    )
+    parts = split_to_fit(digest, limit, encoder)
+    assert [i for part in parts for i in part.items] == list(shown)
+    assert parts[0].unlisted == counted
+    assert all(not part.unlisted for part in parts[1:])

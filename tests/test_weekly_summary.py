@@ -22,7 +22,7 @@ from worker.contacts import Directory, parse_directory
 from worker.mail.render import render_digest
 from worker.mail.templating import make_environment
 from worker.plan.dates import Recurrence
-from worker.rules.digest import Contact, Digest, Item, Recipient
+from worker.rules.digest import LISTED_UNASSIGNED, Contact, Digest, Item, Recipient
 from worker.rules.reminders import ActionFacts, PlanFacts, digests, due_items
 from worker.rules.stages import START_LATE_DAYS, ActionDates, ReminderPolicy, active_stage
 from worker.rules.workdays import WorkingDays
@@ -91,7 +91,7 @@ def run_days(
             continue
         pairs = list(due_items(actions, directory(), POLICY, DAYS, today))
         for digest in digests(pairs, ledger, PlanFacts("Plan", "Council"), today):
-            ledger.update(i.key for i in digest.items)
+            ledger.update(i.key for i in digest.all_items)
             sent.append(digest)
     return sent
 
@@ -121,6 +121,36 @@ def test_an_unroutable_action_is_summarised_each_monday_not_every_day() -> None:
     admin_item = next(i for d in sent for i in d.items if d.recipient.email == ADMIN)
     assert "vacant" in admin_item.reason
     assert admin_item.due == date(2012, 11, 30)  # the reader is shown the target, not the week
+
+
+def test_a_long_summary_lists_fifty_and_counts_the_rest_by_reason_each_week(
+    env: jinja2.Environment,
+) -> None:
+    # 130 actions with no target and 7 led by a post nobody holds: one readable message a
+    # week, not a list of 137; every entry is in the ledger, so none comes back the next day.
+    undated = [action(n, None, ("Head of QA",)) for n in range(1, 131)]
+    vacant = [action(n, date(2012, 10, 12), ("Vacant Post",)) for n in range(131, 138)]
+    sent = run_days(undated + vacant, date(2012, 10, 1), date(2012, 10, 12))
+    to_admin = [d for d in sent if d.recipient.email == ADMIN]
+    assert [d.as_of for d in to_admin] == [date(2012, 10, 1), date(2012, 10, 8)]
+    monday = to_admin[0]
+    assert len(monday.section("unassigned")) == LISTED_UNASSIGNED
+    assert monday.count("unassigned") == 137
+    assert {i.action_id for i in monday.all_items} == set(range(1, 138))
+    reasons = dict(monday.unlisted_reasons())
+    assert sum(reasons.values()) == 137 - LISTED_UNASSIGNED
+    text, html = render_digest(env, monday).text, render_digest(env, monday).html
+    assert "No one to remind (137)" in text
+    assert f"And {137 - LISTED_UNASSIGNED} more, not listed here" in text
+    assert "planworker plan check" in text and "planworker plan check" in html
+    listed_refs = {i.ref for i in monday.section("unassigned")}
+    unlisted_refs = {i.ref for i in monday.unlisted}
+    assert all(f"{ref} —" in text for ref in listed_refs)
+    assert not any(f"{ref} —" in text for ref in unlisted_refs)
+    for reason, count in reasons.items():
+        assert f"  - {count}: {reason}" in text
+    subject = render_digest(env, monday).subject
+    assert "137 with no one to remind" in subject
 
 
 def test_an_action_with_no_target_is_in_the_summary_every_week_until_it_has_one() -> None:

@@ -132,7 +132,7 @@ class Service:
             clock=_real_clock,
             mailer=None if name == "heartbeat" else self.make_mailer(),
             should_stop=self.stop.is_set,
-            keep_digests=False,
+            keep_items=0,
         )
         if name in catalogue.JOBS:
             return catalogue.run(name, request).summary()

@@ -81,6 +81,11 @@ def run_options(command: Callable[[App, RunOptions], None]) -> Callable[..., Non
     return decorated
 
 
+# The items of each message a command's summary names; the rest are counted ("and 96 more"):
+# a large plan's run would otherwise hold every item to the end, to print a wall of refs.
+REPORTED_ITEMS = 25
+
+
 def run_job(app: App, job: str, run: RunOptions) -> tuple[JobResult, PlanContext]:
     """Run a job for a date through the one entry point (worker/jobs/catalogue.py)."""
     from worker.configure import mailer
@@ -102,6 +107,7 @@ def run_job(app: App, job: str, run: RunOptions) -> tuple[JobResult, PlanContext
         run.dry_run,
         only=run.only,
         today=today,
+        keep_items=REPORTED_ITEMS,
     )
     return catalogue.run(job, request), context
 

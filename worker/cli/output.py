@@ -6,7 +6,6 @@ Imported inside the commands, so that `planworker --help` does not load the jobs
 from __future__ import annotations
 
 import json
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import asdict
 from datetime import date, datetime
@@ -16,11 +15,10 @@ import click
 
 from worker.io.terminal import printable
 from worker.jobs.deliver import DeliveryReport
-from worker.jobs.results import DigestResult, RemindResult, effective_counts
+from worker.jobs.results import DigestResult, MessageNote, RemindResult, effective_counts
 from worker.jobs.simulate import Delivery
 from worker.jobs.volume import PersonVolume, WeekVolume
 from worker.models import Message, Notification
-from worker.rules.digest import SECTIONS, Digest
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -46,9 +44,13 @@ def print_json(data: object) -> None:
     click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
 
 
-def _sections(digest: Digest) -> str:
-    counts = Counter(i.section for i in digest.items)
-    return ", ".join(f"{counts[s]} {SECTION_NAMES[s]}" for s in SECTIONS if counts[s])
+def _sections(note: MessageNote) -> str:
+    return ", ".join(f"{n} {SECTION_NAMES[s]}" for s, n in note.sections)
+
+
+def _refs(note: MessageNote) -> str:
+    refs = ", ".join(dict.fromkeys(i.ref for i in note.items))
+    return refs + (f" and {note.more} more" if note.more else "")
 
 
 def remind_json(result: RemindResult, outbox: dict[str, int], dry_run: bool) -> dict[str, Any]:
@@ -62,8 +64,9 @@ def remind_json(result: RemindResult, outbox: dict[str, int], dry_run: bool) -> 
             {
                 "to": d.recipient.email,
                 "name": d.recipient.name,
-                "subject": subject,
-                "message_id": message_id,
+                "subject": d.subject,
+                "message_id": d.message_id,
+                "item_count": d.item_count,
                 "items": [
                     {
                         "ref": i.ref,
@@ -78,9 +81,7 @@ def remind_json(result: RemindResult, outbox: dict[str, int], dry_run: bool) -> 
                     for i in d.items
                 ],
             }
-            for d, subject, message_id in zip(
-                result.planned, result.subjects, result.message_ids, strict=True
-            )
+            for d in result.planned
         ],
         "counts": {
             "planned": result.messages,
@@ -112,11 +113,9 @@ def render_remind(
             f"  dates.month_day changed: re-read the dates of {result.dates_reread} actions"
         )
     verb = "would send" if dry_run else "planned"
-    items = sum(len(d.items) for d in result.planned)
-    lines.append(f"  {verb} {len(result.planned)} messages with {items} items")
-    for digest in result.planned:
-        refs = ", ".join(dict.fromkeys(i.ref for i in digest.items))
-        lines.append(f"  - {digest.recipient.email}: {_sections(digest)} ({refs})")
+    lines.append(f"  {verb} {result.messages} messages with {result.items} items")
+    for note in result.planned:
+        lines.append(f"  - {note.recipient.email}: {_sections(note)} ({_refs(note)})")
     if result.delivery is not None:
         d = result.delivery
         lines.append(_delivered_line(d, where))

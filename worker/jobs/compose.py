@@ -90,7 +90,7 @@ def render(
         )
 
     def encode(digest: Digest, rendered: Rendered) -> Planned:
-        key = "\n".join(sorted(item.key for item in digest.items))
+        key = "\n".join(sorted(item.key for item in digest.all_items))
         message_id = message_id_for(key, domain)
         content = envelope(rendered, config, digest.recipient, message_id, now, job, digest.as_of)
         return Planned(digest, content, message_id, rendered.subject)

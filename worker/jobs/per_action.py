@@ -60,7 +60,7 @@ def plan_messages(job: Job, request: Request, now: datetime) -> RemindResult:
                     continue
                 session.commit()
                 break
-            result.note(planned, r.keep_digests)
+            result.note(planned, r.keep_items)
             result.render_errors += errors
         if r.dry_run:
             session.rollback()

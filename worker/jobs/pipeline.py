@@ -54,7 +54,9 @@ class Request:
     dry_run: bool = False  # decide and render only: record nothing
     only: Collection[str] | None = None  # only these action refs (per-action jobs)
     should_stop: Callable[[], bool] = _never
-    keep_digests: bool = True  # report every message's items (not the service: counts only)
+    # Items of each message the result keeps: None all (simulate), a few (the command's
+    # summary), 0 none (the service: counts only).
+    keep_items: int | None = None
     today: date | None = None  # the wall-clock date: a run dated after it stays apart
 
     @property

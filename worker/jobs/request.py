@@ -261,8 +261,6 @@ class Run:
         result.sent_to.append((to.email, step))
         result.messages += 1
         result.items += len(facts)
-        result.subjects.append(made.subject)
-        result.message_ids.append(made.message_id)
 
 
 def ask_leads(run: Run, step: Step, cycle: Cycle) -> None:

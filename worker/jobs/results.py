@@ -3,24 +3,67 @@ and to `simulate`."""
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
 from worker.jobs.deliver import DeliveryReport
 from worker.rules.board import BoardDigest, RagName
-from worker.rules.digest import Digest
+from worker.rules.digest import SECTIONS, Item, Recipient, Section
 from worker.store.outbox import Planned
 
 
-def _slim(digest: Digest) -> Digest:
-    # What a run reports about an item: the long texts are in the message already.
-    items = tuple(
-        replace(i, action_text="", description="", dependencies_text="", latest_note="")
-        for i in digest.items
+@dataclass(frozen=True, slots=True)
+class ItemNote:
+    """What a run reports about one item (the message itself holds the rest)."""
+
+    ref: str
+    section: Section
+    rule: str
+    due: date | None
+    days: int
+    via: tuple[str, ...]
+    reason: str
+    key: str
+
+
+@dataclass(frozen=True, slots=True)
+class MessageNote:
+    """What a run reports about one recorded message: to whom, its subject and Message-ID,
+    how many items of each section, and its first items (all of them unless the run was
+    asked to keep fewer: a large plan's run would otherwise hold every item to the end)."""
+
+    recipient: Recipient
+    subject: str
+    message_id: str
+    sections: tuple[tuple[Section, int], ...]
+    items: tuple[ItemNote, ...]
+    item_count: int
+
+    @property
+    def more(self) -> int:
+        """Items of the message not kept in `items`."""
+        return self.item_count - len(self.items)
+
+
+def _item_note(i: Item) -> ItemNote:
+    return ItemNote(i.ref, i.section, i.rule, i.due, i.days, i.via, i.reason, i.key)
+
+
+def note_of(planned: Planned, keep_items: int | None) -> MessageNote:
+    digest = planned.digest
+    counts = Counter(i.section for i in digest.all_items)
+    kept = digest.items if keep_items is None else digest.items[:keep_items]
+    return MessageNote(
+        digest.recipient,
+        planned.subject,
+        planned.message_id,
+        tuple((s, counts[s]) for s in SECTIONS if counts[s]),
+        tuple(_item_note(i) for i in kept),
+        len(digest.all_items),
     )
-    return replace(digest, items=items)
 
 
 def _delivered(delivery: DeliveryReport | None) -> dict[str, Any]:
@@ -39,12 +82,8 @@ class RemindResult:
 
     as_of: date
     working_day: bool
-    # Each recorded message's digest (its items without their long texts), subject and
-    # Message-ID, unless the caller asked for counts only (the service: a large plan's run
-    # would otherwise hold every item to the end).
-    planned: list[Digest] = field(default_factory=list)
-    message_ids: list[str] = field(default_factory=list)
-    subjects: list[str] = field(default_factory=list)
+    # Each recorded message, with as many of its items as the caller asked to keep.
+    planned: list[MessageNote] = field(default_factory=list)
     messages: int = 0
     items: int = 0
     render_errors: list[str] = field(default_factory=list)
@@ -53,8 +92,6 @@ class RemindResult:
 
     def extend(self, other: RemindResult) -> None:
         self.planned += other.planned
-        self.message_ids += other.message_ids
-        self.subjects += other.subjects
         self.messages += other.messages
         self.items += other.items
         self.render_errors += other.render_errors
@@ -65,13 +102,13 @@ class RemindResult:
         refused = self.delivery.failed if self.delivery is not None else 0
         return len(self.render_errors) + refused
 
-    def note(self, planned: Sequence[Planned], keep_digests: bool) -> None:
+    def note(self, planned: Sequence[Planned], keep_items: int | None) -> None:
+        """Count these messages; keep a note of each (and of up to `keep_items` of its
+        items; None: all) unless `keep_items` is 0 (the service keeps counts only)."""
         self.messages += len(planned)
-        self.items += sum(len(p.digest.items) for p in planned)
-        if keep_digests:
-            self.planned += [_slim(p.digest) for p in planned]
-            self.message_ids += [p.message_id for p in planned]
-            self.subjects += [p.subject for p in planned]
+        self.items += sum(len(p.digest.all_items) for p in planned)
+        if keep_items != 0:
+            self.planned += [note_of(p, keep_items) for p in planned]
 
     def summary(self) -> dict[str, Any]:
         """The service's record of the run."""

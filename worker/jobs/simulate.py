@@ -108,12 +108,12 @@ def _timeline(result: RemindResult | DigestResult, job: str, day: date) -> list[
         Delivery(
             day,
             job,
-            digest.recipient.email,
-            digest.recipient.name,
-            subject,
-            tuple((i.ref, i.section, i.rule) for i in digest.items),
+            note.recipient.email,
+            note.recipient.name,
+            note.subject,
+            tuple((i.ref, i.section, i.rule) for i in note.items),
         )
-        for digest, subject in zip(result.planned, result.subjects, strict=True)
+        for note in result.planned
     ]
 
 

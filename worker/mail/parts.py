@@ -66,8 +66,8 @@ def split_to_fit(digest: Digest, limit: int, encoder: Encoder[E]) -> list[E]:
     """
     target = max(limit - HEADROOM, limit // 2)
     pieces: list[tuple[Digest, Rendered, E]] = []
-    for items in even_groups(digest.items, _guess_parts(digest, target, encoder)):
-        pieces += _fit(replace(digest, items=items), target, encoder)
+    for n, items in enumerate(even_groups(digest.items, _guess_parts(digest, target, encoder))):
+        pieces += _fit(_piece(digest, items, n == 0), target, encoder)
     if len(pieces) == 1:
         return [pieces[0][2]]  # the usual case: one message, encoded once
     total = len(pieces)
@@ -95,6 +95,11 @@ def _fit(digest: Digest, target: int, encoder: Encoder[E]) -> list[tuple[Digest,
     count = max(2, math.ceil(size / (target * FILL)))
     return [
         piece
-        for items in even_groups(digest.items, count)
-        for piece in _fit(replace(digest, items=items), target, encoder)
+        for n, items in enumerate(even_groups(digest.items, count))
+        for piece in _fit(_piece(digest, items, n == 0), target, encoder)
     ]
+
+
+def _piece(digest: Digest, items: tuple[Item, ...], first: bool) -> Digest:
+    # The items only counted, not listed, go with the first part alone: each item once.
+    return replace(digest, items=items, unlisted=digest.unlisted if first else ())

@@ -4,6 +4,7 @@ here."""
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from datetime import date
 from typing import Literal
@@ -135,6 +136,12 @@ class Item(LedgerEntry):
         return tuple(v for v in self.via if v not in self.leads)
 
 
+# "No one to remind" entries a message lists in full; the rest are counted by reason. A large
+# plan's weekly summary can hold thousands, and a list nobody can read helps no one: the
+# message points to `planworker plan check` for the whole list.
+LISTED_UNASSIGNED = 50
+
+
 @dataclass(frozen=True, slots=True)
 class Digest:
     """One message: everything that needs one recipient's attention on one date."""
@@ -143,7 +150,23 @@ class Digest:
     as_of: date
     plan_title: str
     organisation: str
-    items: tuple[Item, ...]
+    items: tuple[Item, ...]  # listed in the message
+    # In the message's ledger entry too, but only counted by reason (LISTED_UNASSIGNED).
+    unlisted: tuple[Item, ...] = ()
+
+    @property
+    def all_items(self) -> tuple[Item, ...]:
+        """Every item the message is about: what the ledger records."""
+        return self.items + self.unlisted if self.unlisted else self.items
+
+    def count(self, name: Section) -> int:
+        """How many items of this section the message is about, listed or not."""
+        return sum(1 for i in self.all_items if i.section == name)
+
+    def unlisted_reasons(self) -> list[tuple[str, int]]:
+        """The unlisted items' reasons, most common first, with how many have each."""
+        counts = Counter(i.reason for i in self.unlisted)
+        return sorted(counts.items(), key=lambda pair: (-pair[1], pair[0]))
 
     def section(self, name: Section) -> tuple[Item, ...]:
         return tuple(i for i in self.items if i.section == name)
@@ -151,3 +174,22 @@ class Digest:
     def has(self, *sections: Section) -> bool:
         """Whether any item is in one of these sections."""
         return any(i.section in sections for i in self.items)
+
+
+def listing(
+    items: tuple[Item, ...], limit: int = LISTED_UNASSIGNED
+) -> tuple[tuple[Item, ...], tuple[Item, ...]]:
+    """`items` (in message order) split into those listed and those only counted: every item
+    but the "no one to remind" entries past the first `limit`."""
+    listed: list[Item] = []
+    unlisted: list[Item] = []
+    shown = 0
+    for item in items:
+        if item.section != "unassigned":
+            listed.append(item)
+        elif shown < limit:
+            listed.append(item)
+            shown += 1
+        else:
+            unlisted.append(item)
+    return tuple(listed), tuple(unlisted)

@@ -20,7 +20,16 @@ from worker.plan.dates import Recurrence
 from worker.plan.due import Milestone
 from worker.rules.acknowledge import Acknowledged, Snapshot
 from worker.rules.board import RagName
-from worker.rules.digest import SECTIONS, Contact, Digest, Item, Kind, Recipient, Section
+from worker.rules.digest import (
+    SECTIONS,
+    Contact,
+    Digest,
+    Item,
+    Kind,
+    Recipient,
+    Section,
+    listing,
+)
 from worker.rules.rag import Progress, RagPolicy, assess
 from worker.rules.routing import NO_LEAD, Route, contact_for, route_lead
 from worker.rules.stages import ActionDates, ReminderPolicy, Stage, active_stage
@@ -411,6 +420,10 @@ def _order(item: Item) -> tuple[int, int, str]:
     return SECTIONS.index(item.section), item.days, item.ref
 
 
+def _sorted(items: list[Item]) -> tuple[Item, ...]:
+    return tuple(sorted(items, key=_order))
+
+
 def digests(
     pairs: Iterable[tuple[Recipient, Item]],
     already: Container[str],
@@ -424,6 +437,12 @@ def digests(
             continue
         by_email.setdefault(recipient.email.lower(), (recipient, []))[1].append(item)
     return [
-        Digest(recipient, as_of, plan.title, plan.organisation, tuple(sorted(items, key=_order)))
+        Digest(
+            recipient,
+            as_of,
+            plan.title,
+            plan.organisation,
+            *listing(tuple(sorted(items, key=_order))),
+        )
         for _, (recipient, items) in sorted(by_email.items())
     ]

@@ -166,7 +166,7 @@ def record(
         items = [
             _item_row(message_row, p.digest.recipient.email, item)
             for message_row, p in zip(ids, planned, strict=True)
-            for item in p.digest.items
+            for item in p.digest.all_items
         ]
         session.execute(insert(NOTIFICATIONS), items)
     except IntegrityError as exc:
