@@ -277,7 +277,7 @@ def test_postgres_plans_each_ledger_lookup_for_its_own_keys(postgres_url: str) -
         plans = s.execute(
             text(
                 "SELECT coalesce(sum(generic_plans), 0), coalesce(sum(custom_plans), 0) "
-                "FROM pg_prepared_statements WHERE statement LIKE '%notifications.key IN%'"
+                "FROM pg_prepared_statements WHERE statement LIKE '%notifications.key = ANY%'"
             )
         ).one()
     engine.dispose()

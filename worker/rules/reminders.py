@@ -10,7 +10,7 @@ The shell supplies the data, the ledger's keys and the date; nothing here reads 
 
 from __future__ import annotations
 
-from collections.abc import Container, Iterable, Iterator, Mapping
+from collections.abc import Callable, Container, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Literal, cast
@@ -283,7 +283,7 @@ def _due(
     action: Schedule,
     routes: _Routes,
     stage: Stage | None,
-    in_reach: bool,
+    in_reach: Callable[[], bool],
     week: Week | None,
 ) -> Iterator[Due]:
     found = routes.of(action.leads)
@@ -296,7 +296,8 @@ def _due(
     if week is None:
         return
     dates = ActionDates(action.due, action.start, action.recurrence)
-    reason = summary_reason(dates, found.unassigned, in_reach)
+    # Whether it is in reach matters only when some lead reached no one: asked only then.
+    reason = summary_reason(dates, found.unassigned, bool(found.unassigned) and in_reach())
     if reason:
         summary = week.stage()
         for email, recipient, via in routes.summary_readers(action):
@@ -318,8 +319,11 @@ def _all_due(
         if action.state in CLOSED:
             continue
         stage = stage_of(action, policy, days, as_of)
-        # In the summary while a reminder of it is active by the week's end.
-        in_reach = week is not None and stage_of(action, policy, days, week.last) is not None
+
+        def in_reach(action: Schedule = action) -> bool:
+            # In the summary while a reminder of it is active by the week's end.
+            return week is not None and stage_of(action, policy, days, week.last) is not None
+
         for due in _due(action, routes, stage, in_reach, week):
             yield action, due
 

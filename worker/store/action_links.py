@@ -16,6 +16,7 @@ from sqlalchemy.orm import QueryableAttribute, Session
 from worker.models import Action, ActionDependency, ActionLead, LeadRole
 from worker.plan.as_above import Row, resolve_streams, says_as_above
 from worker.plan.data import DependencyRef
+from worker.store.value_list import in_values
 
 CHUNK = 2000
 # Ids in one statement: a run's chunk of the plan (5,000) in one, under SQLite's 32,766.
@@ -42,7 +43,7 @@ def of_actions(column: QueryableAttribute[int], actions: Actions) -> Iterator[Co
         yield column.in_(select(Action.id).where(actions))
         return
     for part in chunks(actions, ID_CHUNK):
-        yield column.in_(part)
+        yield in_values(column, part)
 
 
 def roles_by_action(session: Session, actions: Actions) -> dict[int, list[str]]:

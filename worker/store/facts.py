@@ -33,6 +33,7 @@ from worker.store.status import (
     plan_risks,
     risk_groups,
 )
+from worker.store.value_list import in_values
 
 # The job whose messages are a lead's own reminders (worker/jobs/remind.py).
 LEAD_JOB = "remind"
@@ -71,7 +72,7 @@ class Scope:
 
 
 def of_ids(ids: Collection[int]) -> ColumnElement[bool]:
-    return Action.id.in_(sorted(ids))
+    return in_values(Action.id, sorted(ids))
 
 
 def plan_actions(plan_id: int) -> ColumnElement[bool]:

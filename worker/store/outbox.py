@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 
 from worker.models import Action, Message, MessageContent, Notification, table_of
 from worker.rules.digest import Digest, LedgerEntry, Recipient
+from worker.store.value_list import in_values
 
 State = Literal["pending", "sending", "sent", "failed"]
 STATES: tuple[State, ...] = ("pending", "sending", "sent", "failed")
@@ -58,7 +59,9 @@ def existing_keys(session: Session, keys: Iterable[str]) -> set[str]:
     found: set[str] = set()
     for start in range(0, len(wanted), KEY_CHUNK):
         part = wanted[start : start + KEY_CHUNK]
-        found.update(session.scalars(select(Notification.key).where(Notification.key.in_(part))))
+        found.update(
+            session.scalars(select(Notification.key).where(in_values(Notification.key, part)))
+        )
     return found
 
 
