@@ -89,7 +89,7 @@ class App:
 
         from worker.db import database_error
         from worker.errors import PlanworkerError
-        from worker.migrate import current_revision, head_revision
+        from worker.schema_version import HEAD, current_revision
 
         try:
             current = current_revision(self.engine)
@@ -99,7 +99,7 @@ class App:
             raise PlanworkerError(
                 f"cannot open the database: {exc.__class__.__name__}: {str(exc).splitlines()[0]}"
             ) from None
-        if current != head_revision():
+        if current != HEAD:
             raise PlanworkerError(
                 "the database schema is not up to date: run 'planworker db upgrade'"
             )

@@ -21,7 +21,8 @@ def db() -> None:
 @click.pass_obj
 def db_upgrade(app: App) -> None:
     """Create or migrate the database schema to the latest version."""
-    from worker.migrate import current_revision, upgrade
+    from worker.migrate import upgrade
+    from worker.schema_version import current_revision
 
     app.creating = True
     upgrade(app.engine)

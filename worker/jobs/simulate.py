@@ -19,7 +19,6 @@ from worker.jobs import catalogue
 from worker.jobs.config import RemindConfig
 from worker.jobs.pipeline import Request
 from worker.jobs.results import DigestResult, RemindResult
-from worker.migrate import upgrade
 from worker.models import Base
 from worker.rules.board import listed_action_ids
 from worker.rules.digest_day import digest_days
@@ -53,6 +52,9 @@ def _copy(source: Engine, target: Engine) -> None:
 @contextmanager
 def scratch_copy(source: Engine) -> Iterator[Engine]:
     """A temporary SQLite database holding a copy of everything in `source`."""
+    # Alembic is imported here, not with the module: the daily commands import this one.
+    from worker.migrate import upgrade
+
     with tempfile.TemporaryDirectory(prefix="planworker-simulate-") as folder:
         engine = make_engine(f"sqlite:///{Path(folder) / 'scratch.db'}")
         try:
