@@ -533,18 +533,52 @@ def generate(url: str, size: int, options: argparse.Namespace, cwd: Path) -> str
     return child.problem()
 
 
+def mirror_contacts(url: str, contacts: Path) -> str:
+    """Copy the contacts directory into the database, as every job's first step does
+    (`worker.store.contacts.sync_directory`); "" or why not."""
+    from sqlalchemy.orm import Session
+
+    from worker.contacts import load_directory
+    from worker.db import make_engine
+    from worker.store.contacts import sync_directory
+
+    try:
+        engine = make_engine(url)
+        with Session(engine) as session:
+            sync_directory(session, load_directory(contacts))
+            session.commit()
+        engine.dispose()
+    except Exception as exc:  # reported in the row
+        return f"mirroring the contacts failed: {exc.__class__.__name__}: {exc}"
+    return ""
+
+
+PAIRS = (
+    ("remind, 1 worker", 1, False),
+    # Both workers find the contacts directory not yet in the database (a first run, or the
+    # first after the file changed) and both copy it in.
+    ("remind, 2 workers, fresh database", 2, False),
+    # The steady state: the directory is already in the database.
+    ("remind, 2 workers, contacts stored", 2, True),
+)
+
+
 def two_workers(size: int, contacts: Path, options: argparse.Namespace, folder: Path) -> list[Row]:
-    """One `remind` on a fresh copy of the plan, then two at once on another fresh copy."""
-    day = options.as_of.isoformat()
-    args = ["remind", "--as-of", day]
-    one = Row("remind, 1 worker", size, "postgresql", "smtp")
-    two = Row("remind, 2 workers", size, "postgresql", "smtp")
+    """One `remind` on a fresh copy of the plan, then two at once on another fresh copy
+    (twice: with and without the contacts directory already in the database)."""
+    args = ["remind", "--as-of", options.as_of.isoformat()]
+    rows: list[Row] = []
     single_count: int | None = None
-    for row, workers in ((one, 1), (two, 2)):
-        where = folder / f"workers-{workers}"
+    single_wall: float | None = None
+    for name, workers, mirrored in PAIRS:
+        row = Row(name, size, "postgresql", "smtp")
+        rows.append(row)
+        where = folder / f"workers-{len(rows)}"
         where.mkdir()
-        with fresh_database("postgresql", folder, f"w{workers}", options.pg_url) as (url, dbname):
+        with fresh_database("postgresql", folder, "pair", options.pg_url) as (url, dbname):
             problem = generate(url, size, options, where)
+            if not problem and mirrored:
+                problem = mirror_contacts(url, contacts)
             if problem:
                 row.status = f"generate.py {problem}"
                 continue
@@ -557,14 +591,11 @@ def two_workers(size: int, contacts: Path, options: argparse.Namespace, folder: 
                     )
                 received, span = server.tally()
             count = outbox_count(url)
-        row.reproduce = (
-            shell_line(env, args) if workers == 1 else " & ".join([shell_line(env, args)] * 2)
-        )
+        row.reproduce = " & ".join([shell_line(env, args)] * workers)
         row.wall_s = together
         row.cpu_s = sum(c.cpu for c in children)
         row.peak_rss_mb = max(c.rss_mb for c in children)
         row.pg_server_cpu_s = pg.get("seconds")
-        row.extra["pg_server_cpu_all_s"] = pg.get("all_seconds")
         sent = [c.sent() for c in children]
         row.messages = sum(s or 0 for s in sent)
         row.msg_per_s = row.messages / together if together else None
@@ -579,24 +610,25 @@ def two_workers(size: int, contacts: Path, options: argparse.Namespace, folder: 
             "outbox_count": count,
             "sink_received": received,
             "sink_span_s": span,
+            "pg_server_cpu_all_s": pg.get("all_seconds"),
         }
         if workers == 1:
-            single_count = count
+            single_count, single_wall = count, together
             row.note = f"ledger {count}, sink received {received}"
         else:
             same = count == single_count and received == count and row.messages == count
+            each = " + ".join("failed" if n is None else str(n) for n in sent)
             row.note = (
-                f"sent {' + '.join(str(s) for s in sent)}; ledger {count} "
-                f"(one worker: {single_count}), sink received {received}: "
-                + ("each message once" if same else "MISMATCH")
+                f"sent {each}; ledger {count} (one worker: {single_count}), sink received "
+                f"{received}: " + ("each message once" if same else "MISMATCH")
             )
-            if one.wall_s:
-                row.note += f"; {together / one.wall_s:.2f}× one worker's wall time"
+            if single_wall:
+                row.note += f"; {together / single_wall:.2f}× one worker's wall time"
             row.extra["each_once"] = same
         print(
             f"  postgresql {size:,} {row.command}: {row.wall_s:.2f} s, {row.note}", file=sys.stderr
         )
-    return [one, two]
+    return rows
 
 
 # --- the whole run -----------------------------------------------------------------------
