@@ -1,7 +1,7 @@
 """Benchmark of the real commands, each run as a process the way an admin or cron runs it.
 
 For each size (default 10k and 100k actions) and database (a SQLite file in a temporary
-folder; a fresh PostgreSQL schema, dropped afterwards), bench/generate.py writes a synthetic
+folder; a fresh PostgreSQL database, dropped afterwards), bench/generate.py writes a synthetic
 plan as import CSV with its contacts directory, and for each delivery mode (a Maildir
 folder; a minimal SMTP sink on loopback, in a process of its own) this script runs, each as
 a separate `python -m worker` process of this checkout with its settings in the environment
@@ -17,9 +17,10 @@ settings; started in a temporary folder, so no config file is found):
 
 Each command's wall time, CPU (user + system) and peak resident memory come from the OS
 (os.wait4 on the child), and on PostgreSQL the server's CPU during the command (utime +
-stime of every `postgres` process, plus the times of backends that exited, which the
-postmaster collects as cutime + cstime, from /proc). Messages are the "N sent" of the
-command's summary line.
+stime from /proc of the backends serving the run's own database, sampled every 50 ms; the
+JSON also has the whole server's, exited backends included). Messages are the "N sent" of
+the command's "delivered to ..." line; in SMTP mode the sink also counts them and times the
+first to the last.
 
 On PostgreSQL it also starts two `remind` processes at once on one database and date and
 compares the time until both finish with one process on a fresh copy of the same plan; the
@@ -28,6 +29,9 @@ two together must send each message once (the ledger's count equals the single r
     .venv/bin/python bench/commands.py                                # 10k and 100k
     .venv/bin/python bench/commands.py --sizes 10k --backends sqlite --modes maildir
     .venv/bin/python bench/commands.py --sizes 100k --json var/bench/commands.json
+    .venv/bin/python bench/commands.py --sizes 100k --backends postgresql --modes ""  # pairs
+
+(`bench/commands.py serve-sink` is the SMTP sink's own process.)
 """
 
 from __future__ import annotations
@@ -681,7 +685,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--sizes", default="10k,100k", help="actions, e.g. 10k,100k,1m")
     parser.add_argument("--backends", default="sqlite,postgresql")
     parser.add_argument("--modes", default=",".join(MODES), help="maildir, smtp or both")
-    parser.add_argument("--pg-url", default=DEFAULT_PG, help="PostgreSQL server (a schema each)")
+    parser.add_argument("--pg-url", default=DEFAULT_PG, help="PostgreSQL server (a database each)")
     parser.add_argument("--as-of", type=date.fromisoformat, default=AS_OF)
     parser.add_argument(
         "--leads", default="auto", help="lead roles: a number, or auto (one per 200 actions)"
