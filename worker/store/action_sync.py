@@ -127,18 +127,18 @@ def _moved(old: dict[str, Any], diff: dict[str, Any]) -> tuple[str | None, str |
 def sync_chunk(
     session: Session,
     plan_id: int,
-    chunk: Sequence[tuple[int, ActionData]],
+    chunk: Sequence[tuple[int, ActionData, int | None]],
     ws_ids: dict[int, int],
     role_ids: dict[str, int],
     month_day: MonthDay,
     who: Changer,
     result: ImportResult,
-    known: dict[str, int],
 ) -> None:
+    """Write one chunk of (position, action, stored row id or None for a new action)."""
     # Only actions the plan already had are read back, by primary key: a lookup by ref let
     # PostgreSQL, its statistics not yet counting the rows this import had written, scan
     # the whole plan for every chunk.
-    old_ids = [known[a.ref] for _, a in chunk if a.ref in known]
+    old_ids = [action_id for _, _, action_id in chunk if action_id is not None]
     columns = [
         Action.id,
         Action.ref,
@@ -154,7 +154,7 @@ def sync_chunk(
     new_actions: list[ActionData] = []
     updates: list[dict[str, Any]] = []
     history: list[dict[str, Any]] = []
-    for position, action in chunk:
+    for position, action, _ in chunk:
         values = _values(action, position, ws_ids, month_day)
         old = stored.get(action.ref)
         status = _status_updates(old, action)
@@ -217,7 +217,7 @@ def sync_chunk(
 
 def _sync_links(
     session: Session,
-    chunk: Sequence[tuple[int, ActionData]],
+    chunk: Sequence[tuple[int, ActionData, int | None]],
     ids_by_ref: dict[str, int],
     role_ids: dict[str, int],
     old_ids: Sequence[int],
@@ -228,7 +228,7 @@ def _sync_links(
     deps = deps_by_action(session, old_ids) if old_ids else {}
     leads: dict[int, list[dict[str, Any]]] = {}
     depends_on: dict[int, list[dict[str, Any]]] = {}
-    for _, action in chunk:
+    for _, action, _ in chunk:
         action_id = ids_by_ref[action.ref]
         wanted = list(dict.fromkeys(role_key(r) for r in action.lead_roles))
         if [role_key(n) for n in roles.get(action_id, [])] != wanted:
