@@ -158,7 +158,8 @@ def _csv_rows(lines: Iterable[str], source: str, limits: Limits) -> Iterator[tup
     try:
         for number, values in enumerate(reader, start=1):
             _check_size(number, values, source, limits)
-            yield number, [unguard_formula(v) for v in values]
+            # Only a cell starting with an apostrophe can carry the formula guard.
+            yield number, [unguard_formula(v) if v[:1] == "'" else v for v in values]
     except csv.Error as exc:
         reason = f"not valid CSV: {exc}"
         raise InputError(source, [Problem(f"row {reader.line_num}", reason)]) from None

@@ -120,7 +120,9 @@ class _Refs:
         self.archived: set[int] = set()
         self.live_before = 0
         query = select(Action.ref, Action.id, Action.archived).where(Action.plan_id == plan_id)
-        for ref, action_id, archived in session.execute(query):
+        # Streamed in batches: the ORM would otherwise buffer a row object for every action.
+        rows = session.execute(query.execution_options(yield_per=10 * CHUNK))
+        for ref, action_id, archived in rows:
             self.ids[ref] = action_id
             if archived:
                 self.archived.add(action_id)
