@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import time
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
@@ -18,15 +19,28 @@ def plan() -> None:
     """Import, export, show, check and re-baseline action plans."""
 
 
-def _terminal_progress(path: Path) -> Callable[[int, int], None] | None:
+# How often a terminal is told how far a long import has got.
+PROGRESS_SECONDS = 2.0
+
+
+def _terminal_progress(
+    path: Path, every: float = PROGRESS_SECONDS
+) -> Callable[[int, int, bool], None] | None:
     """Progress of a long import on standard error, for a person watching a terminal only:
-    a log or a pipe gets the summary alone."""
+    a log or a pipe gets the summary alone. Actions read and written, every few seconds,
+    and the total at the end."""
     if not sys.stderr.isatty():
         return None
     click.echo(f"reading {path} ...", err=True)
+    last = time.monotonic()
 
-    def report(done: int, total: int) -> None:
-        click.echo(f"\rwriting actions: {done:,} of {total:,}", nl=done == total, err=True)
+    def report(read: int, written: int, done: bool) -> None:
+        nonlocal last
+        now = time.monotonic()
+        if done or now - last >= every:
+            last = now
+            line = f"\rread {read:,} actions; writing actions: {written:,} of {read:,}"
+            click.echo(line, nl=done, err=True)
 
     return report
 

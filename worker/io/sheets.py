@@ -8,14 +8,16 @@ Row numbers are spreadsheet rows: the heading row is row 1.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
+from typing import BinaryIO
 
 from worker.errors import InputError, Problem
 from worker.io.cells import unguard_formula
@@ -76,16 +78,88 @@ def csv_text(path: Path) -> tuple[str, list[str]]:
     return text, notes
 
 
+def csv_encoding(path: Path) -> tuple[str, list[str]]:
+    """How to read a CSV file without holding it: its encoding (UTF-8, with or without a
+    BOM, else Windows-1252) and a note when it was the latter. The bytes are checked in
+    blocks, with the same refusals as `decode` and `csv_text`."""
+    source = str(path)
+    try:
+        with path.open("rb") as handle:
+            if handle.read(2) in (b"\xff\xfe", b"\xfe\xff"):
+                reason = "the file is UTF-16 text (Excel's 'Unicode Text'); save it as CSV UTF-8"
+                raise InputError(source, [Problem("", reason)])
+            handle.seek(0)
+            encoding, notes = "utf-8-sig", []
+            nul = _scan(handle, "utf-8", source)
+            if nul is None:
+                handle.seek(0)
+                nul = _scan(handle, "cp1252", source)
+                encoding = "cp1252"
+                notes = ["the file is not UTF-8; it was read as Windows-1252 (Excel's CSV)"]
+    except OSError as exc:
+        reason = f"cannot read the file: {exc.strerror}"
+        raise InputError(source, [Problem("", reason)]) from None
+    if nul:
+        reason = "the file holds NUL bytes; it is not a CSV text file"
+        raise InputError(source, [Problem("", reason)])
+    return encoding, notes
+
+
+_BLOCK = 1 << 20
+
+
+def _scan(handle: BinaryIO, encoding: str, source: str) -> bool | None:
+    """Whether the bytes hold a NUL, decoding them as `encoding` block by block; None if
+    they are not UTF-8; a Windows-1252 byte with no character is refused where it is."""
+    decoder = codecs.getincrementaldecoder(encoding)()
+    nul, offset = False, 0
+    while block := handle.read(_BLOCK):
+        nul = nul or b"\x00" in block
+        try:
+            decoder.decode(block)
+        except UnicodeDecodeError as exc:
+            if encoding == "utf-8":
+                return None
+            reason = "the file is neither UTF-8 nor Windows-1252 text; save it as CSV UTF-8"
+            raise InputError(source, [Problem(f"byte {offset + exc.start}", reason)]) from None
+        offset += len(block)
+    try:
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return None
+    return nul
+
+
+@contextmanager
+def csv_file_records(
+    path: Path, encoding: str, limits: Limits
+) -> Iterator[Iterator[tuple[int, list[str]]]]:
+    """`csv_records` of a file read as it goes (the encoding from `csv_encoding`)."""
+    source = str(path)
+    try:
+        handle = path.open(encoding=encoding, newline="")
+    except OSError as exc:
+        reason = f"cannot read the file: {exc.strerror}"
+        raise InputError(source, [Problem("", reason)]) from None
+    with handle:
+        yield _csv_rows(handle, source, limits)
+
+
 def csv_records(text: str, source: str, limits: Limits) -> Iterator[tuple[int, list[str]]]:
     """(row number, cell texts) of CSV text, stopping at the first row past `limits`."""
+    return _csv_rows(io.StringIO(text, newline=""), source, limits)
+
+
+def _csv_rows(lines: Iterable[str], source: str, limits: Limits) -> Iterator[tuple[int, list[str]]]:
     # Set on every read, so that no reader depends on which one ran first.
     csv.field_size_limit(MAX_CELL * 4 + 16)
     # strict: an unclosed quote is an error, not a cell running to the end of the file
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    reader = csv.reader(lines, strict=True)
     try:
         for number, values in enumerate(reader, start=1):
             _check_size(number, values, source, limits)
-            yield number, [unguard_formula(v) for v in values]
+            # Only a cell starting with an apostrophe can carry the formula guard.
+            yield number, [unguard_formula(v) if v[:1] == "'" else v for v in values]
     except csv.Error as exc:
         reason = f"not valid CSV: {exc}"
         raise InputError(source, [Problem(f"row {reader.line_num}", reason)]) from None

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -18,8 +19,8 @@ from worker.io.sheets import (
     Formula,
     Value,
     cell_text,
-    csv_records,
-    csv_text,
+    csv_encoding,
+    csv_file_records,
     oversized,
     read_headings,
     xlsx_records,
@@ -172,76 +173,139 @@ class _Reader:
         return replace(row, lead_roles=roles)
 
 
-def rows_to_actions(records: Iterable[tuple[int, list[str]]], source: str) -> Table:
-    """Turn (row number, cell texts) records, headings first, into actions or an InputError."""
-    problems: list[Problem] = []
-    iterator = iter(records)
-    header = next(iterator, None)
-    if header is None:
-        raise InputError(source, [Problem("", "the file is empty")])
-    columns = read_headings(*header, HEADINGS, REQUIRED, problems)
-    if problems:
-        raise InputError(source, problems)
-    reader = _Reader(columns, problems, {}, {})
+class ActionRows:
+    """A table's actions as they are read, one row at a time: (row number, action) pairs.
+
+    A bad row does not stop the reading: its problems are collected (`failed` says so) and
+    `finish` raises them all at the end, so that a caller writing as it reads can stop
+    writing at the first one and still report every problem. Row numbers are spreadsheet
+    rows. Duplicate IDs are for the caller to find (it keeps the IDs it has seen): it
+    reports each with `duplicate`, in the same list, in row order.
+    """
+
+    def __init__(
+        self,
+        records: Iterator[tuple[int, list[str]]],
+        source: str,
+        notes: Sequence[str] = (),
+        cell_problems: list[Problem] | None = None,
+    ) -> None:
+        self.source = source
+        self.problems: list[Problem] = []
+        # Problems of a cell's kind (XLSX formulas), reported only when the rows are good.
+        self.cell_problems = cell_problems if cell_problems is not None else []
+        header = next(records, None)
+        if header is None:
+            raise InputError(source, [Problem("", "the file is empty")])
+        self.columns = read_headings(*header, HEADINGS, REQUIRED, self.problems)
+        if self.problems:
+            raise InputError(source, self.problems)
+        unknown = [
+            f"column {h!r} is not a plan column and was ignored" for h in self.columns.unknown
+        ]
+        self.warnings = (*notes, *unknown)
+        self._records = records
+        self.rows_read = 0
+        self.actions = 0
+
+    @property
+    def failed(self) -> bool:
+        return bool(self.problems or self.cell_problems)
+
+    def __iter__(self) -> Iterator[tuple[int, ActionData]]:
+        columns, problems = self.columns, self.problems
+        reader = _Reader(columns, problems, {}, {})
+        for number, values in self._records:
+            self.rows_read += 1
+            if not any(v.strip() for v in values):
+                continue
+            for index, value in enumerate(values):
+                if (reason := oversized(value)) is not None:
+                    problems.append(Problem(columns.place(number, index), reason))
+            row = reader.row(number, values)
+            if row is None:
+                continue
+            for action in split_row(row):
+                for field, reason in action_problems(action):
+                    place = f"row {number}, column {reader.heading(field)!r}"
+                    problems.append(Problem(place, reason))
+                self.actions += 1
+                yield number, action
+
+    def duplicate(self, number: int, ref: str, first: int) -> None:
+        """Report that row `number` uses the ID `ref` that row `first` used already."""
+        self.problems.append(
+            Problem(f"row {number}, column 'ID'", f"{ref!r} is already used on row {first}")
+        )
+
+    def finish(self, *, need_rows: bool = True) -> None:
+        """Once every row has been read: raise every problem found, or, with `need_rows`,
+        that the file held no action (imported into a plan, it would archive every action)."""
+        if self.problems:
+            raise InputError(self.source, self.problems)
+        if self.cell_problems:
+            raise InputError(self.source, self.cell_problems)
+        if need_rows and not self.actions:
+            raise InputError(
+                self.source, [Problem("", "no action rows: the file has headings only")]
+            )
+
+
+def _collect(rows: ActionRows, *, need_rows: bool = True) -> Table:
+    """Every action of `rows`, in memory: for small tables and tests."""
     actions: list[ActionData] = []
     seen: dict[str, int] = {}
-    for number, values in iterator:
-        if not any(v.strip() for v in values):
-            continue
-        for index, value in enumerate(values):
-            if (reason := oversized(value)) is not None:
-                problems.append(Problem(columns.place(number, index), reason))
-        row = reader.row(number, values)
-        if row is None:
-            continue
-        for action in split_row(row):
-            for field, reason in action_problems(action):
-                problems.append(Problem(f"row {number}, column {reader.heading(field)!r}", reason))
-            if action.ref in seen:
-                problems.append(
-                    Problem(
-                        f"row {number}, column 'ID'",
-                        f"{action.ref!r} is already used on row {seen[action.ref]}",
-                    )
-                )
-            seen[action.ref] = number
-            actions.append(action)
-    if problems:
-        raise InputError(source, problems)
-    warnings = [f"column {h!r} is not a plan column and was ignored" for h in columns.unknown]
-    return Table(tuple(actions), tuple(warnings))
+    for number, action in rows:
+        if action.ref in seen:
+            rows.duplicate(number, action.ref, seen[action.ref])
+        seen[action.ref] = number
+        actions.append(action)
+    rows.finish(need_rows=need_rows)
+    return Table(tuple(actions), tuple(rows.warnings))
 
 
-def _with_rows(table: Table, source: str) -> Table:
-    # Imported into a plan, a file of no actions would archive every action it has.
-    if not table.actions:
-        raise InputError(source, [Problem("", "no action rows: the file has headings only")])
-    return table
+def rows_to_actions(records: Iterable[tuple[int, list[str]]], source: str) -> Table:
+    """Turn (row number, cell texts) records, headings first, into actions or an InputError."""
+    return _collect(ActionRows(iter(records), source), need_rows=False)
 
 
-def read_csv(path: Path, limits: Limits = CSV_LIMITS) -> Table:
+@contextmanager
+def open_table(
+    path: Path,
+    month_day: MonthDay = "end",
+    *,
+    csv_limits: Limits = CSV_LIMITS,
+    xlsx_limits: Limits = LIMITS,
+) -> Iterator[ActionRows]:
+    """The actions of a CSV or XLSX file, read as they are iterated: the file is never held
+    whole. The headings are read (and checked) on entry."""
     source = str(path)
-    text, notes = csv_text(path)
-    table = _with_rows(rows_to_actions(csv_records(text, source, limits), source), source)
-    return Table(table.actions, tuple(notes) + table.warnings)
-
-
-def read_xlsx(path: Path, month_day: MonthDay = "end", limits: Limits = LIMITS) -> Table:
-    """The first sheet (or one named "Actions"), within `limits`. Formula cells are refused,
-    not evaluated."""
-    source = str(path)
-    problems: list[Problem] = []
+    if path.suffix.lower() == ".csv":
+        encoding, notes = csv_encoding(path)
+        with csv_file_records(path, encoding, csv_limits) as records:
+            yield ActionRows(records, source, notes)
+        return
+    cell_problems: list[Problem] = []
 
     def texts(number: int, values: Sequence[Value]) -> list[str]:
         for value in values:
             if isinstance(value, Formula):
                 place = f"row {number}, cell {value.coordinate}"
-                problems.append(Problem(place, "formula cells are not imported; paste values"))
+                cell_problems.append(Problem(place, "formula cells are not imported; paste values"))
         return [cell_text(value, month_day) for value in values]
 
-    with xlsx_records(path, "Actions", limits) as records:
-        rows: Iterator[tuple[int, list[str]]] = ((n, texts(n, v)) for n, v in records)
-        table = rows_to_actions(rows, source)
-    if problems:
-        raise InputError(source, problems)
-    return _with_rows(table, source)
+    with xlsx_records(path, "Actions", xlsx_limits) as sheet:
+        rows: Iterator[tuple[int, list[str]]] = ((n, texts(n, v)) for n, v in sheet)
+        yield ActionRows(rows, source, (), cell_problems)
+
+
+def read_csv(path: Path, limits: Limits = CSV_LIMITS) -> Table:
+    with open_table(path, csv_limits=limits) as rows:
+        return _collect(rows)
+
+
+def read_xlsx(path: Path, month_day: MonthDay = "end", limits: Limits = LIMITS) -> Table:
+    """The first sheet (or one named "Actions"), within `limits`. Formula cells are refused,
+    not evaluated."""
+    with open_table(path, month_day, xlsx_limits=limits) as rows:
+        return _collect(rows)

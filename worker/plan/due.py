@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
+from functools import lru_cache
 
 from worker.plan.dates import MonthDay, Precision, ReadDate, Recurrence, latest, read_date
 from worker.plan.split import date_items
@@ -105,9 +106,16 @@ def _action_recurrence(chosen: ReadDate | None, targets: tuple[ReadDate, ...]) -
     return recurrence
 
 
+@lru_cache(maxsize=16_384)
+def _read_date(text: str, month_day: MonthDay) -> ReadDate:
+    # A plan's date texts repeat ("March 2013", "Ongoing"); a ReadDate is immutable, so a
+    # bounded cache reads each text once for a whole import.
+    return read_date(text, month_day=month_day)
+
+
 def read_action_dates(start_text: str, target_text: str, month_day: MonthDay) -> ActionDates:
-    starts = tuple(read_date(t, month_day="start") for t in date_items(start_text))
-    targets = tuple(read_date(t, month_day=month_day) for t in date_items(target_text))
+    starts = tuple(_read_date(t, "start") for t in date_items(start_text))
+    targets = tuple(_read_date(t, month_day) for t in date_items(target_text))
     chosen = latest(targets)
     start_days = [s.due for s in starts if s.due is not None]
     return ActionDates(

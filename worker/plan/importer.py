@@ -1,8 +1,11 @@
-"""`plan import`: read a file completely, then write it in one transaction."""
+"""`plan import`: read a file and write it in one transaction, a chunk at a time, all or
+nothing."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
+from contextlib import ExitStack
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -13,15 +16,15 @@ from sqlalchemy.orm import Session
 from worker.contacts import Directory
 from worker.db import refresh_statistics
 from worker.errors import InputError, Problem
-from worker.io.tables import Table, read_csv, read_xlsx
+from worker.io.tables import Table, open_table, read_csv, read_xlsx
 from worker.models import Plan
-from worker.plan.data import PlanDoc, PlanInfo
+from worker.plan.data import PlanDoc, PlanInfo, WorkStream
 from worker.plan.dates import MonthDay
 from worker.plan.yaml_io import read_yaml
 from worker.store.contacts import sync_directory
 from worker.store.import_result import Changer, ImportResult, Progress
 from worker.store.plan import find_plan, plan_info
-from worker.store.plan_import import import_plan
+from worker.store.plan_import import ActionSource, DocActions, import_actions
 
 TABLE_SUFFIXES = {".csv", ".xlsx"}
 YAML_SUFFIXES = {".yaml", ".yml"}
@@ -41,7 +44,16 @@ def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-.")[:64] or "plan"
 
 
+def _unknown_type(path: Path) -> InputError:
+    suffix = path.suffix.lower()
+    hint = " (save it as .xlsx)" if suffix in (".xls", ".ods") else ""
+    return InputError(
+        str(path), [Problem("", f"unknown file type {suffix!r}{hint}; use .yaml, .csv or .xlsx")]
+    )
+
+
 def read_file(path: Path, month_day: MonthDay) -> PlanDoc | Table:
+    """The whole file in memory (a plan import streams tables instead: `import_file`)."""
     suffix = path.suffix.lower()
     if suffix in YAML_SUFFIXES:
         return read_yaml(path)
@@ -49,25 +61,21 @@ def read_file(path: Path, month_day: MonthDay) -> PlanDoc | Table:
         return read_csv(path)
     if suffix == ".xlsx":
         return read_xlsx(path, month_day)
-    hint = " (save it as .xlsx)" if suffix in (".xls", ".ods") else ""
-    raise InputError(
-        str(path), [Problem("", f"unknown file type {suffix!r}{hint}; use .yaml, .csv or .xlsx")]
-    )
+    raise _unknown_type(path)
 
 
-def _table_doc(session: Session, table: Table, slug: str | None, path: Path) -> PlanDoc:
+def _table_info(session: Session, slug: str | None, path: Path) -> PlanInfo:
     """A table holds only actions: it updates the plan named (or the only one), else starts one."""
     if slug:
         plan = session.scalars(select(Plan).where(Plan.slug == slug)).one_or_none()
     else:
         has_plans = session.scalar(select(func.count(Plan.id))) or 0
         plan = find_plan(session, None) if has_plans else None
-    info = (
+    return (
         plan_info(plan)
         if plan
         else PlanInfo(slug=_slug(slug or path.stem), title=slug or path.stem)
     )
-    return PlanDoc(info, (), table.actions)
 
 
 def replacing(result: ImportResult) -> str | None:
@@ -106,34 +114,55 @@ def import_file(
     An import that looks like a different plan replacing the stored one is refused unless
     `replace_plan`. With `diff`, nothing is written: the result lists what would change.
     """
-    read = read_file(path, month_day)
+    suffix = path.suffix.lower()
+    if suffix not in TABLE_SUFFIXES | YAML_SUFFIXES:
+        raise _unknown_type(path)
     who = Changer(
         by=by,
         at=now or datetime.now(UTC),
         source=f"import {path.name}",
         note=f"imported from {path.name}",
     )
-    try:
-        with session.begin():
-            if isinstance(read, Table):
-                doc, warnings = _table_doc(session, read, slug, path), list(read.warnings)
-            else:
-                doc, warnings = read, []
-                if slug:
-                    doc = PlanDoc(replace(doc.info, slug=slug), doc.work_streams, doc.actions)
-            result = import_plan(
-                session, doc, month_day=month_day, who=who, list_changes=diff, progress=progress
-            )
-            result.warnings = warnings + result.warnings
-            if diff:
-                raise _Diff(result)
-            problem = None if replace_plan else replacing(result)
-            if problem:
-                raise InputError(str(path), [Problem("", problem)])
-            if directory is not None:
-                sync_directory(session, directory)
-    except _Diff as rolled_back:
-        return rolled_back.result
+    with ExitStack() as stack:
+        # A table is read as it is written, a chunk at a time; its headings are checked
+        # before the transaction starts. YAML plans are small and read whole.
+        rows = (
+            stack.enter_context(open_table(path, month_day)) if suffix in TABLE_SUFFIXES else None
+        )
+        doc = read_yaml(path) if rows is None else None
+        try:
+            with session.begin():
+                streams: Sequence[WorkStream] = ()
+                if rows is not None:
+                    info = _table_info(session, slug, path)
+                    source: ActionSource = rows
+                else:
+                    assert doc is not None
+                    info, streams = doc.info, doc.work_streams
+                    if slug:
+                        info = replace(info, slug=slug)
+                    source = DocActions(doc.actions)
+                result = import_actions(
+                    session,
+                    info,
+                    streams,
+                    source,
+                    month_day=month_day,
+                    who=who,
+                    list_changes=diff,
+                    progress=progress,
+                )
+                warnings = list(rows.warnings) if rows is not None else []
+                result.warnings = warnings + result.warnings
+                if diff:
+                    raise _Diff(result)
+                problem = None if replace_plan else replacing(result)
+                if problem:
+                    raise InputError(str(path), [Problem("", problem)])
+                if directory is not None:
+                    sync_directory(session, directory)
+        except _Diff as rolled_back:
+            return rolled_back.result
     if result.changed:
         refresh_statistics(session)
     return result

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import delete, insert, select, update
@@ -73,6 +74,13 @@ def rewritten(old_action: str, old_description: str, action: ActionData) -> bool
     return len(before & after) / len(before | after) < SAME_ACTION_WORDS
 
 
+@lru_cache(maxsize=16_384)
+def _dates(start_text: str, target_text: str, month_day: MonthDay) -> tuple[tuple[str, Any], ...]:
+    """The date columns read from these texts. Reading a date is pure but slow, and a plan's
+    date texts repeat ("March 2013", "Ongoing"): a bounded cache reads each pair once."""
+    return tuple(date_values(start_text, target_text, month_day).items())
+
+
 def _values(
     action: ActionData, position: int, ws_ids: dict[int, int], month_day: MonthDay
 ) -> dict[str, Any]:
@@ -87,7 +95,7 @@ def _values(
         "dependencies_text": action.dependencies,
         "start_text": action.start,
         "target_text": action.target,
-        **date_values(action.start, action.target, month_day),
+        **dict(_dates(action.start, action.target, month_day)),
         "archived": False,
     }
 
@@ -127,18 +135,18 @@ def _moved(old: dict[str, Any], diff: dict[str, Any]) -> tuple[str | None, str |
 def sync_chunk(
     session: Session,
     plan_id: int,
-    chunk: Sequence[tuple[int, ActionData]],
+    chunk: Sequence[tuple[int, ActionData, int | None]],
     ws_ids: dict[int, int],
     role_ids: dict[str, int],
     month_day: MonthDay,
     who: Changer,
     result: ImportResult,
-    known: dict[str, int],
 ) -> None:
+    """Write one chunk of (position, action, stored row id or None for a new action)."""
     # Only actions the plan already had are read back, by primary key: a lookup by ref let
     # PostgreSQL, its statistics not yet counting the rows this import had written, scan
     # the whole plan for every chunk.
-    old_ids = [known[a.ref] for _, a in chunk if a.ref in known]
+    old_ids = [action_id for _, _, action_id in chunk if action_id is not None]
     columns = [
         Action.id,
         Action.ref,
@@ -154,7 +162,7 @@ def sync_chunk(
     new_actions: list[ActionData] = []
     updates: list[dict[str, Any]] = []
     history: list[dict[str, Any]] = []
-    for position, action in chunk:
+    for position, action, _ in chunk:
         values = _values(action, position, ws_ids, month_day)
         old = stored.get(action.ref)
         status = _status_updates(old, action)
@@ -191,12 +199,7 @@ def sync_chunk(
             history.append(_history(old["id"], old, status, who, moved))
             result.status_changes += bool(status)
     if new_rows:
-        actions = table_of(Action)
-        inserted = session.execute(
-            insert(actions).returning(actions.c.id, actions.c.ref, sort_by_parameter_order=True),
-            new_rows,
-        )
-        by_ref = {ref: action_id for action_id, ref in inserted}
+        by_ref = _insert_actions(session, plan_id, new_rows)
         for action in new_actions:
             stored[action.ref] = {"id": by_ref[action.ref]}
             status = _status_updates(None, action)
@@ -215,9 +218,28 @@ def sync_chunk(
     _sync_links(session, chunk, ids_by_ref, role_ids, old_ids)
 
 
+def _insert_actions(session: Session, plan_id: int, rows: list[dict[str, Any]]) -> dict[str, int]:
+    """Insert new actions; their ids by ref."""
+    actions = table_of(Action)
+    if session.get_bind().dialect.name == "sqlite":
+        # SQLite cannot promise RETURNING rows in parameter order for a batch, so SQLAlchemy
+        # would run one INSERT per row: one executemany, then one indexed read of the ids
+        # (plan_id, ref is unique) is several times cheaper.
+        session.execute(insert(actions), rows)
+        query = select(Action.ref, Action.id).where(
+            Action.plan_id == plan_id, Action.ref.in_([row["ref"] for row in rows])
+        )
+        return {ref: action_id for ref, action_id in session.execute(query)}
+    inserted = session.execute(
+        insert(actions).returning(actions.c.id, actions.c.ref, sort_by_parameter_order=True),
+        rows,
+    )
+    return {ref: action_id for action_id, ref in inserted}
+
+
 def _sync_links(
     session: Session,
-    chunk: Sequence[tuple[int, ActionData]],
+    chunk: Sequence[tuple[int, ActionData, int | None]],
     ids_by_ref: dict[str, int],
     role_ids: dict[str, int],
     old_ids: Sequence[int],
@@ -228,7 +250,7 @@ def _sync_links(
     deps = deps_by_action(session, old_ids) if old_ids else {}
     leads: dict[int, list[dict[str, Any]]] = {}
     depends_on: dict[int, list[dict[str, Any]]] = {}
-    for _, action in chunk:
+    for _, action, _ in chunk:
         action_id = ids_by_ref[action.ref]
         wanted = list(dict.fromkeys(role_key(r) for r in action.lead_roles))
         if [role_key(n) for n in roles.get(action_id, [])] != wanted:

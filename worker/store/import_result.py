@@ -6,8 +6,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-# Called with (actions written, actions in the file) as an import goes.
-Progress = Callable[[int, int], None]
+# Called with (actions read, actions written, done) as an import goes: after each chunk,
+# and once at the end with done=True.
+Progress = Callable[[int, int, bool], None]
 
 
 @dataclass

@@ -7,19 +7,20 @@ no longer lists are archived, never deleted, so their status history stays.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from typing import Any
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any, Protocol
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
+from worker.errors import InputError, Problem
 from worker.models import Action, LeadRole, Outcome, Phase, Plan, WorkStream
 from worker.plan.data import ActionData, PlanDoc, PlanInfo
 from worker.plan.data import Outcome as OutcomeData
 from worker.plan.data import WorkStream as WorkStreamData
 from worker.plan.dates import MonthDay
 from worker.plan.leads import role_key
-from worker.store.action_links import chunks
+from worker.store.action_links import CHUNK, chunks
 from worker.store.action_sync import sync_chunk
 from worker.store.import_result import Changer, ImportChanges, ImportResult, Progress
 from worker.store.plan import PLAN_TEXTS, RAG_COLOURS, STREAM_FIELDS
@@ -73,34 +74,110 @@ def _outcomes(row: WorkStream, outcomes: Sequence[OutcomeData]) -> None:
         ]
 
 
-def _role_ids(session: Session, plan_id: int, actions: Sequence[ActionData]) -> dict[str, int]:
-    names: dict[str, str] = {}
-    for action in actions:
-        for role in action.lead_roles:
-            names.setdefault(role_key(role), role)
-    stored = dict(
-        session.execute(select(LeadRole.key, LeadRole.id).where(LeadRole.plan_id == plan_id)).all()
-    )
-    missing = [
-        {"plan_id": plan_id, "key": k, "name": n} for k, n in names.items() if k not in stored
-    ]
-    if missing:
-        session.execute(insert(LeadRole), missing)
-        stored = dict(
-            session.execute(
-                select(LeadRole.key, LeadRole.id).where(LeadRole.plan_id == plan_id)
-            ).all()
-        )
-    return stored
+class ActionSource(Protocol):
+    """Actions as they are read, with the row each came from (worker/io/tables.py's
+    `ActionRows`): bad rows are collected, not raised, until `finish`."""
+
+    @property
+    def failed(self) -> bool: ...
+
+    def __iter__(self) -> Iterator[tuple[int, ActionData]]: ...
+
+    def duplicate(self, number: int, ref: str, first: int) -> None: ...
+
+    def finish(self) -> None: ...
 
 
-def _archive_missing(
-    session: Session, plan_id: int, refs: set[str], changes: ImportChanges | None
+class DocActions:
+    """A plan document's actions (already read and checked whole) as an `ActionSource`."""
+
+    def __init__(self, actions: Sequence[ActionData]) -> None:
+        self._actions = actions
+        self.problems: list[Problem] = []
+
+    @property
+    def failed(self) -> bool:
+        return bool(self.problems)
+
+    def __iter__(self) -> Iterator[tuple[int, ActionData]]:
+        return enumerate(self._actions, start=1)
+
+    def duplicate(self, number: int, ref: str, first: int) -> None:
+        self.problems.append(Problem(f"action {number}", f"{ref!r} is already action {first}"))
+
+    def finish(self) -> None:
+        if self.problems:
+            raise InputError("plan", self.problems)
+
+
+class _Refs:
+    """The plan's action IDs, one entry each, in one dict: a stored action's row id until
+    the file names it, then the (negated) row number that named it. A million-action import
+    holds this and one chunk, never the file's parsed rows."""
+
+    def __init__(self, session: Session, plan_id: int) -> None:
+        self.ids: dict[str, int] = {}
+        self.archived: set[int] = set()
+        self.live_before = 0
+        query = select(Action.ref, Action.id, Action.archived).where(Action.plan_id == plan_id)
+        # Streamed in batches: the ORM would otherwise buffer a row object for every action.
+        rows = session.execute(query.execution_options(yield_per=10 * CHUNK))
+        for ref, action_id, archived in rows:
+            self.ids[ref] = action_id
+            if archived:
+                self.archived.add(action_id)
+            else:
+                self.live_before += 1
+
+    def take(self, ref: str, number: int) -> tuple[int | None, int | None]:
+        """Row `number` names `ref`: its stored row id (None if new), and the row that
+        named it before (None if none did)."""
+        value = self.ids.get(ref)
+        self.ids[ref] = -number
+        if value is None:
+            return None, None
+        if value < 0:
+            return None, -value
+        return value, None
+
+    def untouched_live(self) -> list[tuple[int, str]]:
+        """(id, ref) of the live stored actions the file did not name."""
+        return [
+            (value, ref)
+            for ref, value in self.ids.items()
+            if value > 0 and value not in self.archived
+        ]
+
+
+class _Roles:
+    """The plan's lead roles by key; a chunk's new ones are added as they come, in the
+    order they are first named."""
+
+    def __init__(self, session: Session, plan_id: int) -> None:
+        self.session, self.plan_id = session, plan_id
+        query = select(LeadRole.key, LeadRole.id).where(LeadRole.plan_id == plan_id)
+        self.ids: dict[str, int] = {key: role_id for key, role_id in session.execute(query)}
+
+    def add(self, actions: Iterable[ActionData]) -> dict[str, int]:
+        names: dict[str, str] = {}
+        for action in actions:
+            for role in action.lead_roles:
+                key = role_key(role)
+                if key not in self.ids:
+                    names.setdefault(key, role)
+        if names:
+            rows = [{"plan_id": self.plan_id, "key": k, "name": n} for k, n in names.items()]
+            self.session.execute(insert(LeadRole), rows)
+            query = select(LeadRole.key, LeadRole.id).where(
+                LeadRole.plan_id == self.plan_id, LeadRole.key.in_(list(names))
+            )
+            self.ids.update({key: role_id for key, role_id in self.session.execute(query)})
+        return self.ids
+
+
+def _archive(
+    session: Session, gone: Sequence[tuple[int, str]], changes: ImportChanges | None
 ) -> int:
-    live = session.execute(
-        select(Action.id, Action.ref).where(Action.plan_id == plan_id, Action.archived.is_(False))
-    )
-    gone = [(action_id, ref) for action_id, ref in live if ref not in refs]
     for part in chunks(gone):
         ids = [action_id for action_id, _ in part]
         session.execute(update(Action).where(Action.id.in_(ids)).values(archived=True))
@@ -118,30 +195,77 @@ def import_plan(
     list_changes: bool = False,
     progress: Progress | None = None,
 ) -> ImportResult:
-    """Write the plan in `doc` (already validated) into the open transaction; with
-    `list_changes`, the result names each action added, changed and archived. `progress` is
-    told the actions written so far and the total, after each chunk."""
-    result = ImportResult(plan=doc.info.slug, changes=ImportChanges() if list_changes else None)
-    plan = _plan_row(session, doc.info, result)
-    needed = {a.work_stream for a in doc.actions}
-    ws_ids = _work_streams(session, plan, doc.work_streams, needed)
-    role_ids = _role_ids(session, plan.id, doc.actions)
-    numbered = list(enumerate(doc.actions))
+    """Write the plan in `doc` (already validated) into the open transaction; see
+    `import_actions`."""
+    return import_actions(
+        session,
+        doc.info,
+        doc.work_streams,
+        DocActions(doc.actions),
+        month_day=month_day,
+        who=who,
+        list_changes=list_changes,
+        progress=progress,
+    )
+
+
+def import_actions(
+    session: Session,
+    info: PlanInfo,
+    work_streams: Sequence[WorkStreamData],
+    actions: ActionSource,
+    *,
+    month_day: MonthDay,
+    who: Changer,
+    list_changes: bool = False,
+    progress: Progress | None = None,
+) -> ImportResult:
+    """Write the plan `info` with `actions` into the open transaction, CHUNK actions at a
+    time as they are read, so that memory holds one chunk, not the file. A bad row stops the
+    writing (the rest is still read, for its problems) and `actions.finish()` raises them:
+    the caller's transaction then rolls back what was written. With `list_changes`, the
+    result names each action added, changed and archived. `progress` is told the actions
+    read and written so far after each chunk, and once more at the end with `done`."""
+    result = ImportResult(plan=info.slug, changes=ImportChanges() if list_changes else None)
+    plan = _plan_row(session, info, result)
+    ws_ids = _work_streams(session, plan, work_streams, set())
+    roles = _Roles(session, plan.id)
     # The plan's actions as stored before this import: one query, not one per chunk.
-    query = select(Action.ref, Action.id, Action.archived).where(Action.plan_id == plan.id)
-    known: dict[str, int] = {}
-    for ref, action_id, archived in session.execute(query):
-        known[ref] = action_id
-        result.live_before += not archived
-    done = 0
-    for chunk in chunks(numbered):
-        sync_chunk(session, plan.id, chunk, ws_ids, role_ids, month_day, who, result, known)
-        done += len(chunk)
-        if progress is not None:
-            progress(done, len(numbered))
-    refs = {a.ref for a in doc.actions}
-    result.archived = _archive_missing(session, plan.id, refs, result.changes)
+    refs = _Refs(session, plan.id)
+    result.live_before = refs.live_before
+    chunk: list[tuple[int, ActionData, int | None]] = []
+    read = written = 0
+
+    def write() -> None:
+        nonlocal written
+        needed = {a.work_stream for _, a, _ in chunk} - set(ws_ids)
+        if needed:
+            ws_ids.update(_work_streams(session, plan, (), needed))
+        role_ids = roles.add(a for _, a, _ in chunk)
+        sync_chunk(session, plan.id, chunk, ws_ids, role_ids, month_day, who, result)
+        written += len(chunk)
+        chunk.clear()
+
+    for number, action in actions:
+        stored_id, first = refs.take(action.ref, number)
+        if first is not None:
+            actions.duplicate(number, action.ref, first)
+        position, read = read, read + 1
+        if actions.failed:
+            chunk.clear()  # nothing more is written: the import will be refused
+        else:
+            chunk.append((position, action, stored_id))
+            if len(chunk) >= CHUNK:
+                write()
+        if progress is not None and read % CHUNK == 0:
+            progress(read, written, False)
+    actions.finish()
+    if chunk:
+        write()
+    result.archived = _archive(session, refs.untouched_live(), result.changes)
     if plan.month_day != month_day:
         plan.month_day = month_day
     session.flush()
+    if progress is not None:
+        progress(read, written, True)
     return result
