@@ -52,6 +52,7 @@ from worker.models import (  # noqa: E402
     table_of,
 )
 from worker.plan.leads import role_key  # noqa: E402
+from worker.plan.limits import MAX_NUMBER  # noqa: E402
 from worker.store.plan_dates import date_values  # noqa: E402
 
 PLANS = table_of(Plan)
@@ -520,14 +521,16 @@ def synth_actions(spec: Spec, plan_number: int, size: int, people: People) -> It
     """The actions of one plan, in plan order. Deterministic for a seed."""
     rng = random.Random(spec.seed * 1_000_003 + plan_number)
     streams = spec.work_streams
-    # Key deliverables group about five actions each, as in the real plan.
-    deliverables = max(1, size // streams // ACTIONS_PER_DELIVERABLE)
+    # Key deliverables group about five actions each, as in the real plan; more in a plan so
+    # large that a work stream would otherwise pass the importer's highest number (9999).
+    per_kd = max(ACTIONS_PER_DELIVERABLE, -(-size // streams // MAX_NUMBER))
+    deliverables = max(1, size // streams // per_kd)
     per_stream: dict[int, int] = {}
     for index in range(size):
         ws = index * streams // size + 1
         per_stream[ws] = per_stream.get(ws, 0) + 1
         number = per_stream[ws]
-        kd = (number - 1) // ACTIONS_PER_DELIVERABLE + 1
+        kd = (number - 1) // per_kd + 1
         key_deliverable = f"{kd}." if rng.random() < 0.5 else str(kd)
         qualifier = rng.choice(QUALIFIERS)
         action = f"{rng.choice(VERBS)} {rng.choice(OBJECTS)}" + (
