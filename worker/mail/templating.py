@@ -7,17 +7,20 @@ No clock and no network: the same context and templates always render the same.
 
 from __future__ import annotations
 
+import importlib
 import traceback
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
+from typing import Any, cast
 from weakref import WeakKeyDictionary
 
 import css_inline
 import jinja2
 from jinja2 import nodes
 from jinja2.compiler import CodeGenerator, Frame
+from markupsafe import escape
 
 from worker.errors import PlanworkerError
 from worker.mail.filters import FILTERS
@@ -49,14 +52,32 @@ class Rendered:
             raise ValueError(f"subject must be one non-empty line: {self.subject!r}")
 
 
-class _CodeGenerator(CodeGenerator):
-    """Jinja's code generator, with `name.attr` read by the builtin getattr first.
+def _str_escaper() -> Callable[[str], str]:
+    """markupsafe's own escaping of a str, in C, without the Markup escape() puts around it
+    (made in Python): the same characters, for template output that is only joined. On a
+    markupsafe without it, escape() itself."""
+    try:
+        fast = getattr(importlib.import_module("markupsafe._speedups"), "_escape_inner", None)
+    except ImportError:
+        fast = None
+    probe = "<a href=\"x\">'&'</a>"
+    if callable(fast) and fast(probe) == str(escape(probe)):
+        return cast(Callable[[str], str], fast)
+    return lambda text: str(escape(text))
 
-    Jinja compiles each `item.ref` to a call of Environment.getattr, a Python method; the
-    reminder templates read tens of thousands of attributes per message, and those calls
-    were a fifth of the time spent rendering. The same lookup, getattr in C, is tried
-    first; only when it finds nothing does Environment.getattr run, as before (an item of
-    a dict, else Undefined), so templates see exactly what they saw."""
+
+class _CodeGenerator(CodeGenerator):
+    """Jinja's code generator (Environment.code_generator_class), with two lookups done in
+    C first: the reminder templates print tens of thousands of values per message, and
+    these two Python calls per value were most of the time spent rendering the HTML.
+
+    - `name.attr` is read by the builtin getattr; only when it finds nothing does
+      Environment.getattr run, as before (an item of a dict, else Undefined).
+    - An escaped value that is a str is escaped by markupsafe in C and output as it is;
+      escape() gives the same characters wrapped in a Markup made in Python. Anything else
+      (Markup, numbers, objects with __html__) goes through escape() as before.
+
+    Templates see and output exactly what they did (tests/test_template_codegen.py)."""
 
     def visit_Getattr(self, node: nodes.Getattr, frame: Frame) -> None:
         if not isinstance(node.node, nodes.Name) or self.environment.is_async:
@@ -68,9 +89,24 @@ class _CodeGenerator(CodeGenerator):
         self.visit(node.node, frame)
         self.write(f", {node.attr!r}))")
 
+    def _output_child_pre(self, node: nodes.Expr, frame: Frame, finalize: Any) -> None:
+        if frame.eval_ctx.volatile or not frame.eval_ctx.autoescape or finalize.src:
+            super()._output_child_pre(node, frame, finalize)
+            return
+        # A str escaped in C and output as it is, where escape() would wrap it in a Markup
+        # made in Python: the same characters. Anything else goes through escape().
+        self.write("(environment.escape_str(t_out) if (t_out := ")
+
+    def _output_child_post(self, node: nodes.Expr, frame: Frame, finalize: Any) -> None:
+        if frame.eval_ctx.volatile or not frame.eval_ctx.autoescape or finalize.src:
+            super()._output_child_post(node, frame, finalize)
+            return
+        self.write(").__class__ is str else escape(t_out))")
+
 
 class _Environment(jinja2.Environment):
     code_generator_class = _CodeGenerator
+    escape_str = staticmethod(_str_escaper())
 
 
 def make_environment(folders: Sequence[Path]) -> jinja2.Environment:
@@ -110,9 +146,9 @@ _CHUNK = 200
 
 def _joined(pieces: Iterator[str]) -> str:
     """The pieces a template yields, joined a chunk at a time. Template.render joins them all
-    at once, holding every piece of a large message until the end; in HTML each is a Markup
-    (escaped), which the garbage collector tracks, and a million of them alive at once made
-    it sweep the whole heap several times per run (most of the HTML's rendering time)."""
+    at once, holding every piece of a large message until the end; a Markup (escaped HTML)
+    is an object the garbage collector tracks, and a million of them alive at once made it
+    sweep the whole heap several times per run."""
     chunks = []
     while batch := list(islice(pieces, _CHUNK)):
         chunks.append("".join(batch))
