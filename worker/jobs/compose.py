@@ -12,7 +12,7 @@ import jinja2
 
 from worker.jobs.config import RemindConfig
 from worker.mail.headers import make_address
-from worker.mail.message import message_bytes, message_id_for
+from worker.mail.message import message_bytes, message_id_for, with_subject
 from worker.mail.parts import Encoder, split_to_fit
 from worker.mail.render import LINKED_SECTIONS, render_digest
 from worker.mail.templating import Rendered, TemplateError, make_environment
@@ -95,11 +95,11 @@ def render(
         content = envelope(rendered, config, digest.recipient, message_id, now, job, digest.as_of)
         return Planned(digest, content, message_id, rendered.subject)
 
-    encoder = Encoder(
-        render_one,
-        encode,
-        lambda planned: len(planned.content),
-    )
+    def relabel(planned: Planned, rendered: Rendered, subject: str) -> Planned:
+        content = with_subject(planned.content, rendered.subject, subject)
+        return Planned(planned.digest, content, planned.message_id, subject)
+
+    encoder = Encoder(render_one, encode, lambda planned: len(planned.content), relabel)
     planned: list[Planned] = []
     errors: list[str] = []
     for digest in found:

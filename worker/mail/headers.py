@@ -20,6 +20,7 @@ from collections.abc import Callable, Sequence
 from email.errors import HeaderDefect
 from email.headerregistry import Address
 from email.parser import BytesHeaderParser
+from functools import lru_cache
 
 from email_validator import EmailNotValidError, validate_email
 
@@ -197,10 +198,33 @@ def header_block(fields: Sequence[Field]) -> bytes:
     """The header fields, in order, as bytes (without the blank line after them).
 
     A value is text (written as unstructured) or an Address. Raises HeaderError when the
-    written block does not read back as exactly these fields."""
-    block = b"".join(fold(name, _tokens(value)) for name, value in fields)
-    _check(block, fields)
-    return block
+    written block does not read back as exactly these fields.
+
+    Each field is written and checked on its own: a field reads back alone as exactly its
+    name and value, and ends with a line break, so the block of them reads back field by
+    field the same. The fields that are the same on every message of a run (From, Reply-To,
+    Date, the job's own) are then checked once, not on each message."""
+    return b"".join(_field(name, _key(value)) for name, value in fields)
+
+
+# ("text", value, "", "") or ("address", display name, username, domain): an Address is not
+# hashable.
+_FieldKey = tuple[str, str, str, str]
+
+
+def _key(value: str | Address) -> _FieldKey:
+    if isinstance(value, Address):
+        return ("address", value.display_name, value.username, value.domain)
+    return ("text", value, "", "")
+
+
+@lru_cache(maxsize=1024)
+def _field(name: str, key: _FieldKey) -> bytes:
+    kind, text, username, domain = key
+    value: str | Address = Address(text, username, domain) if kind == "address" else text
+    folded = fold(name, _tokens(value))
+    _check(folded, [(name, value)])
+    return folded
 
 
 def _expected(value: str | Address) -> str | tuple[str, str]:

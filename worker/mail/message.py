@@ -111,6 +111,8 @@ def message_bytes(
         *headers.items(),
         ("MIME-Version", "1.0"),
     ]
+    # Each part is a list of byte strings, joined once at the end: the bodies (megabytes in
+    # a large run) are copied into the message once, not again at each level of nesting.
     seed = message_id.encode("ascii")
     alternative = _multipart(
         "alternative",
@@ -120,18 +122,25 @@ def message_bytes(
     )
     extra = [_calendar_part(rendered.ics)] if rendered.ics is not None else []
     extra += [_attachment_part(a) for a in attachments]
-    if not extra:
-        content_type, body = alternative
-    else:
-        content_type, body = _multipart("mixed", "mix", seed, [_join(*alternative), *extra])
-    return header_block(fields) + _join(content_type, body)
+    if extra:
+        # The outer boundary is made from the inner one (itself a hash of the text and HTML)
+        # and the files: hashing the text and HTML a second time adds nothing.
+        alternative = _multipart("mixed", "mix", seed + alternative.tag, [alternative.part, *extra])
+    return b"".join([header_block(fields), *alternative.part])
+
+
+def with_subject(content: bytes, old: str, new: str) -> bytes:
+    """A message from message_bytes with subject `old`, given subject `new` instead: the
+    same bytes as message_bytes would give with `new` (the Subject is the first field, and
+    each field is written on its own), without encoding the bodies again."""
+    before = header_block([("Subject", old)])
+    if not content.startswith(before):
+        raise ValueError("not a message whose subject is the one given")
+    return header_block([("Subject", new)]) + memoryview(content)[len(before) :]
 
 
 _CRLF = b"\r\n"
-
-
-def _join(content_type: str, body: bytes) -> bytes:
-    return f"Content-Type: {content_type}".encode("ascii") + _CRLF + _CRLF + body
+Chunks = list[bytes]  # a MIME part as byte strings to be joined; each ends CRLF (see _boundary)
 
 
 # RFC 5322: at most 998 octets on a line, not counting the CRLF.
@@ -151,7 +160,7 @@ def has_c1_control(data: bytes) -> bool:
     return False
 
 
-def _text_part(subtype: str, text: str) -> bytes:
+def _text_part(subtype: str, text: str) -> Chunks:
     # `text` ends with one "\n" (_newlines). Plain ASCII in short lines goes as it is
     # ("7bit": nothing to encode, and readable as sent). HTML is made ASCII first, each other
     # character written as a character reference ("&#8212;"), which HTML reads back as the
@@ -159,25 +168,40 @@ def _text_part(subtype: str, text: str) -> bytes:
     # readable; HTML full of "=" and text with many non-ASCII letters are shorter in base64.
     data = text.encode("utf-8")
     if subtype == "html" and not data.isascii() and not has_c1_control(data):
-        text = text.encode("ascii", "xmlcharrefreplace").decode("ascii")
-        data = text.encode("ascii")
-    if data.isascii() and max(map(len, data.split(b"\n"))) <= MAX_LINE:
+        data = text.encode("ascii", "xmlcharrefreplace")
+    if data.isascii() and _short_lines(data):
         cte, body = "7bit", data.replace(b"\n", _CRLF)
-    elif _quoted_is_shorter(text, data):
+    elif _quoted_is_shorter(data):
         cte, body = "quoted-printable", binascii.b2a_qp(data, istext=True).replace(b"\n", _CRLF)
     else:
         cte, body = "base64", _base64_lines(data)
-    return (
+    header = (
         f'Content-Type: text/{subtype}; charset="utf-8"\r\nContent-Transfer-Encoding: {cte}\r\n\r\n'
-    ).encode("ascii") + body
+    )
+    return [header.encode("ascii"), body]
 
 
-def _quoted_is_shorter(text: str, data: bytes) -> bool:
+def _short_lines(data: bytes) -> bool:
+    """Whether no line of `data` is longer than MAX_LINE. (A search from each line break:
+    twice as fast as splitting a large message into its lines.)"""
+    first = data.find(b"\n")
+    if (first if first != -1 else len(data)) > MAX_LINE:
+        return False
+    return _LONG_LINE.search(data) is None
+
+
+_LONG_LINE = re.compile(rb"\n[^\n]{%d}" % (MAX_LINE + 1))
+
+
+_HIGH_BYTES = bytes(range(0x80, 0x100))
+
+
+def _quoted_is_shorter(data: bytes) -> bool:
     """Whether quoted-printable comes out shorter than base64 on the wire, estimated without
     encoding both: each byte it escapes (non-ASCII, "=") takes three, each line end two, a
     soft line break three about every 73 bytes; base64 is 4 per 3 bytes, CRLF every 76."""
     n = len(data)
-    escaped = n - len(text.encode("ascii", "ignore")) + data.count(b"=")
+    escaped = n - len(data.translate(None, _HIGH_BYTES)) + data.count(b"=")
     quoted = n + 2 * escaped + data.count(b"\n") + 3 * (n // 73)
     return quoted <= (n + 2) // 3 * 4 * 78 // 76
 
@@ -189,13 +213,14 @@ def _base64_lines(data: bytes) -> bytes:
     return _CRLF.join(lines) + _CRLF if lines else b""
 
 
-def _calendar_part(ics: bytes) -> bytes:
+def _calendar_part(ics: bytes) -> Chunks:
     # base64 keeps the file's own CRLF line endings, which iCalendar requires.
-    return (
+    header = (
         'Content-Type: text/calendar; method="PUBLISH"; charset="utf-8"\r\n'
         "Content-Transfer-Encoding: base64\r\n"
         f'Content-Disposition: attachment; filename="{CALENDAR_FILE}"\r\n\r\n'
-    ).encode("ascii") + _base64_lines(ics)
+    )
+    return [header.encode("ascii"), _base64_lines(ics)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,36 +236,52 @@ class Attachment:
             raise ValueError(f"attachment name must be plain ASCII: {self.filename!r}")
 
 
-def _attachment_part(attachment: Attachment) -> bytes:
-    return (
+def _attachment_part(attachment: Attachment) -> Chunks:
+    header = (
         f"Content-Type: {attachment.content_type}\r\n"
         "Content-Transfer-Encoding: base64\r\n"
         f'Content-Disposition: attachment; filename="{attachment.filename}"\r\n\r\n'
-    ).encode("ascii") + _base64_lines(attachment.data)
+    )
+    return [header.encode("ascii"), _base64_lines(attachment.data)]
 
 
-def _boundary(kind: str, seed: bytes, parts: Sequence[bytes]) -> str:
-    """A boundary found in no part. Parts sent as 7bit hold their text as it is, so a note
-    could hold a line made to match a boundary it can predict: this one is a hash of the
-    parts themselves (no one can write text that contains its own hash), and checked
-    against them anyway. Made from the content, the same message gives the same bytes."""
+def _boundary(kind: str, seed: bytes, parts: Sequence[Chunks]) -> tuple[str, bytes]:
+    """A boundary found in no part, and the hash it was made from. Parts sent as 7bit hold
+    their text as it is, so a note could hold a line made to match a boundary it can
+    predict: this one is a hash of the parts themselves (no one can write text that contains
+    its own hash), and checked against them anyway. Made from the content, the same message
+    gives the same bytes.
+
+    Each piece of a part is searched on its own: a boundary holds no line break, and every
+    piece ends with one or is followed by one, so no boundary can straddle two pieces."""
     digest = hashlib.sha256(seed)
     for part in parts:
-        digest.update(part)
+        for piece in part:
+            digest.update(piece)
     tag = digest.hexdigest()[:32]
     while True:
         boundary = f"=_{kind}_{tag}"
-        if not any(boundary.encode("ascii") in part for part in parts):
-            return boundary
+        found = boundary.encode("ascii")
+        if not any(found in piece for part in parts for piece in part):
+            return boundary, tag.encode("ascii")
         tag = hex_id(tag)  # next in a fixed sequence, so still the same bytes every time
 
 
-def _multipart(subtype: str, kind: str, seed: bytes, parts: Sequence[bytes]) -> tuple[str, bytes]:
-    """A multipart body (RFC 2046) and its Content-Type; each part ends with CRLF."""
-    boundary = _boundary(kind, seed, parts)
+@dataclass(frozen=True, slots=True)
+class _Multipart:
+    part: Chunks  # its Content-Type field, a blank line and the body
+    tag: bytes  # what its boundary was made from
+
+
+def _multipart(subtype: str, kind: str, seed: bytes, parts: Sequence[Chunks]) -> _Multipart:
+    """A multipart entity (RFC 2046) with its Content-Type; each part ends with CRLF."""
+    boundary, tag = _boundary(kind, seed, parts)
     delimiter = b"--" + boundary.encode("ascii")
-    body = b"".join(delimiter + _CRLF + part + _CRLF for part in parts) + delimiter + b"--\r\n"
-    return f'multipart/{subtype}; boundary="{boundary}"', body
+    chunks = [f'Content-Type: multipart/{subtype}; boundary="{boundary}"\r\n\r\n'.encode("ascii")]
+    for part in parts:
+        chunks += [delimiter, _CRLF, *part, _CRLF]
+    chunks += [delimiter, b"--\r\n"]
+    return _Multipart(chunks, tag)
 
 
 class MessageFields(TypedDict):

@@ -44,6 +44,9 @@ class Encoder(Generic[E]):
     render: Callable[[Digest], Rendered]
     encode: Callable[[Digest, Rendered], E]
     size: Callable[[E], int]
+    # The encoded message with the subject given instead of the rendered one (the part
+    # label added), without encoding its body again; None: encoded again.
+    relabel: Callable[[E, Rendered, str], E] | None = None
 
 
 def even_groups(items: Sequence[Item], count: int) -> list[tuple[Item, ...]]:
@@ -71,10 +74,14 @@ def split_to_fit(digest: Digest, limit: int, encoder: Encoder[E]) -> list[E]:
     if len(pieces) == 1:
         return [pieces[0][2]]  # the usual case: one message, encoded once
     total = len(pieces)
-    return [
-        encoder.encode(piece, replace(rendered, subject=Part(n, total).label(rendered.subject)))
-        for n, (piece, rendered, _) in enumerate(pieces, 1)
-    ]
+    labelled = []
+    for n, (piece, rendered, encoded) in enumerate(pieces, 1):
+        subject = Part(n, total).label(rendered.subject)
+        if encoder.relabel is not None:
+            labelled.append(encoder.relabel(encoded, rendered, subject))
+        else:
+            labelled.append(encoder.encode(piece, replace(rendered, subject=subject)))
+    return labelled
 
 
 def _guess_parts(digest: Digest, target: int, encoder: Encoder[E]) -> int:

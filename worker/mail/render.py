@@ -14,6 +14,7 @@ import jinja2
 from worker.mail import ics
 from worker.mail.filters import longdate, read_as, shorten
 from worker.mail.headers import one_line
+from worker.mail.item_view import digest_view
 from worker.mail.message import CALENDAR_FILE, check_domain, hex_id
 from worker.mail.templating import Rendered, render_email
 from worker.rules.digest import Digest, Item, Section
@@ -48,13 +49,16 @@ def render_digest(
 ) -> Rendered:
     """Render `<template>/subject.txt`, `body.txt` and `body.html` for one digest.
 
-    The templates see `digest`, `calendar_file` (the attachment's name, or None when there
-    is no calendar file), `link` (the recipient's signed link to their page, or None) and
-    `link_days` (how long it works). Raises TemplateError naming the template file and line.
+    The templates see `digest`, `shown` (its items worked out for display once for both
+    parts, worker/mail/item_view.py), `calendar_file` (the attachment's name, or None when
+    there is no calendar file), `link` (the recipient's signed link to their page, or None)
+    and `link_days` (how long it works). Raises TemplateError naming the template file and
+    line.
     """
     ics = deadlines_ics(digest, prodid_domain=prodid_domain)
     context = {
         "digest": digest,
+        "shown": digest_view(digest, link),
         "calendar_file": CALENDAR_FILE if ics else None,
         "link": link,
         "link_days": link_days,
