@@ -25,6 +25,7 @@ from worker.store.claims import (
     mark_not_sent,
     release,
     renew,
+    with_content,
 )
 from worker.store.outbox import State
 
@@ -110,7 +111,9 @@ def deliver(
     with sessions() as session, mailer:
         while not should_stop():
             claimed_at = clock()
-            batch = claim_batch(session, claimed_at, policy.lease, plan_id, last_id)
+            batch = claim_batch(
+                session, claimed_at, policy.lease, plan_id, last_id, with_content=False
+            )
             if not batch:
                 break
             last_id = batch[-1].id
@@ -125,6 +128,7 @@ def deliver(
                     held, held_until = renew(session, rest, now, policy.lease), now + policy.lease
                 if claim.id not in held:
                     continue  # its lease ran out and another worker has taken it over
+                claim = with_content(session, claim)
                 in_a_row = _deliver_one(session, mailer, claim, clock, policy, report, in_a_row)
             if report.stopped_early:
                 break

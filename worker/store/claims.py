@@ -9,7 +9,7 @@ out was claimed again, with one more attempt, and the old holder's marks no long
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import ColumnElement, and_, bindparam, or_, select, text, tuple_, update
@@ -44,6 +44,8 @@ def claim_batch(
     plan_id: int | None = None,
     after_id: int = 0,
     size: int = CLAIM_BATCH,
+    *,
+    with_content: bool = True,
 ) -> list[Claim]:
     """Claim up to `size` messages due for delivery with ids above `after_id`, oldest first.
     Commits, so other workers see the claims.
@@ -69,16 +71,30 @@ def claim_batch(
     session.commit()  # the claims are visible to other workers before anything is sent
     if not rows:
         return []
-    contents = dict(
-        session.execute(
-            select(CONTENTS.c.message_id, CONTENTS.c.content).where(
-                CONTENTS.c.message_id.in_([row.id for row in rows])
-            )
-        ).all()
+    contents: dict[int, bytes] = {}
+    if with_content:
+        contents = dict(
+            session.execute(
+                select(CONTENTS.c.message_id, CONTENTS.c.content).where(
+                    CONTENTS.c.message_id.in_([row.id for row in rows])
+                )
+            ).all()
+        )
+        session.commit()
+    claims = (
+        Claim(id_, attempts, to, sender, contents.get(id_, b""))
+        for id_, attempts, to, sender in rows
     )
-    session.commit()
-    claims = (Claim(id_, attempts, to, sender, contents[id_]) for id_, attempts, to, sender in rows)
     return sorted(claims, key=lambda c: c.id)
+
+
+def with_content(session: Session, claim: Claim) -> Claim:
+    """The claim with its message's bytes, read when it is about to be sent: a batch of
+    large digests read at once would hold tens of megabytes for nothing."""
+    content = session.execute(
+        select(CONTENTS.c.content).where(CONTENTS.c.message_id == claim.id)
+    ).scalar_one()
+    return replace(claim, content=content)
 
 
 def claim_next(
