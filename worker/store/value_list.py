@@ -75,4 +75,8 @@ def _json_each(element: InValues, compiler: SQLCompiler, **kw: Any) -> str:
 
 def in_values(column: Any, values: Sequence[int] | Sequence[str]) -> ColumnElement[bool]:
     """`column IN values`, written as one parameter (see the module's docstring)."""
+    if any(isinstance(v, str) and "\x00" in v for v in values):
+        # SQLite's JSON functions end a string at a NUL character: such values go as a
+        # plain list. (No ledger key or id has one; PostgreSQL refuses them in text anyway.)
+        return column.in_(list(values))  # type: ignore[no-any-return]
     return InValues(column, values)
