@@ -4,7 +4,7 @@ back what the rules need (latest notes, and which deliverables are Red or overdu
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Protocol
@@ -85,20 +85,18 @@ def kd_number(text: str) -> int | None:
     return int(found.group(1)) if found else None
 
 
-def risky_deliverables(
-    session: Session, plan_id: int, as_of: date
-) -> dict[int, list[tuple[int | None, str]]]:
-    """Per work stream number, the (key deliverable, ref) of the risky actions (is_risky)."""
+def risky_actions(session: Session, plan_id: int, as_of: date) -> Iterator[RiskyAction]:
+    """(work stream number, key deliverable, ref) of each risky action (is_risky), in plan
+    order, read a batch at a time: a large plan has hundreds of thousands."""
     query = (
         select(WorkStream.number, Action.key_deliverable, Action.ref)
         .join(WorkStream, WorkStream.id == Action.work_stream_id)
         .where(Action.plan_id == plan_id, is_risky(as_of))
         .order_by(Action.position, Action.id)
+        .execution_options(yield_per=5000)
     )
-    risky: dict[int, list[tuple[int | None, str]]] = {}
     for number, kd, ref in session.execute(query):
-        risky.setdefault(number, []).append((kd_number(kd), ref))
-    return risky
+        yield number, kd_number(kd), ref
 
 
 # A reminder lists at most this many of the risky actions it depends on, then "and N more":
@@ -118,6 +116,7 @@ class RiskGroup:
 
 
 GroupKey = tuple[int, int | None]  # work stream number, key deliverable number (None: all)
+RiskyAction = tuple[int, int | None, str]  # work stream number, key deliverable, ref
 RiskIndex = dict[GroupKey, RiskGroup]
 
 
@@ -127,16 +126,22 @@ def risk_groups(number: int, kd: int | None) -> tuple[GroupKey, ...]:
 
 
 def risk_index(risky: dict[int, list[tuple[int | None, str]]]) -> RiskIndex:
-    """Group the risky actions by work stream (key None) and by key deliverable."""
+    """Group the risky actions (per work stream, its (key deliverable, ref) pairs in plan
+    order) by work stream (key None) and by key deliverable."""
+    return grouped_risks((n, kd, ref) for n, found in risky.items() for kd, ref in found)
+
+
+def grouped_risks(risky: Iterable[RiskyAction]) -> RiskIndex:
+    """The risky actions, in plan order, grouped by work stream and key deliverable: a
+    count and the first refs of each group, whatever their number."""
     refs: dict[GroupKey, list[str]] = {}
     counts: dict[GroupKey, int] = {}
-    for number, found in risky.items():
-        for kd, ref in found:
-            for key in risk_groups(number, kd):
-                counts[key] = counts.get(key, 0) + 1
-                kept = refs.setdefault(key, [])
-                if len(kept) <= RISK_REFS_SHOWN:
-                    kept.append(ref)
+    for number, kd, ref in risky:
+        for key in risk_groups(number, kd):
+            counts[key] = counts.get(key, 0) + 1
+            kept = refs.setdefault(key, [])
+            if len(kept) <= RISK_REFS_SHOWN:
+                kept.append(ref)
     return {key: RiskGroup(tuple(refs[key]), n) for key, n in counts.items()}
 
 
@@ -172,7 +177,7 @@ def at_risk_from(
 
 def plan_risks(session: Session, plan_id: int, as_of: date) -> RiskIndex:
     """The plan's risky actions, grouped for at_risk_from."""
-    return risk_index(risky_deliverables(session, plan_id, as_of))
+    return grouped_risks(risky_actions(session, plan_id, as_of))
 
 
 def dependency_risks(
