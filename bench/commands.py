@@ -457,20 +457,10 @@ class _TimedTally:
 def serve_sink() -> None:
     """bench/steps.py's minimal SMTP sink; each line on stdin prints the messages and their
     span since the previous line ("TALLY count bytes seconds"); it ends when stdin closes."""
-    import socket
+    from bench.steps import start_sink
 
-    from bench.steps import _sink_session
-
-    listener = socket.create_server(("127.0.0.1", 0))
     tally = _TimedTally()
-
-    def accept() -> None:
-        while True:
-            conn, _ = listener.accept()
-            threading.Thread(target=_sink_session, args=(conn, tally), daemon=True).start()
-
-    threading.Thread(target=accept, daemon=True).start()
-    print(f"PORT {listener.getsockname()[1]}", flush=True)
+    print(f"PORT {start_sink(tally)}", flush=True)
     for _ in sys.stdin:
         print(tally.take(), flush=True)
 

@@ -457,10 +457,10 @@ def _sink_session(conn: socket.socket, tally: _Tally) -> None:
                     conn.sendall(b"250 sink\r\n")
 
 
-def serve_sink() -> None:
-    """A minimal SMTP sink on loopback (threads, one per connection) until stdin closes."""
+def start_sink(tally: Any) -> int:
+    """A minimal SMTP sink on a free loopback port (a thread per connection) counting into
+    `tally`; its port."""
     listener = socket.create_server(("127.0.0.1", 0))
-    tally = _Tally()
 
     def accept() -> None:
         while True:
@@ -468,7 +468,14 @@ def serve_sink() -> None:
             threading.Thread(target=_sink_session, args=(conn, tally), daemon=True).start()
 
     threading.Thread(target=accept, daemon=True).start()
-    print(f"PORT {listener.getsockname()[1]}", flush=True)
+    port: int = listener.getsockname()[1]
+    return port
+
+
+def serve_sink() -> None:
+    """A minimal SMTP sink on loopback until stdin closes."""
+    tally = _Tally()
+    print(f"PORT {start_sink(tally)}", flush=True)
     sys.stdin.read()
     print(f"RECEIVED {tally.messages} {tally.size}", flush=True)
 
