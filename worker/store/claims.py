@@ -94,6 +94,9 @@ def with_content(session: Session, claim: Claim) -> Claim:
     content = session.execute(
         select(CONTENTS.c.content).where(CONTENTS.c.message_id == claim.id)
     ).scalar_one()
+    # End the read's transaction before the send: on SQLite every transaction takes the
+    # write lock (BEGIN IMMEDIATE), and a slow server must not hold other workers up.
+    session.commit()
     return replace(claim, content=content)
 
 
