@@ -211,6 +211,27 @@ def stage_of(
     return active_stage(dates, policy, days, as_of)
 
 
+class _Stages:
+    """stage_of for one run, each distinct set of dates worked out once per day asked: a
+    plan's actions share a few hundred target and start dates."""
+
+    def __init__(self, policy: ReminderPolicy, days: WorkingDays) -> None:
+        self._policy = policy
+        self._days = days
+        self._found: dict[tuple[ActionDates, date], Stage | None] = {}
+
+    def of(self, action: Schedule, day: date) -> Stage | None:
+        if action.state in NOT_REMINDED:
+            return None
+        a = action
+        dates = ActionDates(a.due, a.start, a.recurrence, a.milestones, a.held)
+        try:
+            return self._found[dates, day]
+        except KeyError:
+            found = self._found[dates, day] = active_stage(dates, self._policy, self._days, day)
+            return found
+
+
 @dataclass(frozen=True, slots=True)
 class Due:
     """One recipient's reminder about one action: who, its ledger key, and how it got there."""
@@ -228,7 +249,8 @@ class Due:
 class _People:
     """Where one set of leads routes: each person once, with the roles that reached them."""
 
-    # Lower-case email, recipient, how it reached them, and the lead names that did.
+    # Lower-case email, recipient, how it reached them, and the action's other leads (those
+    # that did not reach them).
     people: tuple[tuple[str, Recipient, tuple[str, ...], tuple[str, ...]], ...]
     unassigned: str  # why some lead reached no one ("" when all did)
 
@@ -241,6 +263,8 @@ class _Routes:
         self.directory = directory
         self.admin = Recipient(directory.administrator.email, directory.administrator.name)
         self._leads: dict[str, Route | str] = {}
+        # Each distinct set of leads routed once: actions name the same sets over and over.
+        self._people: dict[tuple[str, ...], _People] = {}
 
     def _lead(self, name: str) -> Route | str:
         found = self._leads.get(name)
@@ -249,6 +273,12 @@ class _Routes:
         return found
 
     def of(self, leads: tuple[str, ...]) -> _People:
+        found = self._people.get(leads)
+        if found is None:
+            found = self._people[leads] = self._route(leads)
+        return found
+
+    def _route(self, leads: tuple[str, ...]) -> _People:
         if not leads:
             return _People((), NO_LEAD)
         # A person holding several of the action's roles gets it once, naming each role.
@@ -264,7 +294,10 @@ class _Routes:
             held[1].append(route.via)
             held[2].append(name)
         return _People(
-            tuple((e, r, tuple(via), tuple(names)) for e, (r, via, names) in people.items()),
+            tuple(
+                (e, r, tuple(via), tuple(n for n in leads if n not in names))
+                for e, (r, via, names) in people.items()
+            ),
             "; ".join(unassigned),
         )
 
@@ -289,8 +322,7 @@ def _due(
     found = routes.of(action.leads)
     if stage is not None:
         section = SECTION_OF[stage.kind]
-        for email, recipient, via, names in found.people:
-            others = tuple(n for n in action.leads if n not in names)
+        for email, recipient, via, others in found.people:
             key = item_key(email, action.id, stage)
             yield Due(recipient, key, section, via, stage, co_leads=others)
     if week is None:
@@ -315,14 +347,15 @@ def _all_due(
 ) -> Iterator[tuple[Schedule, Due]]:
     """Each action's reminders due on `as_of`, and its entries in the week's summary."""
     week = week_of(as_of, days)
+    stages = _Stages(policy, days)
     for action in actions:
         if action.state in CLOSED:
             continue
-        stage = stage_of(action, policy, days, as_of)
+        stage = stages.of(action, as_of)
 
         def in_reach(action: Schedule = action) -> bool:
             # In the summary while a reminder of it is active by the week's end.
-            return week is not None and stage_of(action, policy, days, week.last) is not None
+            return week is not None and stages.of(action, week.last) is not None
 
         for due in _due(action, routes, stage, in_reach, week):
             yield action, due

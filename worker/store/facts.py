@@ -142,45 +142,68 @@ def load_facts(
         .order_by(Action.position, Action.id)
     )
     rows = session.execute(query).all()
-    ids = [r.id for r in rows]
+    ids = [r[0] for r in rows]
     leads = roles_by_action(session, ids)
     notes = latest_notes(session, ids)
     # "As above" means nothing in a message read on its own: name the row it refers to.
-    deps = as_above_texts(session, {r.id: r.dependencies_text or "" for r in rows})
+    deps = as_above_texts(session, {r[0]: r[13] or "" for r in rows})
     # Only escalation asks when a lead was first reminded: a query the others need not pay.
     told_on = first_told(session, ids) if told else {}
     acks = acknowledgements(session, ids) if acknowledged else {}
     if risks is None:
         risks = plan_risks(session, plan_id, as_of)
-    at_risk = dependency_risks(session, {r.id: _own(r) for r in rows}, risks)
+    at_risk = dependency_risks(session, {r[0]: _own(r[1], r[2], r[5], r[17]) for r in rows}, risks)
+    # Rows unpacked by position: a plan's chunk is thousands of rows, read twice a run.
     return [
         ActionFacts(
-            id=r.id,
-            ref=r.ref,
-            work_stream_number=r.number,
-            work_stream_title=r.title,
-            strategic_lead=r.strategic_lead,
-            key_deliverable=r.key_deliverable,
-            action_text=r.action_text,
-            description=r.description,
-            target_text=r.target_text,
-            due=r.due_date,
-            precision=r.due_precision,
-            start=r.start_date,
-            recurrence=_recurrence(r.recurrence),
-            dependencies_text=deps.get(r.id, r.dependencies_text),
-            leads=tuple(leads.get(r.id, ())),
-            rag=r.rag,
-            state=r.state,
-            phase=r.phase,
-            at_risk_from=at_risk.get(r.id, ()),
-            first_told=told_on.get(r.id),
-            acknowledged=acks.get(r.id, ()),
-            milestones=_milestones(r.milestone_text, r.month_day),
-            held=bool(r.held),
-            **_note_fields(notes.get(r.id)),
+            id=id_,
+            ref=ref,
+            work_stream_number=number,
+            work_stream_title=stream_title,
+            strategic_lead=strategic_lead,
+            key_deliverable=key_deliverable,
+            action_text=action_text,
+            description=description,
+            target_text=target_text,
+            due=due,
+            precision=precision,
+            start=start,
+            recurrence=_recurrence(recurrence),
+            dependencies_text=deps.get(id_, dependencies_text or ""),
+            leads=tuple(leads.get(id_, ())),
+            rag=rag,
+            state=state,
+            phase=phase,
+            at_risk_from=at_risk.get(id_, ()),
+            first_told=told_on.get(id_),
+            acknowledged=acks.get(id_, ()),
+            milestones=_milestones(milestone_text, month_day),
+            held=bool(held),
+            **_note_fields(notes.get(id_)),
         )
-        for r in rows
+        for (
+            id_,
+            ref,
+            number,
+            stream_title,
+            strategic_lead,
+            key_deliverable,
+            action_text,
+            description,
+            target_text,
+            due,
+            precision,
+            start,
+            recurrence,
+            dependencies_text,
+            rag,
+            state,
+            phase,
+            risky,
+            milestone_text,
+            month_day,
+            held,
+        ) in rows
     ]
 
 
@@ -199,10 +222,12 @@ def first_told(session: Session, ids: Sequence[int]) -> dict[int, date]:
     return told
 
 
-def _own(row: Any) -> tuple[str, tuple[GroupKey, ...]]:
+def _own(
+    ref: str, number: int, key_deliverable: str, risky: Any
+) -> tuple[str, tuple[GroupKey, ...]]:
     # An action that is risky itself is in its own groups, but never counts as its own risk.
-    groups = risk_groups(row.number, kd_number(row.key_deliverable)) if row.risky else ()
-    return row.ref, groups
+    groups = risk_groups(number, kd_number(key_deliverable)) if risky else ()
+    return ref, groups
 
 
 def _note_fields(note: Note | None) -> dict[str, Any]:
@@ -230,22 +255,34 @@ def load_schedule(session: Session, condition: ColumnElement[bool]) -> list[Sche
         .where(condition)
     )
     rows = session.execute(query).all()
-    leads = roles_by_action(session, [r.id for r in rows])
+    leads = roles_by_action(session, [r[0] for r in rows])
     return [
         Schedule(
-            id=r.id,
-            ref=r.ref,
-            due=r.due_date,
-            start=r.start_date,
-            recurrence=_recurrence(r.recurrence),
-            state=r.state,
-            leads=tuple(leads.get(r.id, ())),
-            milestones=_milestones(r.milestone_text, r.month_day),
-            held=bool(r.held),
-            strategic_lead=r.strategic_lead,
-            work_stream_number=r.number,
+            id=id_,
+            ref=ref,
+            due=due,
+            start=start,
+            recurrence=_recurrence(recurrence),
+            state=state,
+            leads=tuple(leads.get(id_, ())),
+            milestones=_milestones(milestone_text, month_day),
+            held=bool(held),
+            strategic_lead=strategic_lead,
+            work_stream_number=number,
         )
-        for r in rows
+        for (
+            id_,
+            ref,
+            due,
+            start,
+            recurrence,
+            state,
+            strategic_lead,
+            number,
+            milestone_text,
+            month_day,
+            held,
+        ) in rows
     ]
 
 

@@ -7,6 +7,7 @@ import re
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import lru_cache
 from typing import Any, Protocol
 
 from sqlalchemy import ColumnElement, and_, func, insert, or_, select, update
@@ -79,6 +80,7 @@ def is_risky(as_of: date) -> ColumnElement[bool]:
     )
 
 
+@lru_cache(maxsize=4096)  # a plan repeats each key deliverable's text on all its actions
 def kd_number(text: str) -> int | None:
     """The number a key deliverable's text starts with, as dependencies name it."""
     found = re.match(r"\s*(\d+)", text)
