@@ -295,7 +295,7 @@ class _Routes:
             held[2].append(name)
         return _People(
             tuple(
-                (e, r, tuple(via), tuple(n for n in leads if n not in names))
+                (e, r, tuple(via), tuple([n for n in leads if n not in names]))
                 for e, (r, via, names) in people.items()
             ),
             "; ".join(unassigned),
