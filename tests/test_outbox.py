@@ -20,11 +20,12 @@ from worker.jobs.pipeline import Request
 from worker.jobs.results import RemindResult
 from worker.mail.errors import PermanentError, TransientError
 from worker.migrate import upgrade
-from worker.models import Message, MessageContent, Notification, Plan, table_of
+from worker.models import Action, Message, MessageContent, Notification, Plan, table_of
 from worker.plan.importer import import_file
+from worker.rules.digest import Contact, Digest, Item, Recipient
 from worker.settings import Settings
 from worker.store.claims import claim_batch, claim_next
-from worker.store.outbox import existing_keys
+from worker.store.outbox import ROW_CHUNK, LedgerRace, Planned, existing_keys, record
 
 NOW = datetime(2012, 9, 24, 7, 0, tzinfo=UTC)
 POLICY = RetryPolicy(max_attempts=4, retry_after=timedelta(seconds=60))
@@ -284,3 +285,84 @@ def test_postgres_plans_each_ledger_lookup_for_its_own_keys(postgres_url: str) -
     generic, custom = plans
     assert custom >= 6  # prepared by the driver, so a kept plan was possible
     assert generic == 0
+
+
+# --- recording a large digest --------------------------------------------------------------
+
+
+def _ledger_item(key: str, action_id: int) -> Item:
+    return Item(
+        key=key,
+        section="overdue",
+        kind="overdue",
+        threshold=1,
+        rule="overdue by 1 day",
+        action_id=action_id,
+        ref="WS1-01",
+        work_stream_number=1,
+        work_stream_title="",
+        key_deliverable="",
+        action_text="",
+        description="",
+        target_text="",
+        due=date(2012, 9, 21),
+        precision="day",
+        recurrence="",
+        days=-3,
+        dependencies_text="",
+        strategic_lead=Contact("", ""),
+        leads=(),
+        via=(),
+        rag=None,
+        state="not started",
+    )
+
+
+def _planned_with(keys: list[str], action_id: int, n: int) -> Planned:
+    items = tuple(_ledger_item(key, action_id) for key in keys)
+    to = Recipient(f"lead{n}@example.org", "Lead")
+    digest = Digest(to, date(2012, 9, 24), "P", "O", items[:10], items[10:])
+    return Planned(digest, b"Subject: s\r\n\r\nbody\r\n", f"<big{n}@example.org>", "s")
+
+
+def _record(session: Session, plan_id: int, planned: list[Planned]) -> None:
+    record(
+        session,
+        planned,
+        plan_id=plan_id,
+        job="remind",
+        as_of=date(2012, 9, 24),
+        now=NOW,
+        sender="planworker@example.org",
+    )
+
+
+def test_a_digest_larger_than_one_statement_is_recorded_whole_or_not_at_all(
+    engine: Engine,
+) -> None:
+    # A 1M-action plan's administrator gets tens of thousands of items in one message: the
+    # ledger writes them several statements at a time, still in the one transaction.
+    plan_id = _seeded(engine)
+    sessions = session_factory(engine)
+    with sessions() as s:
+        action_id = s.scalars(select(Action.id).where(Action.plan_id == plan_id)).first()
+    assert action_id is not None
+    size = 2 * ROW_CHUNK + 7
+    first = [f"k|{i}" for i in range(size)]
+    with sessions() as s:
+        _record(s, plan_id, [_planned_with(first, action_id, 1)])
+        s.commit()
+    with sessions() as s:
+        assert set(s.scalars(select(Notification.key))) == set(first)
+        assert existing_keys(s, first) == set(first)
+
+    # A second message whose last statement meets a key already recorded: a race, and none of
+    # its rows stay once the caller rolls back.
+    second = [f"other|{i}" for i in range(size - 1)] + [first[-1]]
+    with sessions() as s:
+        with pytest.raises(LedgerRace):
+            _record(s, plan_id, [_planned_with(second, action_id, 2)])
+        s.rollback()
+    with sessions() as s:
+        assert s.scalar(select(func.count()).select_from(Notification)) == size
+        assert s.scalar(select(func.count()).select_from(Message)) == 1

@@ -8,6 +8,7 @@ their digests. A run dated ahead of today keeps its ledger keys apart (rules/as_
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
@@ -119,13 +120,19 @@ def refusal_pairs(session: Session, run: RunScope) -> Pairs:
 class Due:
     """Pass one of a run: who is due something new, and about which actions."""
 
-    actions: dict[str, set[int]] = field(default_factory=dict)  # lower-case email -> ids
+    # Lower-case email -> ids, repeats allowed (an action can be due twice to one reader):
+    # plain 8-byte arrays, as a 1M-action run holds hundreds of thousands of them.
+    actions: dict[str, array[int]] = field(default_factory=dict)
     extra: Pairs = field(default_factory=list)  # items not derived from actions (refusals)
 
     def add(self, found: Sequence[tuple[Recipient, int, str]], already: Collection[str]) -> None:
         for recipient, action_id, key in found:
             if key not in already:
-                self.actions.setdefault(recipient.email.lower(), set()).add(action_id)
+                email = recipient.email.lower()
+                ids = self.actions.get(email)
+                if ids is None:
+                    ids = self.actions[email] = array("q")
+                ids.append(action_id)
 
     def batches(self, size: int) -> Iterator[list[str]]:
         """Recipients in address order, grouped so a batch holds about `size` items."""

@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from itertools import islice
 from typing import Literal
 
 from sqlalchemy import func, insert, select, update
@@ -33,6 +34,7 @@ from worker.store.value_list import in_values
 State = Literal["pending", "sending", "sent", "failed"]
 STATES: tuple[State, ...] = ("pending", "sending", "sent", "failed")
 KEY_CHUNK = 500
+ROW_CHUNK = 2000
 
 MESSAGES = table_of(Message)
 CONTENTS = table_of(MessageContent)
@@ -166,12 +168,16 @@ def record(
             {"message_id": i, "content": p.content} for i, p in zip(ids, planned, strict=True)
         ]
         session.execute(insert(CONTENTS), contents)
-        items = [
+        items = (
             _item_row(message_row, p.digest.recipient.email, item)
             for message_row, p in zip(ids, planned, strict=True)
             for item in p.digest.all_items
-        ]
-        session.execute(insert(NOTIFICATIONS), items)
+        )
+        # A statement per ROW_CHUNK rows, in the same transaction: a large plan's digest to
+        # the administrator carries tens of thousands of items, and their rows, built all at
+        # once, were the largest thing a 1M-action run held.
+        while rows := list(islice(items, ROW_CHUNK)):
+            session.execute(insert(NOTIFICATIONS), rows)
     except IntegrityError as exc:
         # The same Message-ID or item key: another worker planned it first. Anything else
         # is a bug, and must not be retried as if it were a race.
