@@ -21,7 +21,7 @@ from worker.configure import remind_config
 from worker.contacts import load_directory
 from worker.db import make_engine
 from worker.jobs.digest import board_view
-from worker.models import Action, Plan
+from worker.models import Action, BoardDigestEntry, Plan
 from worker.rules.acknowledge import Acknowledged, Snapshot
 from worker.rules.board import BoardDigest, Cycle, Report
 from worker.rules.board_changes import Seen
@@ -224,7 +224,9 @@ def test_the_digest_job_reads_the_plan_in_chunks_and_sees_what_it_saw_at_once(
         chunked = board_view(session, plan, config, as_of, chunk_size=7)
         last = board.last_digest(session, plan.id, as_of)
         assert last is not None and last[1] == date(2012, 10, 1)
-        before = board.seen_between(session, last[0], 0, 10**9)
+        entries = select(BoardDigestEntry.action_id, BoardDigestEntry.rag, BoardDigestEntry.state)
+        rows = session.execute(entries.where(BoardDigestEntry.digest_id == last[0]))
+        before = {a: Seen(rag, state) for a, rag, state in rows}
         start = cycle_start(last[1], as_of)
         at_once = build_board_digest(
             load_facts(session, plan_actions(plan.id), plan.id, as_of, acknowledged=True),

@@ -65,11 +65,7 @@ def board_view(
         facts = load_facts(session, chunk, plan.id, as_of, risks, acknowledged=True)
         if not facts:
             continue
-        order = board.positions(session, chunk)
-        before = None
-        if last is not None:
-            ids = [f.id for f in facts]
-            before = board.seen_between(session, last[0], min(ids), max(ids))
+        order, before = board.places(session, chunk, last[0] if last else None)
         seen.update(tally.add(facts, [order[f.id] for f in facts], before))
     return tally.digest(), seen
 

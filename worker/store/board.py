@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 from datetime import date, datetime, time
 from itertools import islice
+from typing import cast
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import ColumnElement, func, insert, or_, select
@@ -21,7 +22,7 @@ from worker.models import (
     StatusChange,
     WorkStream,
 )
-from worker.rules.board import Cycle, Report
+from worker.rules.board import Cycle, RagName, Report
 from worker.rules.board_changes import Seen
 from worker.rules.board_view import StreamInfo
 
@@ -40,22 +41,28 @@ def last_digest(session: Session, plan_id: int, as_of: date) -> tuple[int, date]
     return (found.id, found.as_of) if found is not None else None
 
 
-def seen_between(session: Session, digest_id: int, first: int, last: int) -> dict[int, Seen]:
-    """What a digest saw of the actions with ids from `first` to `last`: one chunk of a plan
-    at a time (the primary key's range), not the whole plan's."""
-    rows = session.execute(
-        select(BoardDigestEntry.action_id, BoardDigestEntry.rag, BoardDigestEntry.state).where(
-            BoardDigestEntry.digest_id == digest_id,
-            BoardDigestEntry.action_id.between(first, last),
-        )
+def places(
+    session: Session, condition: ColumnElement[bool], digest_id: int | None
+) -> tuple[dict[int, int], dict[int, Seen] | None]:
+    """For the actions matching `condition` (a chunk of a plan): each one's position, its
+    place in plan order with its id; and what the digest `digest_id` saw of them (None with
+    no digest). One query: the digest's entries are found by their primary key."""
+    if digest_id is None:
+        rows = session.execute(select(Action.id, Action.position).where(condition))
+        return {action_id: position for action_id, position in rows}, None
+    entry = (BoardDigestEntry.action_id == Action.id) & (BoardDigestEntry.digest_id == digest_id)
+    query = (
+        select(Action.id, Action.position, BoardDigestEntry.rag, BoardDigestEntry.state)
+        .outerjoin(BoardDigestEntry, entry)
+        .where(condition)
     )
-    return {a: Seen(rag, state) for a, rag, state in rows}  # type: ignore[arg-type]
-
-
-def positions(session: Session, condition: ColumnElement[bool]) -> dict[int, int]:
-    """Each matching action's position: its place in plan order with its id."""
-    rows = session.execute(select(Action.id, Action.position).where(condition))
-    return {action_id: position for action_id, position in rows}
+    positions: dict[int, int] = {}
+    seen: dict[int, Seen] = {}
+    for action_id, position, rag, state in session.execute(query):
+        positions[action_id] = position
+        if rag is not None:
+            seen[action_id] = Seen(cast(RagName, rag), state)
+    return positions, seen
 
 
 def streams(session: Session, plan_id: int) -> list[StreamInfo]:
