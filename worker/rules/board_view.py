@@ -7,9 +7,18 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
+from sys import intern
 
 from worker.rules.acknowledge import Acknowledged, standing
-from worker.rules.board import CHANGE_KINDS, BoardDigest, Change, Cycle, RagView, StreamSummary
+from worker.rules.board import (
+    CHANGE_KINDS,
+    BoardDigest,
+    Change,
+    Cycle,
+    RagName,
+    RagView,
+    StreamSummary,
+)
 from worker.rules.board_changes import Seen, change_for, changes_since, seen_in
 from worker.rules.board_exceptions import (
     ExceptionTally,
@@ -17,7 +26,7 @@ from worker.rules.board_exceptions import (
     reported_changes,
     returns_received,
 )
-from worker.rules.rag import RagPolicy, assess
+from worker.rules.rag import ORDER, RagPolicy, assess
 from worker.rules.reminders import ActionFacts, PlanFacts
 
 
@@ -29,7 +38,14 @@ class StreamInfo:
     strategic_lead: str
 
 
+# One object per RAG name: the database gives each row its own copy of the word.
+_RAG_NAMES: dict[str, RagName] = {name: name for name in ORDER}
+
+
 def rag_view(action: ActionFacts, policy: RagPolicy, as_of: date) -> RagView:
+    """The action as the board sees it. The texts that repeat from action to action (work
+    stream, leads, state, target as written...) are interned: the digest keeps every Amber
+    and Red action's view, and on a large plan copies of the same few words were half of it."""
     progress = action.progress()
     status = assess(progress, policy, as_of)
     return RagView(
@@ -37,22 +53,22 @@ def rag_view(action: ActionFacts, policy: RagPolicy, as_of: date) -> RagView:
         ref=action.ref,
         phase=action.phase,
         work_stream_number=action.work_stream_number,
-        work_stream_title=action.work_stream_title,
-        key_deliverable=action.key_deliverable,
+        work_stream_title=intern(action.work_stream_title),
+        key_deliverable=intern(action.key_deliverable),
         action_text=action.action_text,
         description=action.description,
-        leads=action.leads,
-        target_text=action.target_text,
+        leads=tuple(intern(lead) for lead in action.leads),
+        target_text=intern(action.target_text),
         due=action.due,
-        precision=action.precision,
+        precision=intern(action.precision),
         days_overdue=status.days_overdue,
-        reported=progress.reported,
-        derived=status.derived,
-        effective=status.effective,
-        disagreement=status.disagreement(progress.reported),
-        state=action.state,
+        reported=_RAG_NAMES[progress.reported],
+        derived=_RAG_NAMES[status.derived],
+        effective=_RAG_NAMES[status.effective],
+        disagreement=intern(status.disagreement(progress.reported)),
+        state=intern(action.state),
         latest_note=action.latest_note,
-        latest_note_by=action.latest_note_by,
+        latest_note_by=intern(action.latest_note_by),
         latest_note_at=action.latest_note_at,
         at_risk_from=action.at_risk_from,
     )
