@@ -186,7 +186,7 @@ def returns_received(views: Sequence[RagView], cycle: Cycle) -> tuple[int, int]:
     return sum(1 for a in open_ids if a in returned), len(open_ids)
 
 
-# An action's place in plan order, however the plan is read: (position, id).
+# An action's place in plan order, however the plan is read in chunks: (position, id).
 Order = tuple[int, int]
 Flags = list[tuple[FlagKind, str]]
 

@@ -22,6 +22,7 @@ from worker.rules.board import (
 from worker.rules.board_changes import Seen, change_for, changes_since, seen_in
 from worker.rules.board_exceptions import (
     ExceptionTally,
+    Order,
     needs_the_board,
     reported_changes,
     returns_received,
@@ -160,10 +161,6 @@ def build_board_digest(
     return digest, seen
 
 
-# Where an action stands in plan order: (position, id), as the plan is read in order.
-PlanOrder = tuple[int, int]
-
-
 class BoardTally:
     """The board's view built a chunk of actions at a time (pure), so a run holds one chunk
     of the plan's facts, not all of them. It keeps only what the digest holds: the counts
@@ -196,9 +193,9 @@ class BoardTally:
         self._report_url = report_url
         self._exceptions = ExceptionTally(self._cycle, long_red_weeks, as_of)
         self._counts: Counts = {}
-        self._attention: list[tuple[PlanOrder, RagView]] = []
-        self._changes: list[tuple[int, PlanOrder, Change]] = []
-        self._acknowledged: list[tuple[PlanOrder, int, tuple[Acknowledged, ...]]] = []
+        self._attention: list[tuple[Order, RagView]] = []
+        self._changes: list[tuple[int, Order, Change]] = []
+        self._acknowledged: list[tuple[Order, int, tuple[Acknowledged, ...]]] = []
         self._next = 0  # plan order of actions given without positions
         # Each Seen value shared: a plan's worth of them holds a handful of distinct values.
         self._seen_values: dict[Seen, Seen] = {}
