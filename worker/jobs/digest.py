@@ -13,6 +13,7 @@ from datetime import date, datetime
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from worker.jobs.actions import FACTS_CHUNK
 from worker.jobs.compose import envelope, environment
 from worker.jobs.config import RemindConfig
 from worker.jobs.pipeline import Job, Request, prepare
@@ -23,23 +24,30 @@ from worker.models import Plan
 from worker.rules.as_of import is_ahead, key_suffix
 from worker.rules.board import BoardDigest
 from worker.rules.board_changes import Seen
-from worker.rules.board_view import build_board_digest, cycle_start
+from worker.rules.board_view import BoardTally, cycle_start
 from worker.rules.digest import Recipient
 from worker.rules.digest_day import digest_skipped
 from worker.rules.reminders import PlanFacts
 from worker.store import board
-from worker.store.facts import load_facts, plan_actions
+from worker.store.facts import chunk_bounds, load_facts, plan_actions
 from worker.store.outbox import insert_message
+from worker.store.status import plan_risks
 
 
 def board_view(
-    session: Session, plan: Plan, config: RemindConfig, as_of: date
+    session: Session,
+    plan: Plan,
+    config: RemindConfig,
+    as_of: date,
+    chunk_size: int = FACTS_CHUNK,
 ) -> tuple[BoardDigest, dict[int, Seen]]:
-    """The digest's content as of a date (read only)."""
-    previous = board.previous(session, plan.id, as_of)
-    start = cycle_start(previous[0] if previous else None, as_of)
-    return build_board_digest(
-        load_facts(session, plan_actions(plan.id), plan.id, as_of, acknowledged=True),
+    """The digest's content as of a date (read only). The plan is read `chunk_size` actions
+    at a time, with what the previous digest saw of them, so memory holds one chunk's facts
+    and the digest, not every action's facts."""
+    last = board.last_digest(session, plan.id, as_of)
+    previous = last[1] if last else None
+    start = cycle_start(previous, as_of)
+    tally = BoardTally(
         board.streams(session, plan.id),
         PlanFacts(plan.title, plan.organisation),
         board.phases(session, plan.id),
@@ -50,6 +58,16 @@ def board_view(
         long_red_weeks=config.digest_long_red_weeks,
         report_url=config.digest_report_url,
     )
+    risks = plan_risks(session, plan.id, as_of)  # read once, not per chunk
+    seen: dict[int, Seen] = {}
+    # Chunks are id ranges, not plan order: each action's position puts it back in place.
+    for chunk in chunk_bounds(session, plan_actions(plan.id), chunk_size):
+        facts = load_facts(session, chunk, plan.id, as_of, risks, acknowledged=True)
+        if not facts:
+            continue
+        order, before = board.places(session, chunk, last[0] if last else None)
+        seen.update(tally.add(facts, [order[f.id] for f in facts], before))
+    return tally.digest(), seen
 
 
 def _board(config: RemindConfig) -> list[Recipient]:

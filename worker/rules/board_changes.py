@@ -36,24 +36,25 @@ def change_of(before: Seen | None, now: Seen) -> ChangeKind | None:
     return None
 
 
+def change_for(before: Seen | None, view: RagView) -> Change | None:
+    """How this action moved since the digest that saw it as `before`, if it matters."""
+    kind = change_of(before, seen_in(view))
+    if kind is None:
+        return None
+    return Change(
+        kind=kind,
+        ref=view.ref,
+        work_stream_number=view.work_stream_number,
+        action_text=view.action_text or view.description,
+        before=before.rag if before else "none",
+        after=view.effective,
+        state=view.state,
+    )
+
+
 def changes_since(before: Mapping[int, Seen], views: Iterable[RagView]) -> tuple[Change, ...]:
     """The moves since the digest that saw `before`, in CHANGE_KINDS order (plan order within
     a kind)."""
-    changes: list[Change] = []
-    for view in views:
-        old = before.get(view.action_id)
-        kind = change_of(old, seen_in(view))
-        if kind is not None:
-            changes.append(
-                Change(
-                    kind=kind,
-                    ref=view.ref,
-                    work_stream_number=view.work_stream_number,
-                    action_text=view.action_text or view.description,
-                    before=old.rag if old else "none",
-                    after=view.effective,
-                    state=view.state,
-                )
-            )
+    changes = [change for view in views if (change := change_for(before.get(view.action_id), view))]
     changes.sort(key=lambda c: CHANGE_KINDS.index(c.kind))
     return tuple(changes)

@@ -8,8 +8,8 @@ it is counted (Red) in its work stream's row, and listed in full by `planworker 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from datetime import date
+from collections.abc import Collection, Iterable, Sequence
+from datetime import date, datetime
 
 from worker.rules.board import (
     FLAG_KINDS,
@@ -55,6 +55,20 @@ def describe(report: Report) -> str:
     return "; ".join(parts) or "note"
 
 
+def reported_change(view: RagView, report: Report) -> ReportedChange:
+    """A report of the cycle as "What changed" shows it."""
+    return ReportedChange(
+        action_id=report.action_id,
+        ref=view.ref,
+        work_stream_number=view.work_stream_number,
+        action_text=(view.action_text or view.description),
+        what=describe(report),
+        note=report.note,
+        by=report.by,
+        at=report.at,
+    )
+
+
 def reported_changes(
     views: Sequence[RagView], reports: Iterable[Report]
 ) -> tuple[ReportedChange, ...]:
@@ -63,19 +77,7 @@ def reported_changes(
     order = {v.action_id: i for i, v in enumerate(views)}
     found = [r for r in reports if r.action_id in by_id]
     found.sort(key=lambda r: (order[r.action_id], r.at))
-    return tuple(
-        ReportedChange(
-            action_id=r.action_id,
-            ref=by_id[r.action_id].ref,
-            work_stream_number=by_id[r.action_id].work_stream_number,
-            action_text=(by_id[r.action_id].action_text or by_id[r.action_id].description),
-            what=describe(r),
-            note=r.note,
-            by=r.by,
-            at=r.at,
-        )
-        for r in found
-    )
+    return tuple(reported_change(by_id[r.action_id], r) for r in found)
 
 
 def _rag_at_start(reports: Iterable[Report]) -> dict[int, str | None]:
@@ -168,14 +170,93 @@ def needs_the_board(
     return tuple(listed)
 
 
+def _is_open(view: RagView, completed_now: Collection[int]) -> bool:
+    """Open in the cycle: neither dropped nor completed before it."""
+    return view.state != "dropped" and (
+        view.state != "completed" or view.action_id in completed_now
+    )
+
+
 def returns_received(views: Sequence[RagView], cycle: Cycle) -> tuple[int, int]:
     """(n, m): of the m actions open in the cycle (not dropped, not completed before it), the
     n with a lead's return dated in it (an import is not a return)."""
     returned = {r.action_id for r in cycle.reports if r.source != "import"}
     completed_now = {r.action_id for r in cycle.reports if r.state_to == "completed"}
-    open_ids = [
-        v.action_id
-        for v in views
-        if v.state != "dropped" and (v.state != "completed" or v.action_id in completed_now)
-    ]
+    open_ids = [v.action_id for v in views if _is_open(v, completed_now)]
     return sum(1 for a in open_ids if a in returned), len(open_ids)
+
+
+# An action's place in plan order, however the plan is read in chunks: (position, id).
+Order = tuple[int, int]
+Flags = list[tuple[FlagKind, str]]
+
+
+class ExceptionTally:
+    """The exception digest built a chunk of actions at a time (pure): what needs the board,
+    the cycle's reports and the returns, each kept with its action's place in plan order.
+    Whether a dependency is news is known only once every action is in, so the actions at
+    risk from one are kept until `needs()`."""
+
+    def __init__(self, cycle: Cycle, long_red_weeks: int, as_of: date) -> None:
+        self._cycle = cycle
+        self._long_red_weeks = long_red_weeks
+        self._as_of = as_of
+        self._was = _rag_at_start(cycle.reports)
+        # Each action's reports, with their place in the cycle (oldest first).
+        self._by_action: dict[int, list[tuple[int, Report]]] = {}
+        for i, r in enumerate(cycle.reports):
+            self._by_action.setdefault(r.action_id, []).append((i, r))
+        self._returned = {r.action_id for r in cycle.reports if r.source != "import"}
+        self._completed_now = {r.action_id for r in cycle.reports if r.state_to == "completed"}
+        self._returns = 0
+        self._open = 0
+        self._flags: dict[int, tuple[Order, RagView, Flags]] = {}
+        self._news: set[str] = set()  # refs newly Red or overdue this cycle
+        self._at_risk: list[tuple[Order, RagView]] = []
+        self._reported: list[tuple[tuple[Order, datetime, int], ReportedChange]] = []
+
+    def add(self, order: Sequence[Order], views: Sequence[RagView]) -> None:
+        """Take the next chunk of actions, each with its place in plan order."""
+        for key, view in zip(order, views, strict=True):
+            if _is_open(view, self._completed_now):
+                self._open += 1
+                self._returns += view.action_id in self._returned
+            mine = self._by_action.get(view.action_id, [])
+            self._reported += [((key, r.at, i), reported_change(view, r)) for i, r in mine]
+            if view.state in CLOSED:
+                continue
+            found = _own_flags(view, self._cycle, self._was, self._long_red_weeks, self._as_of)
+            found += _history_flags(view, (r for _, r in mine))
+            if found:
+                self._flags[view.action_id] = (key, view, found)
+                if any(k in ("newly_red", "newly_overdue") for k, _ in found):
+                    self._news.add(view.ref)
+            if view.at_risk_from:
+                self._at_risk.append((key, view))
+
+    def needs(self) -> tuple[Flagged, ...]:
+        """What needs the board, in FLAG_KINDS order then plan order."""
+        flags = {a: (key, view, list(found)) for a, (key, view, found) in self._flags.items()}
+        # Dependency risk is news when what it depends on became Red or overdue this cycle.
+        for key, view in self._at_risk:
+            risky = [ref for ref in view.at_risk_from if ref in self._news]
+            if risky:
+                text = f"depends on {', '.join(risky)}, newly Red or overdue"
+                flags.setdefault(view.action_id, (key, view, []))[2].append(
+                    ("dependency_risk", text)
+                )
+        listed = sorted(
+            flags.values(), key=lambda e: (min(FLAG_KINDS.index(k) for k, _ in e[2]), e[0])
+        )
+        return tuple(
+            Flagged(view, tuple(k for k, _ in found), tuple(t for _, t in found))
+            for _, view, found in listed
+        )
+
+    def reported(self) -> tuple[ReportedChange, ...]:
+        """Every report of the cycle, in plan order then time order."""
+        return tuple(change for _, change in sorted(self._reported, key=lambda e: e[0]))
+
+    def returns(self) -> tuple[int, int]:
+        """(n, m) as returns_received gives them."""
+        return self._returns, self._open

@@ -4,11 +4,13 @@ digest is already done."""
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from datetime import date, datetime, time
+from itertools import islice
+from typing import cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, insert, or_, select
+from sqlalchemy import ColumnElement, func, insert, or_, select
 from sqlalchemy.orm import Session
 
 from worker.models import (
@@ -20,27 +22,47 @@ from worker.models import (
     StatusChange,
     WorkStream,
 )
-from worker.rules.board import Cycle, Report
+from worker.rules.board import Cycle, RagName, Report
 from worker.rules.board_changes import Seen
 from worker.rules.board_view import StreamInfo
 
+# Digest entries inserted per statement.
+SEEN_BATCH = 5000
 
-def previous(session: Session, plan_id: int, as_of: date) -> tuple[date, dict[int, Seen]] | None:
-    """The date of the last digest before `as_of` and what it saw of each action."""
-    last = session.scalars(
-        select(BoardDigestRun)
+
+def last_digest(session: Session, plan_id: int, as_of: date) -> tuple[int, date] | None:
+    """The id and date of the last digest before `as_of`."""
+    found = session.execute(
+        select(BoardDigestRun.id, BoardDigestRun.as_of)
         .where(BoardDigestRun.plan_id == plan_id, BoardDigestRun.as_of < as_of)
         .order_by(BoardDigestRun.as_of.desc())
         .limit(1)
     ).first()
-    if last is None:
-        return None
-    rows = session.execute(
-        select(BoardDigestEntry.action_id, BoardDigestEntry.rag, BoardDigestEntry.state).where(
-            BoardDigestEntry.digest_id == last.id
-        )
+    return (found.id, found.as_of) if found is not None else None
+
+
+def places(
+    session: Session, condition: ColumnElement[bool], digest_id: int | None
+) -> tuple[dict[int, int], dict[int, Seen] | None]:
+    """For the actions matching `condition` (a chunk of a plan): each one's position, its
+    place in plan order with its id; and what the digest `digest_id` saw of them (None with
+    no digest). One query: the digest's entries are found by their primary key."""
+    if digest_id is None:
+        rows = session.execute(select(Action.id, Action.position).where(condition))
+        return {action_id: position for action_id, position in rows}, None
+    entry = (BoardDigestEntry.action_id == Action.id) & (BoardDigestEntry.digest_id == digest_id)
+    query = (
+        select(Action.id, Action.position, BoardDigestEntry.rag, BoardDigestEntry.state)
+        .outerjoin(BoardDigestEntry, entry)
+        .where(condition)
     )
-    return last.as_of, {a: Seen(rag, state) for a, rag, state in rows}  # type: ignore[arg-type]
+    positions: dict[int, int] = {}
+    seen: dict[int, Seen] = {}
+    for action_id, position, rag, state in session.execute(query):
+        positions[action_id] = position
+        if rag is not None:
+            seen[action_id] = Seen(cast(RagName, rag), state)
+    return positions, seen
 
 
 def streams(session: Session, plan_id: int) -> list[StreamInfo]:
@@ -75,17 +97,19 @@ def any_queued(session: Session, message_ids: Collection[str]) -> bool:
 
 
 def record_seen(
-    session: Session, plan_id: int, as_of: date, now: datetime, seen: dict[int, Seen]
+    session: Session, plan_id: int, as_of: date, now: datetime, seen: Mapping[int, Seen]
 ) -> None:
     """Record this date's digest and what it saw, for the next one to compare against."""
     run = session.execute(
         insert(BoardDigestRun).returning(BoardDigestRun.id),
         {"plan_id": plan_id, "as_of": as_of, "created_at": now},
     ).scalar_one()
-    entries = [
-        {"digest_id": run, "action_id": a, "rag": s.rag, "state": s.state} for a, s in seen.items()
-    ]
-    if entries:
+    # A batch of rows at a time: a plan's worth of parameter dicts at once is hundreds of MB.
+    items = iter(seen.items())
+    while part := list(islice(items, SEEN_BATCH)):
+        entries = [
+            {"digest_id": run, "action_id": a, "rag": s.rag, "state": s.state} for a, s in part
+        ]
         session.execute(insert(BoardDigestEntry), entries)
 
 
