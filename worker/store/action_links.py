@@ -49,6 +49,9 @@ def of_actions(column: QueryableAttribute[int], actions: Actions) -> Iterator[Co
 def roles_by_action(session: Session, actions: Actions) -> dict[int, list[str]]:
     """Each action's lead role names, in order."""
     roles: dict[int, list[str]] = {}
+    # One copy of each name: a plan names the same roles on thousands of actions, and each
+    # row would otherwise bring its own.
+    names: dict[str, str] = {}
     for condition in of_actions(ActionLead.action_id, actions):
         query = (
             select(ActionLead.action_id, LeadRole.name)
@@ -57,7 +60,7 @@ def roles_by_action(session: Session, actions: Actions) -> dict[int, list[str]]:
             .order_by(ActionLead.action_id, ActionLead.position)
         )
         for action_id, name in session.execute(query):
-            roles.setdefault(action_id, []).append(name)
+            roles.setdefault(action_id, []).append(names.setdefault(name, name))
     return roles
 
 

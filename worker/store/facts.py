@@ -153,26 +153,30 @@ def load_facts(
     if risks is None:
         risks = plan_risks(session, plan_id, as_of)
     at_risk = dependency_risks(session, {r[0]: _own(r[1], r[2], r[5], r[17]) for r in rows}, risks)
+    # One copy of each text many actions share (their work stream's, their state...): a
+    # run holds a large recipient's items, and each row would otherwise bring its own.
+    shared: dict[str, str] = {}
+    one = shared.setdefault
     # Rows unpacked by position: a plan's chunk is thousands of rows, read twice a run.
     return [
         ActionFacts(
             id=id_,
             ref=ref,
             work_stream_number=number,
-            work_stream_title=stream_title,
-            strategic_lead=strategic_lead,
-            key_deliverable=key_deliverable,
+            work_stream_title=one(stream_title, stream_title),
+            strategic_lead=one(strategic_lead, strategic_lead),
+            key_deliverable=one(key_deliverable, key_deliverable),
             action_text=action_text,
             description=description,
-            target_text=target_text,
+            target_text=one(target_text, target_text),
             due=due,
-            precision=precision,
+            precision=one(precision, precision),
             start=start,
             recurrence=_recurrence(recurrence),
             dependencies_text=deps.get(id_, dependencies_text or ""),
             leads=tuple(leads.get(id_, ())),
             rag=rag,
-            state=state,
+            state=one(state, state),
             phase=phase,
             at_risk_from=at_risk.get(id_, ()),
             first_told=told_on.get(id_),
