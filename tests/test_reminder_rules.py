@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from worker.contacts import Directory, parse_directory
 from worker.plan.dates import Recurrence
-from worker.rules.digest import LedgerEntry
+from worker.rules.digest import Entry, LedgerEntry
 from worker.rules.reminders import (
     ActionFacts,
     PlanFacts,
@@ -20,6 +20,7 @@ from worker.rules.reminders import (
     digests,
     due_items,
     due_keys,
+    summary_entries,
 )
 from worker.rules.stages import ActionDates, ReminderPolicy, Stage, active_stage, add_months
 from worker.rules.workdays import WorkingDays
@@ -208,6 +209,11 @@ def directory(leads: dict[str, str]) -> Directory:
     )
 
 
+def entry_of(item: Entry) -> Entry:
+    """The ledger's part of an item and where it sorts: all a counted entry holds."""
+    return Entry(**{f.name: getattr(item, f.name) for f in fields(Entry)})
+
+
 def facts(
     action_id: int, due: date, leads: tuple[str, ...], state: str = "in progress"
 ) -> ActionFacts:
@@ -367,13 +373,22 @@ def test_the_quick_pass_finds_the_same_reminders_as_the_full_one(
     d = directory({"Head of QA": "qa@example.org", "Deputy Director": "QA@example.org"})
     state = "completed" if closed else "in progress"
     actions = [facts(i + 1, due, tuple(leads), state) for i, due in enumerate(dues)]
-    full = [(r, i.action_id, i.key) for r, i in due_items(actions, d, POLICY, DAYS, today)]
+    items = list(due_items(actions, d, POLICY, DAYS, today))
+    # A summary entry is ranked where its message sorts it: a long summary lists the first.
+    full = [
+        (r, i.action_id, i.key, (i.days, i.ref) if i.kind == "summary" else None) for r, i in items
+    ]
     # The quick pass reads each action's schedule alone, not its texts.
     schedules = [
         Schedule(**{f.name: getattr(a, f.name) for f in fields(Schedule)}) for a in actions
     ]
     assert list(due_keys(schedules, d, POLICY, DAYS, today)) == full
     assert list(due_keys(actions, d, POLICY, DAYS, today)) == full
+    # A summary entry a message only counts, from the schedule alone, is the ledger's part
+    # of the full item.
+    to = {r.email.lower() for r, _ in items}
+    summary = [(r, entry_of(i)) for r, i in items if i.kind == "summary"]
+    assert list(summary_entries(schedules, d, POLICY, DAYS, today, to)) == summary
 
 
 @settings(max_examples=60, deadline=None)

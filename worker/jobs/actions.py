@@ -4,7 +4,9 @@ time, in two passes so memory holds one chunk of a plan however large it is.
 
 Pass one reads the plan a chunk at a time and keeps only who is due something new, by id;
 pass two, a batch of recipients at a time, reads those actions' full facts again and builds
-their digests. A run dated ahead of today keeps its ledger keys apart (rules/as_of.py)."""
+their digests. A weekly summary's entries past the first few a message lists are counted,
+not shown: pass one ranks them, and pass two reads only their schedules for those past the
+cut. A run dated ahead of today keeps its ledger keys apart (rules/as_of.py)."""
 
 from __future__ import annotations
 
@@ -19,10 +21,11 @@ from sqlalchemy.orm import Session
 
 from worker.jobs.config import RemindConfig
 from worker.rules.as_of import key_suffix
-from worker.rules.digest import Digest, Item, Recipient
+from worker.rules.digest import LISTED_UNASSIGNED, Digest, Entry, Item, Recipient
 from worker.rules.reminders import (
     ActionFacts,
     PlanFacts,
+    Rank,
     Schedule,
     digests,
     undelivered_items,
@@ -44,14 +47,21 @@ from worker.store.status import RiskIndex, plan_risks
 FACTS_CHUNK = 5000
 BATCH_ITEMS = 2000
 
-Pairs = list[tuple[Recipient, Item]]
+Pairs = list[tuple[Recipient, Entry]]
 # A job's rules: the items due on a date, to everyone or (when given) only to these
 # lower-case addresses.
 ItemRules = Callable[
     [Sequence[ActionFacts], RemindConfig, date, Collection[str] | None],
     Iterable[tuple[Recipient, Item]],
 ]
-KeyRules = Callable[[Sequence[Schedule], RemindConfig, date], Iterable[tuple[Recipient, int, str]]]
+KeyRules = Callable[
+    [Sequence[Schedule], RemindConfig, date], Iterable[tuple[Recipient, int, str, Rank]]
+]
+# The weekly summary's entries to these lower-case addresses, from schedules alone.
+CountedRules = Callable[
+    [Sequence[Schedule], RemindConfig, date, Collection[str]], Iterable[tuple[Recipient, Entry]]
+]
+Found = tuple[Recipient, int, str, Rank]
 # What a run reads of each action: its schedule alone (pass one), or all its facts.
 Read = TypeVar("Read", bound=Schedule)
 
@@ -67,6 +77,9 @@ class ActionRules:
     keys: KeyRules | None = None
     # Whether the rules read when each action's lead was first reminded (leads first).
     reads_first_told: bool = False
+    # The summary's entries a message only counts, built without the actions' full facts;
+    # given only with `keys`, which rank them.
+    counted: CountedRules | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,15 +108,20 @@ class RunScope:
 
 def who_is_due(
     session: Session, rules: ActionRules, chunk: ColumnElement[bool], run: RunScope
-) -> Iterator[tuple[Recipient, int, str]]:
-    """(recipient, action id, ledger key) of everything the rules give in this chunk."""
+) -> Iterator[Found]:
+    """(recipient, action id, ledger key, rank) of everything the rules give in this chunk;
+    the rank is None unless the rules can count the entry without its facts."""
     if rules.keys is not None:
         facts = run.only_wanted(load_schedule(session, chunk))
-        return ((r, a, k + run.suffix) for r, a, k in rules.keys(facts, run.config, run.as_of))
+        counts = rules.counted is not None
+        return (
+            (r, a, k + run.suffix, rank if counts else None)
+            for r, a, k, rank in rules.keys(facts, run.config, run.as_of)
+        )
     found = rules.items(
         run.facts(session, chunk, rules.reads_first_told), run.config, run.as_of, None
     )
-    return ((r, i.action_id, i.key + run.suffix) for r, i in found)
+    return ((r, i.action_id, i.key + run.suffix, None) for r, i in found)
 
 
 def refusal_pairs(session: Session, run: RunScope) -> Pairs:
@@ -116,6 +134,13 @@ def refusal_pairs(session: Session, run: RunScope) -> Pairs:
     return list(undelivered_items(refusals, refused, c.directory, c.policy, run.as_of, c.rag))
 
 
+def _append(ids: dict[str, array[int]], email: str, action_id: int) -> None:
+    found = ids.get(email)
+    if found is None:
+        found = ids[email] = array("q")
+    found.append(action_id)
+
+
 @dataclass(slots=True)
 class Due:
     """Pass one of a run: who is due something new, and about which actions."""
@@ -123,16 +148,39 @@ class Due:
     # Lower-case email -> ids, repeats allowed (an action can be due twice to one reader):
     # plain 8-byte arrays, as a 1M-action run holds hundreds of thousands of them.
     actions: dict[str, array[int]] = field(default_factory=dict)
+    # The summary entries each message only counts (past its first LISTED_UNASSIGNED).
+    counted: dict[str, array[int]] = field(default_factory=dict)
+    # Each reader's ranked summary entries so far: at most twice the listed number.
+    ranked: dict[str, list[tuple[tuple[int, str], int]]] = field(default_factory=dict)
     extra: Pairs = field(default_factory=list)  # items not derived from actions (refusals)
 
-    def add(self, found: Sequence[tuple[Recipient, int, str]], already: Collection[str]) -> None:
-        for recipient, action_id, key in found:
-            if key not in already:
-                email = recipient.email.lower()
-                ids = self.actions.get(email)
-                if ids is None:
-                    ids = self.actions[email] = array("q")
-                ids.append(action_id)
+    def add(self, found: Sequence[Found], already: Collection[str]) -> None:
+        for recipient, action_id, key, rank in found:
+            if key in already:
+                continue
+            email = recipient.email.lower()
+            if rank is None:
+                _append(self.actions, email, action_id)
+                continue
+            ranked = self.ranked.setdefault(email, [])
+            ranked.append((rank, action_id))
+            if len(ranked) >= 2 * LISTED_UNASSIGNED:
+                self._cut(email, ranked)
+
+    def _cut(self, email: str, ranked: list[tuple[tuple[int, str], int]]) -> None:
+        """Keep the first LISTED_UNASSIGNED of a reader's ranked entries; count the rest."""
+        ranked.sort()
+        for _, action_id in ranked[LISTED_UNASSIGNED:]:
+            _append(self.counted, email, action_id)
+        del ranked[LISTED_UNASSIGNED:]
+
+    def settle(self) -> None:
+        """After the last chunk: the entries a message lists join its other items."""
+        for email, ranked in self.ranked.items():
+            self._cut(email, ranked)
+            for _, action_id in ranked:
+                _append(self.actions, email, action_id)
+        self.ranked.clear()
 
     def batches(self, size: int) -> Iterator[list[str]]:
         """Recipients in address order, grouped so a batch holds about `size` items."""
@@ -140,7 +188,7 @@ class Due:
         held = 0
         for email in sorted(self.actions):
             batch.append(email)
-            held += len(self.actions[email])
+            held += len(self.actions[email]) + len(self.counted.get(email, ()))
             if held >= size:
                 yield batch
                 batch, held = [], 0
@@ -163,7 +211,7 @@ def recorded(session: Session, keys: Iterable[str], suffix: str) -> set[str]:
     return {key for key in wanted if key in found} | {real[k] for k in real if k in found}
 
 
-def suffixed(pairs: Iterable[tuple[Recipient, Item]], suffix: str) -> Pairs:
+def suffixed(pairs: Iterable[tuple[Recipient, Entry]], suffix: str) -> Pairs:
     return [(r, replace(i, key=i.key + suffix) if suffix else i) for r, i in pairs]
 
 
@@ -176,11 +224,12 @@ def _pass_one(
     scope = rules.scope(run.config).condition(run.plan_id, run.as_of)
     for chunk in chunk_bounds(session, scope, FACTS_CHUNK):
         found = list(who_is_due(session, rules, chunk, run))
-        due.add(found, recorded(session, (key for _, _, key in found), run.suffix))
+        due.add(found, recorded(session, (key for _, _, key, _ in found), run.suffix))
         checkpoint()
+    due.settle()
     due.extra = suffixed(refusal_pairs(session, run), run.suffix)
-    extra = [(r, i.action_id, i.key) for r, i in due.extra]
-    due.add(extra, recorded(session, (key for _, _, key in extra), run.suffix))
+    extra: list[Found] = [(r, i.action_id, i.key, None) for r, i in due.extra]
+    due.add(extra, recorded(session, (key for _, _, key, _ in extra), run.suffix))
     return due
 
 
@@ -217,12 +266,20 @@ class DayPlan:
         """Pass two, for these recipients: their items afresh, complete, and not in the
         ledger."""
         run, wanted = self._run, set(emails)
-        ids = sorted(set().union(*(self._due.actions[e] for e in emails)))
+        full = set().union(*(self._due.actions[e] for e in emails))
         pairs: Pairs = []
-        for part in chunks(ids):
+        for part in chunks(sorted(full)):
             facts = run.facts(self._session, of_ids(part), self._rules.reads_first_told)
             found = self._rules.items(facts, run.config, run.as_of, wanted)
             pairs += suffixed(found, run.suffix)
+        # Entries only counted: their schedules say all the ledger needs. An action read in
+        # full above already gave its entries.
+        counted = set().union(*(self._due.counted.get(e, ()) for e in emails)) - full
+        if counted and self._rules.counted is not None:
+            for part in chunks(sorted(counted)):
+                schedules = run.only_wanted(load_schedule(self._session, of_ids(part)))
+                found_entries = self._rules.counted(schedules, run.config, run.as_of, wanted)
+                pairs += suffixed(found_entries, run.suffix)
         pairs += [(r, i) for r, i in self._due.extra if r.email.lower() in wanted]
         already = recorded(self._session, (item.key for _, item in pairs), run.suffix)
         return digests(pairs, already, self._plan, run.as_of)
@@ -248,5 +305,5 @@ def current_keys(
     scope = rules.scope(run.config).condition(run.plan_id, run.as_of)
     found: set[str] = set()
     for part in chunks(sorted(action_ids)):
-        found.update(key for _, _, key in who_is_due(session, rules, scope & of_ids(part), run))
+        found.update(key for _, _, key, _ in who_is_due(session, rules, scope & of_ids(part), run))
     return found

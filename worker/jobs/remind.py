@@ -10,8 +10,15 @@ from worker.jobs.actions import ActionRules
 from worker.jobs.config import RemindConfig
 from worker.jobs.per_action import plan_messages
 from worker.jobs.pipeline import Job
-from worker.rules.digest import Item, Recipient
-from worker.rules.reminders import ActionFacts, Schedule, due_items, due_keys
+from worker.rules.digest import Entry, Item, Recipient
+from worker.rules.reminders import (
+    ActionFacts,
+    Rank,
+    Schedule,
+    due_items,
+    due_keys,
+    summary_entries,
+)
 from worker.store.facts import Scope
 
 
@@ -29,11 +36,17 @@ def _items(
 
 def _keys(
     facts: Sequence[Schedule], config: RemindConfig, as_of: date
-) -> Iterable[tuple[Recipient, int, str]]:
+) -> Iterable[tuple[Recipient, int, str, Rank]]:
     return due_keys(facts, config.directory, config.policy, config.days, as_of)
 
 
-RULES = ActionRules(_scope, _items, _keys)
+def _counted(
+    facts: Sequence[Schedule], config: RemindConfig, as_of: date, to: Collection[str]
+) -> Iterable[tuple[Recipient, Entry]]:
+    return summary_entries(facts, config.directory, config.policy, config.days, as_of, to)
+
+
+RULES = ActionRules(_scope, _items, _keys, counted=_counted)
 
 JOB = Job(
     name="remind",

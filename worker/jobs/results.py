@@ -11,7 +11,7 @@ from typing import Any
 
 from worker.jobs.deliver import DeliveryReport
 from worker.rules.board import BoardDigest, RagName
-from worker.rules.digest import SECTIONS, Item, Recipient, Section
+from worker.rules.digest import SECTIONS, Entry, Recipient, Section
 from worker.store.outbox import Planned
 
 
@@ -48,7 +48,7 @@ class MessageNote:
         return self.item_count - len(self.items)
 
 
-def _item_note(i: Item) -> ItemNote:
+def _item_note(i: Entry) -> ItemNote:
     return ItemNote(i.ref, i.section, i.rule, i.due, i.days, i.via, i.reason, i.key)
 
 

@@ -88,18 +88,25 @@ class LedgerEntry:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Item(LedgerEntry):
+class Entry(LedgerEntry):
+    """An item a message counts but does not list (a long weekly summary's tail): the
+    ledger's part, and where it sorts among the items."""
+
+    ref: str  # "WS4-03"
+    days: int  # days from the run's date to `due`: positive = left, negative = overdue (0: no due)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Item(Entry):
     """One action in one recipient's message: the ledger's part and everything else the
     templates show."""
 
-    ref: str  # "WS4-03"
     work_stream_number: int
     work_stream_title: str
     key_deliverable: str
     action_text: str
     description: str
     recurrence: str  # "", "ongoing", "review", "every 2 months"
-    days: int  # days from the run's date to `due`: positive = left, negative = overdue (0: no due)
     dependencies_text: str
     strategic_lead: Contact
     leads: tuple[str, ...]  # every lead role of the action, as the plan names them
@@ -152,10 +159,10 @@ class Digest:
     organisation: str
     items: tuple[Item, ...]  # listed in the message
     # In the message's ledger entry too, but only counted by reason (LISTED_UNASSIGNED).
-    unlisted: tuple[Item, ...] = ()
+    unlisted: tuple[Entry, ...] = ()
 
     @property
-    def all_items(self) -> tuple[Item, ...]:
+    def all_items(self) -> tuple[Entry, ...]:
         """Every item the message is about: what the ledger records."""
         return self.items + self.unlisted if self.unlisted else self.items
 
@@ -177,15 +184,18 @@ class Digest:
 
 
 def listing(
-    items: tuple[Item, ...], limit: int = LISTED_UNASSIGNED
-) -> tuple[tuple[Item, ...], tuple[Item, ...]]:
+    items: tuple[Entry, ...], limit: int = LISTED_UNASSIGNED
+) -> tuple[tuple[Item, ...], tuple[Entry, ...]]:
     """`items` (in message order) split into those listed and those only counted: every item
-    but the "no one to remind" entries past the first `limit`."""
+    but the "no one to remind" entries past the first `limit`. An entry built without the
+    action's details (jobs/actions.py builds those for a long summary's tail) is counted."""
     listed: list[Item] = []
-    unlisted: list[Item] = []
+    unlisted: list[Entry] = []
     shown = 0
     for item in items:
-        if item.section != "unassigned":
+        if not isinstance(item, Item):
+            unlisted.append(item)
+        elif item.section != "unassigned":
             listed.append(item)
         elif shown < limit:
             listed.append(item)

@@ -24,6 +24,7 @@ from worker.rules.digest import (
     SECTIONS,
     Contact,
     Digest,
+    Entry,
     Item,
     Kind,
     Recipient,
@@ -74,6 +75,10 @@ class Schedule:
     # Who hears of it in the weekly summary when no lead can be reminded about it.
     strategic_lead: str = ""
     work_stream_number: int = 0
+    # What the ledger records of an entry a message counts but does not list.
+    target_text: str = ""
+    precision: str = ""
+    rag: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -189,7 +194,7 @@ class ItemMaker:
             action_text=action.action_text,
             description=action.description,
             recurrence=str(action.recurrence or ""),
-            days=(due - self.as_of).days if due else 0,
+            days=_days(due, self.as_of),
             dependencies_text=action.dependencies_text,
             strategic_lead=self.contact(action.strategic_lead),
             leads=action.leads,
@@ -361,17 +366,63 @@ def _all_due(
             yield action, due
 
 
+# Where a weekly summary's entry sorts in its message (days to the target, ref): a long
+# summary lists only its first entries (rules/digest.listing). None for every other item.
+Rank = tuple[int, str] | None
+
+
+def _days(due: date | None, as_of: date) -> int:
+    return (due - as_of).days if due else 0
+
+
 def due_keys(
     actions: Iterable[Schedule],
     directory: Directory,
     policy: ReminderPolicy,
     days: WorkingDays,
     as_of: date,
-) -> Iterator[tuple[Recipient, int, str]]:
-    """(recipient, action id, ledger key) of every item due_items would give, without
+) -> Iterator[tuple[Recipient, int, str, Rank]]:
+    """(recipient, action id, ledger key, rank) of every item due_items would give, without
     building the items: what a run needs to know who is due something new."""
     for action, due in _all_due(actions, _Routes(directory), policy, days, as_of):
-        yield due.recipient, action.id, due.key
+        rank = (_days(action.due, as_of), action.ref) if due.stage.kind == "summary" else None
+        yield due.recipient, action.id, due.key, rank
+
+
+def summary_entries(
+    actions: Iterable[Schedule],
+    directory: Directory,
+    policy: ReminderPolicy,
+    days: WorkingDays,
+    as_of: date,
+    to: Container[str],
+) -> Iterator[tuple[Recipient, Entry]]:
+    """The weekly summary's entries (only) to the lower-case addresses in `to`, from the
+    actions' schedules alone: what a message counts but does not list needs no more. The
+    ledger's part of each is the same as due_items' item for it."""
+    for action, due in _all_due(actions, _Routes(directory), policy, days, as_of):
+        if due.stage.kind != "summary" or due.recipient.email.lower() not in to:
+            continue
+        stage = due.stage
+        entry = Entry(
+            key=due.key,
+            action_id=action.id,
+            section=due.section,
+            kind=stage.kind,
+            threshold=stage.threshold,
+            rule=stage.rule(policy),
+            due=action.due,  # as due_items shows it: the target, not the week
+            key_date=stage.due if stage.due != action.due else None,
+            target_text=action.target_text,
+            precision=stage.milestone.precision if stage.milestone else action.precision,
+            rag=action.rag,
+            state=action.state,
+            via=due.via,
+            reason=due.reason,
+            ref=action.ref,
+            days=_days(action.due, as_of),
+        )
+        yield due.recipient, entry
 
 
 def due_items(
@@ -453,22 +504,18 @@ def undelivered_items(
         yield admin, replace(item, rule=rule)
 
 
-def _order(item: Item) -> tuple[int, int, str]:
+def _order(item: Entry) -> tuple[int, int, str]:
     return SECTIONS.index(item.section), item.days, item.ref
 
 
-def _sorted(items: list[Item]) -> tuple[Item, ...]:
-    return tuple(sorted(items, key=_order))
-
-
 def digests(
-    pairs: Iterable[tuple[Recipient, Item]],
+    pairs: Iterable[tuple[Recipient, Entry]],
     already: Container[str],
     plan: PlanFacts,
     as_of: date,
 ) -> list[Digest]:
     """One digest per recipient of the items not already in the ledger; none if empty."""
-    by_email: dict[str, tuple[Recipient, list[Item]]] = {}
+    by_email: dict[str, tuple[Recipient, list[Entry]]] = {}
     for recipient, item in pairs:
         if item.key in already:
             continue

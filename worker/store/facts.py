@@ -242,7 +242,8 @@ def _note_fields(note: Note | None) -> dict[str, Any]:
 
 def load_schedule(session: Session, condition: ColumnElement[bool]) -> list[Schedule]:
     """The actions matching `condition` with only what says whether, and to whom, a
-    reminder is due: dates, progress state and leads. Two queries."""
+    reminder is due (dates, progress state and leads), and what the ledger records of an
+    entry a message counts but does not list. Two queries."""
     query = (
         select(
             Action.id,
@@ -253,6 +254,9 @@ def load_schedule(session: Session, condition: ColumnElement[bool]) -> list[Sche
             Action.state,
             WorkStream.strategic_lead,
             WorkStream.number,
+            Action.target_text,
+            Action.due_precision,
+            Action.rag,
             *_milestone_columns(),
         )
         .join(WorkStream, WorkStream.id == Action.work_stream_id)
@@ -260,6 +264,8 @@ def load_schedule(session: Session, condition: ColumnElement[bool]) -> list[Sche
     )
     rows = session.execute(query).all()
     leads = roles_by_action(session, [r[0] for r in rows])
+    shared: dict[str, str] = {}  # one copy of each repeated text, as in load_facts
+    one = shared.setdefault
     return [
         Schedule(
             id=id_,
@@ -271,8 +277,11 @@ def load_schedule(session: Session, condition: ColumnElement[bool]) -> list[Sche
             leads=tuple(leads.get(id_, ())),
             milestones=_milestones(milestone_text, month_day),
             held=bool(held),
-            strategic_lead=strategic_lead,
+            strategic_lead=one(strategic_lead, strategic_lead),
             work_stream_number=number,
+            target_text=one(target_text, target_text),
+            precision=one(precision, precision),
+            rag=rag,
         )
         for (
             id_,
@@ -283,6 +292,9 @@ def load_schedule(session: Session, condition: ColumnElement[bool]) -> list[Sche
             state,
             strategic_lead,
             number,
+            target_text,
+            precision,
+            rag,
             milestone_text,
             month_day,
             held,
