@@ -16,6 +16,7 @@ from sqlalchemy.orm import QueryableAttribute, Session
 from worker.models import Action, ActionDependency, ActionLead, LeadRole
 from worker.plan.as_above import Row, resolve_streams, says_as_above
 from worker.plan.data import DependencyRef
+from worker.store.rows import plain_rows
 from worker.store.value_list import in_values
 
 CHUNK = 2000
@@ -59,7 +60,7 @@ def roles_by_action(session: Session, actions: Actions) -> dict[int, list[str]]:
             .where(condition)
             .order_by(ActionLead.action_id, ActionLead.position)
         )
-        for action_id, name in session.execute(query):
+        for action_id, name in plain_rows(session, query):
             roles.setdefault(action_id, []).append(names.setdefault(name, name))
     return roles
 

@@ -21,6 +21,7 @@ from worker.rules.reminders import NOT_REMINDED, ActionFacts, Refusal, Schedule
 from worker.rules.stages import START_LATE_DAYS
 from worker.store.acknowledgements import acknowledgements
 from worker.store.action_links import as_above_texts, of_actions, roles_by_action
+from worker.store.rows import plain_rows
 from worker.store.status import (
     GroupKey,
     Note,
@@ -141,7 +142,7 @@ def load_facts(
         .where(condition)
         .order_by(Action.position, Action.id)
     )
-    rows = session.execute(query).all()
+    rows = plain_rows(session, query).all()
     ids = [r[0] for r in rows]
     leads = roles_by_action(session, ids)
     notes = latest_notes(session, ids)
@@ -262,7 +263,7 @@ def load_schedule(session: Session, condition: ColumnElement[bool]) -> list[Sche
         .join(WorkStream, WorkStream.id == Action.work_stream_id)
         .where(condition)
     )
-    rows = session.execute(query).all()
+    rows = plain_rows(session, query).all()
     leads = roles_by_action(session, [r[0] for r in rows])
     shared: dict[str, str] = {}  # one copy of each repeated text, as in load_facts
     one = shared.setdefault

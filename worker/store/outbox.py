@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 
 from worker.models import Action, Message, MessageContent, Notification, table_of
 from worker.rules.digest import Digest, LedgerEntry, Recipient
+from worker.store.rows import plain_rows
 from worker.store.value_list import in_values
 
 State = Literal["pending", "sending", "sent", "failed"]
@@ -62,7 +63,9 @@ def existing_keys(session: Session, keys: Iterable[str]) -> set[str]:
     for start in range(0, len(wanted), KEY_CHUNK):
         part = wanted[start : start + KEY_CHUNK]
         found.update(
-            session.scalars(select(Notification.key).where(in_values(Notification.key, part)))
+            plain_rows(
+                session, select(Notification.key).where(in_values(Notification.key, part))
+            ).scalars()
         )
     return found
 

@@ -18,6 +18,7 @@ from worker.io.terminal import one_line
 from worker.models import Action, StatusChange, WorkStream
 from worker.plan.data import DependencyRef, Rag, State
 from worker.store.action_links import Actions, chunks, deps_by_action, of_actions
+from worker.store.rows import plain_rows
 
 # --- reading -----------------------------------------------------------------------------
 
@@ -47,7 +48,8 @@ def latest_notes(session: Session, actions: Actions) -> dict[int, Note]:
             StatusChange.changed_by,
             StatusChange.changed_at,
         ).join(last, last.c.id == StatusChange.id)
-        notes.update({a: Note(note, by, at) for a, note, by, at in session.execute(query)})
+        rows = plain_rows(session, query)
+        notes.update({a: Note(note, by, at) for a, note, by, at in rows})
     return notes
 
 
