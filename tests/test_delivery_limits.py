@@ -22,6 +22,7 @@ from sqlalchemy import Engine, insert, select
 from sqlalchemy.orm import Session
 
 from tests.conftest import CONTACTS, ROOT, SEED, Cli
+from tests.items import plain_item
 from tests.slow_smtp import SlowSmtpServer
 from tests.smtp_server import Received, SmtpServer
 from worker.configure import remind_config
@@ -36,7 +37,7 @@ from worker.mail.parts import Encoder, split_to_fit
 from worker.mail.smtp import SmtpConfig, SmtpMailer
 from worker.mail.templating import Rendered
 from worker.models import Action, ActionLead, LeadRole, Message, Plan, WorkStream
-from worker.rules.digest import Contact, Digest, Item, Recipient
+from worker.rules.digest import Digest, Item, Recipient
 from worker.settings import Settings, load_settings
 from worker.store.claims import claim_batch
 from worker.store.outbox import insert_message
@@ -487,30 +488,13 @@ def _sized(items: tuple[Item, ...]) -> int:
 
 
 def _item(n: int, length: int) -> Item:
-    return Item(
+    return plain_item(
         key=f"lead@example.org|{n}|overdue|1|2012-09-21",
-        section="overdue",
-        kind="overdue",
-        threshold=1,
-        rule="overdue by 1 day",
         action_id=n,
         ref=f"A-{n}",
-        work_stream_number=1,
-        work_stream_title="",
-        key_deliverable="",
         action_text="x" * length,
-        description="",
-        target_text="",
         due=None,
-        precision="day",
-        recurrence="",
         days=0,
-        dependencies_text="",
-        strategic_lead=Contact("", ""),
-        leads=(),
-        via=(),
-        rag=None,
-        state="not started",
     )
 
 

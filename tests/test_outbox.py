@@ -10,6 +10,7 @@ from sqlalchemy import Engine, func, insert, select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from tests.conftest import CONTACTS, SEED
+from tests.items import plain_item
 from worker.configure import remind_config
 from worker.contacts import load_directory
 from worker.db import make_engine, session_factory
@@ -22,7 +23,7 @@ from worker.mail.errors import PermanentError, TransientError
 from worker.migrate import upgrade
 from worker.models import Action, Message, MessageContent, Notification, Plan, table_of
 from worker.plan.importer import import_file
-from worker.rules.digest import Contact, Digest, Item, Recipient
+from worker.rules.digest import Digest, Recipient
 from worker.settings import Settings
 from worker.store.claims import claim_batch, claim_next
 from worker.store.outbox import ROW_CHUNK, LedgerRace, Planned, existing_keys, record
@@ -290,36 +291,8 @@ def test_postgres_plans_each_ledger_lookup_for_its_own_keys(postgres_url: str) -
 # --- recording a large digest --------------------------------------------------------------
 
 
-def _ledger_item(key: str, action_id: int) -> Item:
-    return Item(
-        key=key,
-        section="overdue",
-        kind="overdue",
-        threshold=1,
-        rule="overdue by 1 day",
-        action_id=action_id,
-        ref="WS1-01",
-        work_stream_number=1,
-        work_stream_title="",
-        key_deliverable="",
-        action_text="",
-        description="",
-        target_text="",
-        due=date(2012, 9, 21),
-        precision="day",
-        recurrence="",
-        days=-3,
-        dependencies_text="",
-        strategic_lead=Contact("", ""),
-        leads=(),
-        via=(),
-        rag=None,
-        state="not started",
-    )
-
-
 def _planned_with(keys: list[str], action_id: int, n: int) -> Planned:
-    items = tuple(_ledger_item(key, action_id) for key in keys)
+    items = tuple(plain_item(key=key, action_id=action_id) for key in keys)
     to = Recipient(f"lead{n}@example.org", "Lead")
     digest = Digest(to, date(2012, 9, 24), "P", "O", items[:10], items[10:])
     return Planned(digest, b"Subject: s\r\n\r\nbody\r\n", f"<big{n}@example.org>", "s")
