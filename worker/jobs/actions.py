@@ -28,8 +28,8 @@ from worker.rules.reminders import (
     Rank,
     Schedule,
     digests,
-    undelivered_items,
 )
+from worker.rules.undelivered import undelivered_items
 from worker.store.action_links import chunks
 from worker.store.facts import (
     Scope,

@@ -10,8 +10,8 @@ The shell supplies the data, the ledger's keys and the date; nothing here reads 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Container, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Container, Iterable, Iterator
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Literal, cast
 
@@ -453,55 +453,6 @@ def due_items(
             co_leads=due.co_leads,
         )
         yield due.recipient, item
-
-
-@dataclass(frozen=True, slots=True)
-class Refusal:
-    """A reminder the mail server refused for good (from the outbox)."""
-
-    action_id: int
-    kind: Kind
-    threshold: int
-    due: date
-    recipient: str  # the address it was meant for
-    via: str
-    reason: str  # the server's answer
-
-
-def undelivered_items(
-    refusals: Iterable[Refusal],
-    actions: Mapping[int, ActionFacts],
-    directory: Directory,
-    policy: ReminderPolicy,
-    as_of: date,
-    rag: RagPolicy = DEFAULT_RAG,
-) -> Iterator[tuple[Recipient, Item]]:
-    """The administrator's "not delivered" items: each refused reminder, once."""
-    admin = Recipient(directory.administrator.email, directory.administrator.name)
-    maker = ItemMaker(directory, policy, as_of, rag)
-    for refusal in refusals:
-        action = actions.get(refusal.action_id)
-        # The administrator's own refusals cannot be mailed to them: the outbox and the
-        # command's exit status report those.
-        if action is None or refusal.recipient.lower() == admin.email.lower():
-            continue
-        # A refused milestone reminder is shown as that milestone's.
-        milestone = next(
-            (m for m in action.milestones if m.due == refusal.due and refusal.kind != "review"),
-            None,
-        )
-        stage = Stage(refusal.kind, refusal.threshold, refusal.due, refusal.due, milestone)
-        key = item_key(admin.email, action.id, stage) + f"|undelivered|{refusal.recipient.lower()}"
-        item = maker.item(
-            action,
-            stage,
-            key=key,
-            section="undelivered",
-            via=(f"{refusal.recipient} ({refusal.via})" if refusal.via else refusal.recipient,),
-            reason=refusal.reason,
-        )
-        rule = f"the reminder to {refusal.recipient} ({item.rule}) was refused by the mail server"
-        yield admin, replace(item, rule=rule)
 
 
 def _order(item: Entry) -> tuple[int, int, str]:

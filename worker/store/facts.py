@@ -17,8 +17,9 @@ from worker.models import Action, Message, Notification, Plan, WorkStream
 from worker.plan.dates import Recurrence
 from worker.plan.due import Milestone, target_milestones
 from worker.rules.digest import Kind
-from worker.rules.reminders import NOT_REMINDED, ActionFacts, Refusal, Schedule
+from worker.rules.reminders import NOT_REMINDED, ActionFacts, Schedule
 from worker.rules.stages import START_LATE_DAYS
+from worker.rules.undelivered import Refusal
 from worker.store.acknowledgements import acknowledgements
 from worker.store.action_links import as_above_texts, of_actions, roles_by_action
 from worker.store.rows import plain_rows

@@ -7,7 +7,7 @@ transaction, after flushing anything the session holds so the rows are as curren
 
 from __future__ import annotations
 
-from typing import TypeVarTuple, Unpack
+from typing import TypeVarTuple
 
 from sqlalchemy import Result, Select
 from sqlalchemy.orm import Session
@@ -15,6 +15,6 @@ from sqlalchemy.orm import Session
 Columns = TypeVarTuple("Columns")
 
 
-def plain_rows(session: Session, query: Select[Unpack[Columns]]) -> Result[Unpack[Columns]]:
+def plain_rows(session: Session, query: Select[*Columns]) -> Result[*Columns]:
     session.flush()  # what Session.execute's autoflush would do
     return session.connection().execute(query)
