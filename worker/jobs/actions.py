@@ -21,14 +21,8 @@ from sqlalchemy.orm import Session
 
 from worker.jobs.config import RemindConfig
 from worker.rules.as_of import key_suffix
-from worker.rules.digest import LISTED_UNASSIGNED, Digest, Entry, Item, Recipient
-from worker.rules.reminders import (
-    ActionFacts,
-    PlanFacts,
-    Rank,
-    Schedule,
-    digests,
-)
+from worker.rules.digest import LISTED_UNASSIGNED, Digest, Entry, Gathering, Item, Recipient
+from worker.rules.reminders import ActionFacts, PlanFacts, Rank, Schedule
 from worker.rules.undelivered import undelivered_items
 from worker.store.action_links import chunks
 from worker.store.facts import (
@@ -264,25 +258,29 @@ class DayPlan:
 
     def digests(self, emails: Sequence[str]) -> list[Digest]:
         """Pass two, for these recipients: their items afresh, complete, and not in the
-        ledger."""
-        run, wanted = self._run, set(emails)
+        ledger. Gathered a chunk of actions at a time, so a long list that a message only
+        counts is never held in full (rules/digest.Gathering)."""
+        run, wanted, session = self._run, set(emails), self._session
+        gathering = Gathering()
+
+        def gather(pairs: Pairs) -> None:
+            already = recorded(session, (item.key for _, item in pairs), run.suffix)
+            gathering.add((r, i) for r, i in pairs if i.key not in already)
+
         full = set().union(*(self._due.actions[e] for e in emails))
-        pairs: Pairs = []
         for part in chunks(sorted(full)):
-            facts = run.facts(self._session, of_ids(part), self._rules.reads_first_told)
-            found = self._rules.items(facts, run.config, run.as_of, wanted)
-            pairs += suffixed(found, run.suffix)
+            facts = run.facts(session, of_ids(part), self._rules.reads_first_told)
+            gather(suffixed(self._rules.items(facts, run.config, run.as_of, wanted), run.suffix))
         # Entries only counted: their schedules say all the ledger needs. An action read in
         # full above already gave its entries.
         counted = set().union(*(self._due.counted.get(e, ()) for e in emails)) - full
         if counted and self._rules.counted is not None:
             for part in chunks(sorted(counted)):
-                schedules = run.only_wanted(load_schedule(self._session, of_ids(part)))
-                found_entries = self._rules.counted(schedules, run.config, run.as_of, wanted)
-                pairs += suffixed(found_entries, run.suffix)
-        pairs += [(r, i) for r, i in self._due.extra if r.email.lower() in wanted]
-        already = recorded(self._session, (item.key for _, item in pairs), run.suffix)
-        return digests(pairs, already, self._plan, run.as_of)
+                schedules = run.only_wanted(load_schedule(session, of_ids(part)))
+                found = self._rules.counted(schedules, run.config, run.as_of, wanted)
+                gather(suffixed(found, run.suffix))
+        gather([(r, i) for r, i in self._due.extra if r.email.lower() in wanted])
+        return gathering.digests(self._plan.title, self._plan.organisation, run.as_of)
 
 
 def run_scope(

@@ -5,7 +5,8 @@ here."""
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, fields
 from datetime import date
 from typing import Literal
 
@@ -203,3 +204,78 @@ def listing(
         else:
             unlisted.append(item)
     return tuple(listed), tuple(unlisted)
+
+
+def message_order(item: Entry) -> tuple[int, int, str]:
+    """Where an item goes in its message: by section, the most overdue first, then by ref."""
+    return SECTIONS.index(item.section), item.days, item.ref
+
+
+_ENTRY_FIELDS = tuple(f.name for f in fields(Entry))
+# The fields whose values many entries share (the same rule, reason, route): kept once.
+_SHARED_FIELDS = frozenset({"rule", "target_text", "precision", "state", "via", "reason"})
+
+
+def counted_only(item: Entry, shared: dict[object, object] | None = None) -> Entry:
+    """What a message keeps of an item it counts but does not list: the ledger's part and
+    its place, without the action's texts. Values found in `shared` are used from there
+    (and new ones put there), so equal texts of many entries are held once."""
+    if type(item) is Entry:
+        return item
+    values = {name: getattr(item, name) for name in _ENTRY_FIELDS}
+    if shared is not None:
+        for name in _SHARED_FIELDS:
+            values[name] = shared.setdefault(values[name], values[name])
+    return Entry(**values)
+
+
+class Gathering:
+    """A batch's digests, gathered as the rules find their items a chunk at a time.
+
+    Past the first `limit` "no one to remind" items of a reader (in message order), an item
+    is kept as counted_only: the message only counts it, and a full item holds the action's
+    texts. (The escalations of a 1M-action plan whose strategic leads are not in the
+    directory are hundreds of thousands of such items, all to the administrator.) The
+    digests are the ones listing() gives over every item held in full."""
+
+    def __init__(self, limit: int = LISTED_UNASSIGNED) -> None:
+        self._limit = limit
+        self._found: dict[str, tuple[Recipient, list[Entry]]] = {}
+        # Each reader's "no one to remind" items still held in full: at most 2 × limit.
+        self._full: dict[str, list[Item]] = {}
+        self._shared: dict[object, object] = {}
+
+    def add(self, pairs: Iterable[tuple[Recipient, Entry]]) -> None:
+        for recipient, item in pairs:
+            email = recipient.email.lower()
+            found = self._found.get(email)
+            if found is None:
+                found = self._found[email] = (recipient, [])
+            if not isinstance(item, Item) or item.section != "unassigned":
+                found[1].append(item)
+                continue
+            full = self._full.setdefault(email, [])
+            full.append(item)
+            if len(full) >= 2 * self._limit:
+                self._cut(found[1], full)
+
+    def _cut(self, items: list[Entry], full: list[Item]) -> None:
+        """Keep the first `limit` of `full` in full; the rest join `items`, counted only."""
+        full.sort(key=message_order)
+        items.extend(counted_only(i, self._shared) for i in full[self._limit :])
+        del full[self._limit :]
+
+    def digests(self, plan_title: str, organisation: str, as_of: date) -> list[Digest]:
+        """One digest per recipient gathered, in address order."""
+        for email, full in self._full.items():
+            self._cut(self._found[email][1], full)
+        return [
+            Digest(
+                recipient,
+                as_of,
+                plan_title,
+                organisation,
+                *listing(tuple(sorted([*items, *self._full.get(email, ())], key=message_order))),
+            )
+            for email, (recipient, items) in sorted(self._found.items())
+        ]

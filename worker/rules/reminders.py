@@ -21,15 +21,14 @@ from worker.plan.due import Milestone
 from worker.rules.acknowledge import Acknowledged, Snapshot
 from worker.rules.board import RagName
 from worker.rules.digest import (
-    SECTIONS,
     Contact,
     Digest,
     Entry,
+    Gathering,
     Item,
     Kind,
     Recipient,
     Section,
-    listing,
 )
 from worker.rules.rag import Progress, RagPolicy, assess
 from worker.rules.routing import NO_LEAD, Route, contact_for, route_lead
@@ -455,10 +454,6 @@ def due_items(
         yield due.recipient, item
 
 
-def _order(item: Entry) -> tuple[int, int, str]:
-    return SECTIONS.index(item.section), item.days, item.ref
-
-
 def digests(
     pairs: Iterable[tuple[Recipient, Entry]],
     already: Container[str],
@@ -466,18 +461,6 @@ def digests(
     as_of: date,
 ) -> list[Digest]:
     """One digest per recipient of the items not already in the ledger; none if empty."""
-    by_email: dict[str, tuple[Recipient, list[Entry]]] = {}
-    for recipient, item in pairs:
-        if item.key in already:
-            continue
-        by_email.setdefault(recipient.email.lower(), (recipient, []))[1].append(item)
-    return [
-        Digest(
-            recipient,
-            as_of,
-            plan.title,
-            plan.organisation,
-            *listing(tuple(sorted(items, key=_order))),
-        )
-        for _, (recipient, items) in sorted(by_email.items())
-    ]
+    gathering = Gathering()
+    gathering.add((recipient, item) for recipient, item in pairs if item.key not in already)
+    return gathering.digests(plan.title, plan.organisation, as_of)

@@ -1,0 +1,82 @@
+"""A batch's digests gathered a chunk at a time (rules/digest.Gathering) are the messages
+the items give all at once: each reader's items in message order, the first fifty "no one to
+remind" entries listed and the rest counted. Those counted keep only the ledger's part, so
+a plan with hundreds of thousands of them does not hold every action's texts."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tests.items import plain_item
+from tests.test_reminder_rules import entry_of
+from worker.rules.digest import (
+    LISTED_UNASSIGNED,
+    SECTIONS,
+    Entry,
+    Gathering,
+    Item,
+    Recipient,
+    Section,
+)
+
+READERS = (Recipient("admin@example.org", "Admin"), Recipient("lead@example.org", "Lead"))
+
+
+@st.composite
+def found_items(draw: st.DrawFn) -> list[tuple[Recipient, Entry]]:
+    """Items to two readers, most of them "no one to remind", keys unique; a few only
+    counted already (as a weekly summary's tail arrives)."""
+    count = draw(st.integers(0, 3 * LISTED_UNASSIGNED))
+    found: list[tuple[Recipient, Entry]] = []
+    for n in range(count):
+        section: Section = draw(st.sampled_from(("unassigned",) * 4 + SECTIONS))
+        item = plain_item(
+            key=f"k{n}",
+            action_id=n,
+            section=section,
+            ref=f"WS{draw(st.integers(1, 9))}-{n:03d}",  # unique: no ties in message order
+            days=draw(st.integers(-5, 5)),
+            rule=draw(st.sampled_from(("overdue by 1 day", "no lead in the directory"))),
+            action_text=f"the text of action {n}",
+        )
+        counted = section == "unassigned" and draw(st.booleans()) and draw(st.booleans())
+        found.append((draw(st.sampled_from(READERS)), entry_of(item) if counted else item))
+    return found
+
+
+def _at_once(found: list[tuple[Recipient, Entry]], email: str) -> tuple[list[Entry], list[Entry]]:
+    """The reader's listed and counted items, worked out over all of them at once."""
+    mine = sorted(
+        (item for r, item in found if r.email == email),
+        key=lambda i: (SECTIONS.index(i.section), i.days, i.ref),
+    )
+    listed: list[Entry] = []
+    counted: list[Entry] = []
+    shown = 0
+    for item in mine:
+        if isinstance(item, Item) and (item.section != "unassigned" or shown < LISTED_UNASSIGNED):
+            listed.append(item)
+            shown += item.section == "unassigned"
+        else:
+            counted.append(item)
+    return listed, counted
+
+
+@settings(max_examples=150, deadline=None)
+@given(found_items(), st.integers(1, 40))
+def test_gathered_a_chunk_at_a_time_the_messages_are_those_of_all_items_at_once(
+    found: list[tuple[Recipient, Entry]], chunk: int
+) -> None:
+    gathering = Gathering()
+    for start in range(0, len(found), chunk):
+        gathering.add(found[start : start + chunk])
+    digests = gathering.digests("Plan", "Council", plain_item().due)  # type: ignore[arg-type]
+
+    assert [d.recipient.email for d in digests] == sorted({r.email for r, _ in found})
+    for digest in digests:
+        listed, counted = _at_once(found, digest.recipient.email)
+        assert list(digest.items) == listed
+        assert [entry_of(e) for e in digest.unlisted] == [entry_of(e) for e in counted]
+        # What is only counted holds no action texts: an Entry, not an Item.
+        assert all(type(e) is Entry for e in digest.unlisted)
