@@ -266,16 +266,16 @@ class Gathering:
         del full[self._limit :]
 
     def digests(self, plan_title: str, organisation: str, as_of: date) -> list[Digest]:
-        """One digest per recipient gathered, in address order."""
+        """One digest per recipient gathered, in address order. A reader whose items would
+        all be only counted gets none: a message that lists nothing tells them nothing. (It
+        happens only when every action picked to be listed changed between the run's two
+        passes; the entries, not recorded, come back listed in the next run.)"""
         for email, full in self._full.items():
             self._cut(self._found[email][1], full)
-        return [
-            Digest(
-                recipient,
-                as_of,
-                plan_title,
-                organisation,
-                *listing(tuple(sorted([*items, *self._full.get(email, ())], key=message_order))),
-            )
-            for email, (recipient, items) in sorted(self._found.items())
-        ]
+        found = []
+        for email, (recipient, items) in sorted(self._found.items()):
+            every = sorted([*items, *self._full.get(email, ())], key=message_order)
+            listed, unlisted = listing(tuple(every))
+            if listed:
+                found.append(Digest(recipient, as_of, plan_title, organisation, listed, unlisted))
+        return found
