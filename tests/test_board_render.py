@@ -16,6 +16,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from worker.mail import board_context
 from worker.mail.board import (
     CSV_HEADINGS,
     render_board_digest,
@@ -390,6 +391,39 @@ def test_email_css_is_inlined_and_report_keeps_print_rules(env: jinja2.Environme
     assert report.startswith("<!DOCTYPE html>")
     assert "<title>Board report 1 October 2012 — Central Bedfordshire Council</title>" in report
     assert "@media print" in report
+
+
+def test_an_admins_email_can_still_list_every_red_and_amber_action(tmp_path: Path) -> None:
+    # The shipped email leaves `sections` unread (it is worked out only when read); an
+    # admin's body that lists them gets them all, in the report's order.
+    own = tmp_path / "digest"
+    own.mkdir()
+    (own / "body.txt").write_text(
+        "{{ sections|length }} sections\n"
+        "{% for s in sections %}{{ s.title }} ({{ s.count }}):"
+        "{% for p in s.phases %}{% for g in p.streams %}{% for a in g.actions %}"
+        " {{ a.view.ref }}{% endfor %}{% endfor %}{% endfor %};{% endfor %}"
+        " first: {{ sections[0].title }}\n",
+        encoding="utf-8",
+    )
+    rendered = render_board_digest(make_environment([tmp_path, TEMPLATES]), digest())
+    assert _lines(rendered.text) == [
+        "2 sections",
+        "Red actions (3): WS1-01 WS3-05 WS4-02;Amber actions (4): WS1-02 WS1-03 WS3-06 WS4-03;"
+        " first: Red actions",
+    ]
+
+
+def test_the_shipped_email_never_builds_the_full_list(
+    env: jinja2.Environment, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Every Amber and Red action's line is the report's, not the email's: on a large plan
+    # building them for the email alone took hundreds of MB.
+    def refuse(_: BoardDigest) -> object:
+        raise AssertionError("the email built the report's list")
+
+    monkeypatch.setattr(board_context, "rag_sections", refuse)
+    assert "Board digest" in render_board_digest(env, digest()).subject
 
 
 def test_empty_sections_say_so(env: jinja2.Environment) -> None:

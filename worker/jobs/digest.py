@@ -23,7 +23,7 @@ from worker.mail.message import message_id_for
 from worker.models import Plan
 from worker.rules.as_of import is_ahead, key_suffix
 from worker.rules.board import BoardDigest
-from worker.rules.board_changes import Seen
+from worker.rules.board_changes import SeenLog
 from worker.rules.board_view import BoardTally, cycle_start
 from worker.rules.digest import Recipient
 from worker.rules.digest_day import digest_skipped
@@ -40,7 +40,7 @@ def board_view(
     config: RemindConfig,
     as_of: date,
     chunk_size: int = FACTS_CHUNK,
-) -> tuple[BoardDigest, dict[int, Seen]]:
+) -> tuple[BoardDigest, SeenLog]:
     """The digest's content as of a date (read only). The plan is read `chunk_size` actions
     at a time, with what the previous digest saw of them, so memory holds one chunk's facts
     and the digest, not every action's facts."""
@@ -59,7 +59,7 @@ def board_view(
         report_url=config.digest_report_url,
     )
     risks = plan_risks(session, plan.id, as_of)  # read once, not per chunk
-    seen: dict[int, Seen] = {}
+    seen = SeenLog()
     # Chunks are id ranges, not plan order: each action's position puts it back in place.
     for chunk in chunk_bounds(session, plan_actions(plan.id), chunk_size):
         facts = load_facts(session, chunk, plan.id, as_of, risks, acknowledged=True)
@@ -109,7 +109,7 @@ def plan_digest(job: Job, request: Request, now: datetime) -> DigestResult:
             return result
         if not ahead:
             try:
-                board.record_seen(session, r.plan_id, r.as_of, now, seen)
+                board.record_seen(session, r.plan_id, r.as_of, now, seen.items())
             except IntegrityError:
                 # Another worker recorded this date's digest first.
                 session.rollback()

@@ -5,11 +5,11 @@ the same words. Pure: the same BoardDigest always gives the same view.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from itertools import groupby
-from typing import Literal
+from typing import Literal, TypeVar, overload
 
 from worker.mail.filters import longdate, plural, shorten
 from worker.mail.headers import one_line
@@ -28,6 +28,7 @@ TEXT_BAR_WIDTH = 16  # characters in the plain-text bar, whatever the stream's s
 SHORT_TITLE = 32  # characters of a work stream's title in the summary
 
 Medium = Literal["email", "report"]
+T = TypeVar("T")
 
 RAG_WORDS: Mapping[RagName, str] = {
     "green": "Green",
@@ -347,6 +348,34 @@ def change_groups(digest: BoardDigest) -> tuple[ChangeGroup, ...]:
     return tuple(groups)
 
 
+class Deferred(Sequence[T]):
+    """A template's value worked out the first time a template reads it. The shipped email
+    never lists every Amber and Red action (the report does), and on a large plan building
+    those lines for nothing cost as much memory as the views themselves."""
+
+    def __init__(self, make: Callable[[], Sequence[T]]) -> None:
+        self._make: Callable[[], Sequence[T]] | None = make
+        self._made: Sequence[T] = ()
+
+    def _value(self) -> Sequence[T]:
+        if self._make is not None:
+            self._made, self._make = self._make(), None
+        return self._made
+
+    @overload
+    def __getitem__(self, index: int) -> T: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[T]: ...
+    def __getitem__(self, index: int | slice) -> T | Sequence[T]:
+        return self._value()[index]
+
+    def __len__(self) -> int:
+        return len(self._value())
+
+    def __iter__(self) -> Iterator[T]:
+        return iter(self._value())
+
+
 def template_context(digest: BoardDigest, medium: Medium) -> dict[str, object]:
     """What templates/digest/* see (documented at the top of body.txt)."""
     return {
@@ -357,7 +386,7 @@ def template_context(digest: BoardDigest, medium: Medium) -> dict[str, object]:
         "bars": stream_bars(digest),
         "text_legend": TEXT_LEGEND,
         "changes": change_groups(digest),
-        "sections": rag_sections(digest),
+        "sections": Deferred(lambda: rag_sections(digest)),
         "rag_word": rag_word,
         "day_month_year": day_month_year,
     }

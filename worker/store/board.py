@@ -4,7 +4,7 @@ digest is already done."""
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterable
 from datetime import date, datetime, time
 from itertools import islice
 from typing import cast
@@ -97,7 +97,7 @@ def any_queued(session: Session, message_ids: Collection[str]) -> bool:
 
 
 def record_seen(
-    session: Session, plan_id: int, as_of: date, now: datetime, seen: Mapping[int, Seen]
+    session: Session, plan_id: int, as_of: date, now: datetime, seen: Iterable[tuple[int, Seen]]
 ) -> None:
     """Record this date's digest and what it saw, for the next one to compare against."""
     run = session.execute(
@@ -105,7 +105,7 @@ def record_seen(
         {"plan_id": plan_id, "as_of": as_of, "created_at": now},
     ).scalar_one()
     # A batch of rows at a time: a plan's worth of parameter dicts at once is hundreds of MB.
-    items = iter(seen.items())
+    items = iter(seen)
     while part := list(islice(items, SEEN_BATCH)):
         entries = [
             {"digest_id": run, "action_id": a, "rag": s.rag, "state": s.state} for a, s in part
