@@ -352,6 +352,36 @@ def test_a_red_status_alerts_the_strategic_lead_at_once_and_the_board_if_configu
     assert len(server.received) == len(alerted)
 
 
+def test_a_red_report_reaches_the_strategic_lead_once_that_week(
+    small: Cli, server: SmtpServer
+) -> None:
+    def about_ws1_03() -> list[str]:
+        return [
+            r.message["X-Planworker-Job"]
+            for r in received_by(server, STRATEGIC)
+            if "WS1-03" in text_part(r.message)
+        ]
+
+    small(
+        "status",
+        "set",
+        "WS1-03",
+        "--rag",
+        "red",
+        "--note",
+        "Supplier failed",
+        "--by",
+        "Jane Smith",
+        "--as-of",
+        "2012-09-18",
+    )
+    assert len(about_ws1_03()) == 1  # the Red alert, at once
+    run(small, "escalate", "--as-of", "2012-09-19")
+    assert len(about_ws1_03()) == 1  # the alert stands for that week's escalation
+    run(small, "escalate", "--as-of", "2012-09-25")
+    assert about_ws1_03()[1:] == ["escalate 2012-09-25"]  # the next week, as usual
+
+
 def test_lead_reminders_say_when_a_dependency_is_at_risk(small: Cli, server: SmtpServer) -> None:
     # WS2-01 (due 30 November) depends on WS1 KD1, which is WS1-01: overdue from 1 October.
     remind(small, "2012-11-16")  # 14 days before WS2-01's target

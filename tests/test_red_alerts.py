@@ -92,3 +92,26 @@ def test_on_the_digest_morning_board_members_wait_for_the_next_working_day() -> 
         (AD, "escalation")
     ]
     assert board_waits(people(), digest_morning=False) == frozenset()
+
+
+def test_a_lead_reported_red_is_listed_once_the_run_that_first_sees_it() -> None:
+    # Reported Red with no alert in the ledger yet: this run sends the alert, which stands
+    # for the week's escalation (before, the message listed the action twice).
+    action = replace(overdue(date(2013, 3, 31), date(2012, 10, 1)), rag="red")
+    assert run(action, date(2012, 10, 2)) == [(AD, "red_alert")]
+
+
+def test_a_red_report_alerted_earlier_in_the_week_is_not_escalated_again_that_week() -> None:
+    # `status set` alerted the strategic lead on Tuesday 2 October; the ledger says so.
+    due = date(2013, 3, 31)
+    alerted = replace(
+        overdue(due, date(2012, 10, 1)), rag="red", red_alerts=((due, date(2012, 10, 2)),)
+    )
+    # Wednesday: only the alert, which the ledger already holds, so nothing new goes out.
+    assert run(alerted, date(2012, 10, 3)) == [(AD, "red_alert")]
+    # The next week it is escalated as usual while it stays Red.
+    assert run(alerted, date(2012, 10, 9)) == [(AD, "escalation"), (AD, "red_alert")]
+    # An alert about an earlier target stands for nothing now: a new one goes out today
+    # and stands for this week's escalation.
+    moved = replace(alerted, red_alerts=((date(2012, 12, 31), date(2012, 9, 4)),))
+    assert run(moved, date(2012, 10, 9)) == [(AD, "red_alert")]

@@ -13,6 +13,8 @@ lead's own reminder (`reminders.py`).
   already past its target when its lead was first told (a first run on an old plan) is
   escalated as overdue instead. In the escalation period of the alert, the alert stands for
   the weekly escalation: one entry per action, not "turned Red" and "escalated" together.
+  A lead's own Red report is alerted when first seen (by `status set`, or the next run):
+  the ledger says when, and that period's escalation is left out in the same way.
 - **The board's morning**: on a digest morning, a board member who is also a strategic lead
   gets their escalations the next working day, so no action reaches them twice that morning.
 
@@ -112,14 +114,24 @@ def _alerts_today(
     policy: EscalationPolicy,
     rag: RagPolicy,
     days: WorkingDays,
+    as_of: date,
 ) -> tuple[bool, date | None]:
-    """Whether the Red alert is due, and (for one the dates gave) the day it was due."""
+    """Whether the Red alert is due, and the day it was due (or went out)."""
     if not policy.red_alert or effective != "red":
         return False, None
     if action.rag == "red":
-        return True, None  # the lead's own word: alerted whenever it is seen
+        # The lead's own word: alerted whenever it is first seen, which the ledger knows.
+        return True, reported_alert_day(action, as_of)
     day = alert_day(action, policy, rag, days)
     return day is not None, day
+
+
+def reported_alert_day(action: ActionFacts, as_of: date) -> date:
+    """When the Red alert about a lead's Red report on its current target went out: the
+    latest day the ledger holds it (a strategic lead named since is alerted later), or
+    `as_of` when this run is the one to send it."""
+    due = action.due or NO_DATE
+    return next((day for target, day in action.red_alerts if target == due), as_of)
 
 
 def period_start(as_of: date, every_days: int) -> date:
@@ -170,7 +182,7 @@ def escalation_items(
         colour = LABEL[status.effective]
         lead = _strategic_lead(action, directory)
         found: list[tuple[Recipient, Item]] = []
-        alert, alerted_on = _alerts_today(action, status.effective, policy, rag, days)
+        alert, alerted_on = _alerts_today(action, status.effective, policy, rag, days, as_of)
         if alert:
             stage = Stage("red_alert", 0, action.due or NO_DATE, as_of)
             said = "reported Red by its lead" if action.rag == "red" else "it has turned Red"

@@ -103,6 +103,10 @@ class ActionFacts(Schedule):
     # When the lead (or, for an action no lead can be reached for, the administrator) was
     # first sent a reminder about it: nothing goes above them before (rules/escalation.py).
     first_told: date | None = None
+    # (target date, the day of the latest run that queued its Red alert) for each target it
+    # was alerted about: a lead's own Red report is alerted when first seen, not on a date
+    # the rules can work out (rules/escalation.py). Read with `first_told`.
+    red_alerts: tuple[tuple[date, date], ...] = ()
     # Who has acknowledged it (rules/acknowledge.py), read for escalations and the digest.
     acknowledged: tuple[Acknowledged, ...] = ()
 

@@ -151,6 +151,7 @@ def load_facts(
     deps = as_above_texts(session, {r[0]: r[13] or "" for r in rows})
     # Only escalation asks when a lead was first reminded: a query the others need not pay.
     told_on = first_told(session, ids) if told else {}
+    alerts = red_alerts(session, ids, as_of) if told else {}
     acks = acknowledgements(session, ids) if acknowledged else {}
     if risks is None:
         risks = plan_risks(session, plan_id, as_of)
@@ -182,6 +183,7 @@ def load_facts(
             phase=phase,
             at_risk_from=at_risk.get(id_, ()),
             first_told=told_on.get(id_),
+            red_alerts=alerts.get(id_, ()),
             acknowledged=acks.get(id_, ()),
             milestones=_milestones(milestone_text, month_day),
             held=bool(held),
@@ -226,6 +228,30 @@ def first_told(session: Session, ids: Sequence[int]) -> dict[int, date]:
         )
         told.update({action_id: day for action_id, day in session.execute(query)})
     return told
+
+
+def red_alerts(
+    session: Session, ids: Sequence[int], as_of: date
+) -> dict[int, tuple[tuple[date, date], ...]]:
+    """Each action's Red alerts in the ledger: (target date, the day of the latest run up to
+    `as_of` that queued one), whether sent yet or not. A failed one stands for nothing; one
+    queued by a run dated after `as_of` (rules/as_of.py) is not yet, seen from `as_of`."""
+    found: dict[int, tuple[tuple[date, date], ...]] = {}
+    for condition in of_actions(Notification.action_id, ids):
+        query = (
+            select(Notification.action_id, Notification.due_date, func.max(Message.as_of))
+            .join(Message, Message.id == Notification.message_id)
+            .where(
+                condition,
+                Notification.kind == "red_alert",
+                Message.state != "failed",
+                Message.as_of <= as_of,
+            )
+            .group_by(Notification.action_id, Notification.due_date)
+        )
+        for action_id, due, day in session.execute(query):
+            found[action_id] = (*found.get(action_id, ()), (due, day))
+    return found
 
 
 def _own(
