@@ -115,3 +115,13 @@ def test_a_red_report_alerted_earlier_in_the_week_is_not_escalated_again_that_we
     # and stands for this week's escalation.
     moved = replace(alerted, red_alerts=((date(2012, 12, 31), date(2012, 9, 4)),))
     assert run(moved, date(2012, 10, 9)) == [(AD, "red_alert")]
+
+
+def test_with_no_strategic_lead_to_reach_the_administrator_reads_a_red_action_once_a_week() -> None:
+    # The alert to the administrator ("no one to remind") comes again each week: it stands
+    # for that week's escalation, not beside it.
+    turned = replace(overdue(date(2012, 9, 28), date(2012, 8, 28)), strategic_lead="Nobody")
+    reported = replace(turned, due=date(2013, 3, 31), rag="red")
+    for action in (turned, reported):
+        for day in (date(2012, 10, 2), date(2012, 10, 9), date(2012, 10, 16)):
+            assert run(action, day) == [("admin@example.org", "red_alert")]

@@ -195,11 +195,9 @@ def escalation_items(
             rule = f"{said}: {whom}" + (" told at once" if policy.red_alert_to_board else "")
             found += _items(action, stage, maker, targets, admin, rule, "turned_red", period)
         late = status.days_overdue > policy.overdue_days
-        # The alert stands for this period's escalation: one entry per action.
-        # (It goes out on the first working day from its date: a Saturday's, on Monday.)
-        covered = alerted_on is not None and period == period_start(
-            days.on_or_after(alerted_on), policy.repeat_every_days
-        )
+        # The alert stands for this period's escalation: one entry per action. To the
+        # administrator, for want of a strategic lead, it comes again every period.
+        covered = alert and (isinstance(lead, str) or _alerted_in(period, alerted_on, policy, days))
         escalate = ORDER[status.effective] >= ORDER["amber"] or late
         if policy.to_strategic_leads and escalate and not covered:
             stage = Stage("escalation", ORDER[status.effective], period, as_of)
@@ -212,6 +210,16 @@ def escalation_items(
             if not (isinstance(lead, _Target) and acknowledged(action, lead.recipient.email)):
                 found += _items(action, stage, maker, [lead], admin, rule, "escalated", period)
         yield from ((r, i) for r, i in found if r.email.lower() not in wait)
+
+
+def _alerted_in(
+    period: date, alerted_on: date | None, policy: EscalationPolicy, days: WorkingDays
+) -> bool:
+    """Whether an alert dated `alerted_on` went out in the period starting `period`: on the
+    first working day from its date (a Saturday's, on Monday)."""
+    if alerted_on is None:
+        return False
+    return period == period_start(days.on_or_after(alerted_on), policy.repeat_every_days)
 
 
 def acknowledged(action: ActionFacts, email: str) -> bool:
