@@ -19,7 +19,8 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
@@ -81,6 +82,15 @@ def token_of(link: str) -> str:
 
 @pytest.fixture
 def served(cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Served]:
+    with serving(cli, tmp_path, monkeypatch) as found:
+        yield found
+
+
+@contextmanager
+def serving(
+    cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, **env: str
+) -> Iterator[Served]:
+    """The web app on a free port over `cli`'s database, with these settings added."""
     cli("plan", "import", str(SEED))
     key_file = tmp_path / "web-key.txt"
     key_file.write_text(KEY + "\n", encoding="utf-8")
@@ -89,6 +99,7 @@ def served(cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterato
     base_url = f"http://127.0.0.1:{sock.getsockname()[1]}"
     cli.env.update(
         {"PLANWORKER_WEB__SECRET_KEY_FILE": str(key_file), "PLANWORKER_WEB__BASE_URL": base_url}
+        | env
     )
     # The server reads its settings from the environment, as `planworker web` would.
     for name, value in cli.environment().items():
@@ -192,12 +203,56 @@ def test_a_red_report_alerts_the_strategic_lead_as_status_set_does(served: Serve
     assert status == 200
     strategic_lead = load_directory(CONTACTS).find(seed_data()["work_streams"][0]["strategic_lead"])
     assert strategic_lead is not None
-    sent = [
-        message_from_bytes(path.read_bytes(), policy=policy.default)
-        for path in set((served.cli.maildir / "new").iterdir()) - before
-    ]
+
+    def new_mail() -> set[Path]:
+        return set((served.cli.maildir / "new").iterdir()) - before
+
+    # Sent once the page has gone back to the lead.
+    wait_until(lambda: bool(new_mail()), "the Red alert was not delivered")
+    sent = [message_from_bytes(path.read_bytes(), policy=policy.default) for path in new_mail()]
     assert [m["To"].addresses[0].addr_spec for m in sent] == [strategic_lead.email]
     assert OWN in sent[0]["Subject"] + str(sent[0])
+
+
+def wait_until(done: Callable[[], bool], failure: str, seconds: float = 20) -> None:
+    deadline = time.monotonic() + seconds
+    while not done():
+        assert time.monotonic() < deadline, failure
+        time.sleep(0.05)
+
+
+def test_a_red_report_is_recorded_at_once_while_the_mail_server_does_not_answer(
+    cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A mail server that takes the connection and never greets: the alert waits for the
+    # mail timeout (8 s) after the page has gone back; the lead does not.
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen()
+    mail = {
+        "PLANWORKER_MAIL__BACKEND": "smtp",
+        "PLANWORKER_SMTP__HOST": "127.0.0.1",
+        "PLANWORKER_SMTP__PORT": str(silent.getsockname()[1]),
+        "PLANWORKER_SMTP__SECURITY": "none",
+        "PLANWORKER_SMTP__TIMEOUT": "8",
+    }
+    try:
+        with serving(cli, tmp_path, monkeypatch, **mail) as served:
+            served.now = datetime(2012, 7, 17, 9, tzinfo=UTC)
+            token = sign(KEY, 1, LEAD_EMAIL, LEAD, served.now)
+            started = time.monotonic()
+            status, page = served.post(report(token, rag="red", note="The auditor has left"))
+            took = time.monotonic() - started
+            assert status == 200 and f"{OWN}: recorded" in page
+            assert took < 6, f"the page waited {took:.1f} s on the mail server"
+            assert served.history(OWN)[-1]["rag"] == [None, "red"]
+            # The alert is kept in the outbox for the next delivery run, not lost.
+            wait_until(
+                lambda: json.loads(cli("outbox", "--json").stdout)["counts"]["pending"] == 1,
+                "the Red alert was not kept in the outbox",
+            )
+    finally:
+        silent.close()
 
 
 @pytest.mark.parametrize(

@@ -232,13 +232,15 @@ class Site(AckPages):
                 return self.lead(plan, page, token, f"{ref}: {report}", 400)
             result = record(session, plan.id, routed, report, now)
             page = lead_page(session, plan.id, directory, claim.email, today)
-        if result.changed:
-            log.info("lead report recorded: %s by %s", ref, claim.email)
-            self.alert(result.refs or [], now.astimezone(ZoneInfo(plan.timezone)))
-            message = f"{ref}: recorded. Thank you."
-        else:
+        if not result.changed:
             message = f"{ref}: nothing new to record (the same as already recorded)."
-        return self.lead(plan, page, token, message)
+            return self.lead(plan, page, token, message)
+        log.info("lead report recorded: %s by %s", ref, claim.email)
+        response = self.lead(plan, page, token, f"{ref}: recorded. Thank you.")
+        # After the page is sent: the lead does not wait on the mail server.
+        local = now.astimezone(ZoneInfo(plan.timezone))
+        response.background = BackgroundTask(self.alert, result.refs or [], local)
+        return response
 
     def fresh_link(self, email: str, now: datetime) -> None:
         """Email a fresh link to `email` if the directory knows it (run after the response
@@ -272,7 +274,8 @@ class Site(AckPages):
             log.exception("sending a fresh link to %s failed", to.email)
 
     def alert(self, refs: list[str], now: datetime) -> None:
-        """The same follow-up as `status set`: a Red report alerts its strategic lead now."""
+        """The same follow-up as `status set`: a Red report alerts its strategic lead now
+        (run after the page is sent)."""
         from worker.cli.jobs import alert_run
 
         try:
