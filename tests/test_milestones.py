@@ -16,11 +16,13 @@ import pytest
 import yaml
 from hypothesis import given
 from hypothesis import strategies as st
+from sqlalchemy import text
 
 from tests.conftest import SEED, Cli
 from tests.smtp_server import SmtpServer
 from tests.test_board import small_plan
 from tests.test_remind import for_recipient, html_part, text_part, use_smtp
+from worker.db import make_engine
 from worker.plan.dates import Recurrence
 from worker.plan.due import read_action_dates
 from worker.rules.rag import Progress, RagPolicy, assess
@@ -195,12 +197,33 @@ def test_a_target_before_its_start_is_not_overdue_until_confirmed() -> None:
 
 def test_ws3_09s_june_milestone_reaches_its_lead_before_9_june(cli: Cli) -> None:
     cli("plan", "import", str(SEED))
+    june_milestone_reaches_its_lead(cli)
+
+
+def june_milestone_reaches_its_lead(cli: Cli) -> None:
     found = run(cli, "simulate", "--from", "2012-05-01", "--to", "2012-07-31")
     lead = [(day, rule) for day, to, rule in items_about(found, "WS3-09") if to == WS3_09_LEAD]
     june = [(day, rule) for day, rule in lead if "milestone 1 of 2: 9th June 2012" in rule]
     assert {day for day, _ in june} == {"2012-05-25", "2012-06-01", "2012-06-08"}
     assert any("2012-05-26" <= day <= "2012-06-09" for day, _ in june)
     assert all(day <= "2012-06-09" for day, _ in lead)  # not overdue after it
+
+
+def test_a_plan_stored_before_milestones_gets_them_from_db_upgrade(cli: Cli) -> None:
+    # Revision 0008 added the first milestone's date as NULL, and only an import filled it
+    # in: a plan stored before then had its milestones ignored. Rewind one to that state.
+    cli("plan", "import", str(SEED))
+    stored = "SELECT id, first_due_date FROM actions WHERE first_due_date IS NOT NULL"
+    engine = make_engine(cli.db_url)
+    with engine.begin() as connection:
+        imported = connection.execute(text(stored)).all()
+        connection.execute(text("UPDATE actions SET first_due_date = NULL"))
+        connection.execute(text("UPDATE alembic_version SET version_num = '0009'"))
+    cli("db", "upgrade")
+    with engine.connect() as connection:
+        assert sorted(connection.execute(text(stored)).all()) == sorted(imported) != []
+    engine.dispose()
+    june_milestone_reaches_its_lead(cli)
 
 
 def test_each_milestone_is_shown_on_its_own_with_its_date_as_written(
