@@ -38,6 +38,7 @@ from sqlalchemy import Engine, Table, func, insert, select, text  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 
 from worker.db import make_engine, refresh_statistics  # noqa: E402
+from worker.io.cells import csv_safe  # noqa: E402
 from worker.migrate import upgrade  # noqa: E402
 from worker.models import (  # noqa: E402
     Action,
@@ -843,23 +844,23 @@ def write_csv(spec: Spec, path: Path, people: People) -> list[Path]:
                 depends = "; ".join(
                     f"WS{ws}" + (f" KD{kd}" if kd else "") for ws, kd in s.depends_on
                 )
-                out.writerow(
-                    (
-                        s.ref,
-                        s.work_stream,
-                        s.key_deliverable,
-                        s.action,
-                        s.description,
-                        s.lead_text,
-                        "; ".join(s.lead_names),
-                        s.dependencies,
-                        depends,
-                        "\n".join(s.start),
-                        "\n".join(s.target),
-                        (s.rag or "").capitalize(),
-                        "" if s.state == "not started" else s.state,
-                    )
+                # Guarded as every CSV planworker writes is (worker/io/cells.csv_safe).
+                cells = (
+                    s.ref,
+                    s.work_stream,
+                    s.key_deliverable,
+                    s.action,
+                    s.description,
+                    s.lead_text,
+                    "; ".join(s.lead_names),
+                    s.dependencies,
+                    depends,
+                    "\n".join(s.start),
+                    "\n".join(s.target),
+                    (s.rag or "").capitalize(),
+                    "" if s.state == "not started" else s.state,
                 )
+                out.writerow([csv_safe(cell) for cell in cells])
     return paths
 
 
