@@ -296,6 +296,11 @@ def test_the_ladder_over_four_weeks(small: Cli, server: SmtpServer) -> None:
     assert set(by_day) >= BOARD
 
 
+def report_red(cli: Cli, ref: str, note: str, day: str) -> None:
+    """The lead, Jane Smith, reports the action Red on `day` (`status set`, alert on)."""
+    cli("status", "set", ref, "--rag", "red", "--note", note, "--by", "Jane Smith", "--as-of", day)
+
+
 @pytest.mark.parametrize("to_board", [False, True])
 def test_a_red_status_alerts_the_strategic_lead_at_once_and_the_board_if_configured(
     small: Cli, server: SmtpServer, to_board: bool
@@ -316,19 +321,7 @@ def test_a_red_status_alerts_the_strategic_lead_at_once_and_the_board_if_configu
         "2012-09-18",
     )
     assert server.received == []  # Amber is for the weekly escalation, not an alert
-    small(
-        "status",
-        "set",
-        "WS1-03",
-        "--rag",
-        "red",
-        "--note",
-        "Supplier failed",
-        "--by",
-        "Jane Smith",
-        "--as-of",
-        "2012-09-18",
-    )
+    report_red(small, "WS1-03", "Supplier failed", "2012-09-18")
     alerted = {to_address(r) for r in server.received}
     assert alerted == (BOARD if to_board else {STRATEGIC})  # else the board's next digest
     message = received_by(server, STRATEGIC)[0].message
@@ -336,19 +329,7 @@ def test_a_red_status_alerts_the_strategic_lead_at_once_and_the_board_if_configu
     assert "WS1-03" in body and "Supplier failed" in body
     assert "RAG: Red (reported Red, on target by its dates)" in body
     # Once: setting it Red again (a new note) does not alert again.
-    small(
-        "status",
-        "set",
-        "WS1-03",
-        "--rag",
-        "red",
-        "--note",
-        "Still stuck",
-        "--by",
-        "Jane Smith",
-        "--as-of",
-        "2012-09-19",
-    )
+    report_red(small, "WS1-03", "Still stuck", "2012-09-19")
     assert len(server.received) == len(alerted)
 
 
@@ -362,19 +343,7 @@ def test_a_red_report_reaches_the_strategic_lead_once_that_week(
             if "WS1-03" in text_part(r.message)
         ]
 
-    small(
-        "status",
-        "set",
-        "WS1-03",
-        "--rag",
-        "red",
-        "--note",
-        "Supplier failed",
-        "--by",
-        "Jane Smith",
-        "--as-of",
-        "2012-09-18",
-    )
+    report_red(small, "WS1-03", "Supplier failed", "2012-09-18")
     assert len(about_ws1_03()) == 1  # the Red alert, at once
     run(small, "escalate", "--as-of", "2012-09-19")
     assert len(about_ws1_03()) == 1  # the alert stands for that week's escalation
