@@ -12,6 +12,7 @@ Create Date: 2026-12-06 23:00:00
 
 from __future__ import annotations
 
+from datetime import date
 from functools import lru_cache
 from typing import cast
 
@@ -41,7 +42,7 @@ _ACTIONS = sa.table(
 
 
 @lru_cache(maxsize=4096)
-def _first_due(start_text: str, target_text: str, month_day: str) -> object:
+def _first_due(start_text: str, target_text: str, month_day: str) -> date | None:
     # A plan repeats the same few hundred date texts: each is read once.
     dates = read_action_dates(start_text, target_text, cast(MonthDay, month_day))
     return dates.first_due
