@@ -234,8 +234,8 @@ def red_alerts(
     session: Session, ids: Sequence[int], as_of: date
 ) -> dict[int, tuple[tuple[date, date], ...]]:
     """Each action's Red alerts in the ledger: (target date, the day of the latest run up to
-    `as_of` that queued one), whether sent yet or not. A failed one stands for nothing; one
-    queued by a run dated after `as_of` (rules/as_of.py) is not yet, seen from `as_of`."""
+    `as_of` that queued one), whether sent yet or not. A failed one stands for nothing, and
+    one queued by a run dated after `as_of` (rules/as_of.py) does not count yet."""
     found: dict[int, tuple[tuple[date, date], ...]] = {}
     for condition in of_actions(Notification.action_id, ids):
         query = (
