@@ -19,7 +19,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -31,6 +31,7 @@ import pytest
 import uvicorn
 
 from tests.conftest import CONTACTS, SEED, Cli, seed_data
+from tests.slow_smtp import wait_until
 from worker.cli.app import App
 from worker.contacts import load_directory
 from worker.web.app import create_app
@@ -208,17 +209,11 @@ def test_a_red_report_alerts_the_strategic_lead_as_status_set_does(served: Serve
         return set((served.cli.maildir / "new").iterdir()) - before
 
     # Sent once the page has gone back to the lead.
-    wait_until(lambda: bool(new_mail()), "the Red alert was not delivered")
+    wait_until(lambda: bool(new_mail()), 20)
+    assert new_mail(), "the Red alert was not delivered"
     sent = [message_from_bytes(path.read_bytes(), policy=policy.default) for path in new_mail()]
     assert [m["To"].addresses[0].addr_spec for m in sent] == [strategic_lead.email]
     assert OWN in sent[0]["Subject"] + str(sent[0])
-
-
-def wait_until(done: Callable[[], bool], failure: str, seconds: float = 20) -> None:
-    deadline = time.monotonic() + seconds
-    while not done():
-        assert time.monotonic() < deadline, failure
-        time.sleep(0.05)
 
 
 def test_a_red_report_is_recorded_at_once_while_the_mail_server_does_not_answer(
@@ -246,11 +241,14 @@ def test_a_red_report_is_recorded_at_once_while_the_mail_server_does_not_answer(
             assert status == 200 and f"{OWN}: recorded" in page
             assert took < 6, f"the page waited {took:.1f} s on the mail server"
             assert served.history(OWN)[-1]["rag"] == [None, "red"]
+
             # The alert is kept in the outbox for the next delivery run, not lost.
-            wait_until(
-                lambda: json.loads(cli("outbox", "--json").stdout)["counts"]["pending"] == 1,
-                "the Red alert was not kept in the outbox",
-            )
+            def pending() -> int:
+                found: int = json.loads(cli("outbox", "--json").stdout)["counts"]["pending"]
+                return found
+
+            wait_until(lambda: pending() == 1, 20)
+            assert pending() == 1, "the Red alert was not kept in the outbox"
     finally:
         silent.close()
 
