@@ -6,7 +6,7 @@ import csv
 import dataclasses
 import io
 import re
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -56,7 +56,7 @@ _BASE = RagView(
     state="in progress",
     latest_note="Two teams still to finish",
     latest_note_by="Jane Smith",
-    latest_note_at=datetime(2012, 9, 28, 14, 5),
+    latest_note_at=datetime(2012, 9, 28, 13, 5, tzinfo=UTC),  # 14:05 in London (BST)
     at_risk_from=(),
 )
 

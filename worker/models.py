@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from sqlalchemy import (
     Boolean,
     Date,
     DateTime,
+    Dialect,
     ForeignKey,
     Index,
     Integer,
@@ -22,6 +23,9 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+from worker.moments import as_utc
 
 # Stable constraint names, so migrations are the same on SQLite and PostgreSQL.
 NAMING = {
@@ -31,6 +35,23 @@ NAMING = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """A timestamp column kept in UTC on every engine. SQLAlchemy's own DateTime(timezone=
+    True) on SQLite writes an aware value's wall-clock time and drops its zone (and reads
+    back a naive one), while PostgreSQL keeps the instant: a change dated noon in the plan's
+    zone and one stamped by the UTC clock were stored in two zones on SQLite. Written as
+    UTC, read back as aware UTC."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> datetime | None:
+        return None if value is None else as_utc(value)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        return None if value is None else as_utc(value)
 
 
 # Column declarations many tables share: SQLAlchemy maps `Mapped[Id]` to the column given
@@ -234,7 +255,7 @@ class StatusChange(Base):
 
     id: Mapped[Id]
     action_id: Mapped[ActionId]
-    changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    changed_at: Mapped[datetime] = mapped_column(UtcDateTime)
     changed_by: Mapped[OptionalText]
     source: Mapped[OptionalText]  # "cli", "status return <file>"
     rag_from: Mapped[str | None] = mapped_column(String(8), nullable=True)
@@ -279,10 +300,10 @@ class Message(Base):
     sender: Mapped[str] = mapped_column(String(320), default="", server_default="")
     state: Mapped[str] = mapped_column(String(16), default="pending")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
-    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    next_attempt_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    lease_until: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     # The mail backend's answer: the server's reply when sent, its reason when not.
     receipt: Mapped[OptionalText]
     last_error: Mapped[OptionalText]
@@ -342,7 +363,7 @@ class BoardDigestRun(Base):
     id: Mapped[Id]
     plan_id: Mapped[PlanId]
     as_of: Mapped[date] = mapped_column(Date)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
 class BoardDigestEntry(Base):
@@ -371,11 +392,11 @@ class JobRun(Base):
     plan_id: Mapped[PlanId]
     job: Mapped[str] = mapped_column(String(32))
     # The scheduled time this run is for (UTC), not when it actually started.
-    period: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    period: Mapped[datetime] = mapped_column(UtcDateTime)
     state: Mapped[str] = mapped_column(String(16))  # running, succeeded, failed
     worker: Mapped[str] = mapped_column(String(128), default="")
-    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    started_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     summary: Mapped[OptionalText]
 
 
@@ -392,10 +413,10 @@ class Acknowledgement(Base):
     email: Mapped[str] = mapped_column(String(320))  # lower-case
     name: Mapped[OptionalText]
     note: Mapped[OptionalText]
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    at: Mapped[datetime] = mapped_column(UtcDateTime)
     # What it acknowledged: the reported RAG, state, target as written and latest note.
     rag: Mapped[str | None] = mapped_column(String(8), nullable=True)
     state: Mapped[str] = mapped_column(String(16), default="")
     target_text: Mapped[OptionalText]
     latest_note: Mapped[OptionalText]
-    latest_note_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    latest_note_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)

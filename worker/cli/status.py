@@ -179,8 +179,9 @@ def status_history(app: App, action_id: str, plan_slug: str | None, as_json: boo
     from worker.store.status import history, render_history
 
     with app.session() as session:
-        changes = history(session, app.plan(session, plan_slug).id, action_id.strip())
+        plan = app.plan(session, plan_slug)
+        changes = history(session, plan.id, action_id.strip())
     if as_json:
         print_json(history_json(action_id, changes))
     else:
-        click.echo(render_history(action_id, changes))
+        click.echo(render_history(action_id, changes, plan.timezone))

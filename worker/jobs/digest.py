@@ -49,7 +49,7 @@ def board_view(
     start = cycle_start(previous, as_of)
     tally = BoardTally(
         board.streams(session, plan.id),
-        PlanFacts(plan.title, plan.organisation),
+        PlanFacts(plan.title, plan.organisation, plan.timezone),
         board.phases(session, plan.id),
         previous,
         config.rag,

@@ -29,6 +29,7 @@ from worker.mail.headers import make_address
 from worker.mail.message import Attachment, message_bytes, message_id_for
 from worker.mail.templating import TemplateError, render_email
 from worker.models import Plan
+from worker.moments import as_utc
 from worker.rules.as_of import key_suffix
 from worker.rules.digest import Recipient
 from worker.rules.reminders import ActionFacts
@@ -89,8 +90,6 @@ def xlsx_bytes(rows: list[list[str]]) -> bytes:
 
 def action_card(a: ActionFacts, zone: ZoneInfo) -> dict[str, Any]:
     at = a.latest_note_at
-    if at is not None and at.tzinfo is None:
-        at = at.replace(tzinfo=ZoneInfo("UTC"))  # SQLite gives back naive UTC
     return {
         "ref": a.ref,
         "text": " ".join((a.action_text or a.description).split()),
@@ -99,7 +98,7 @@ def action_card(a: ActionFacts, zone: ZoneInfo) -> dict[str, Any]:
         "state": a.state,
         "note": " ".join(a.latest_note.split()),
         "note_by": a.latest_note_by,
-        "note_on": at.astimezone(zone).strftime("%-d %B %Y") if at else "",
+        "note_on": as_utc(at).astimezone(zone).strftime("%-d %B %Y") if at else "",
     }
 
 

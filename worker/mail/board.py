@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterable, Sequence
+from datetime import datetime
 
 import jinja2
 
@@ -26,6 +27,7 @@ from worker.mail.exception_context import exception_context
 from worker.mail.filters import longdate
 from worker.mail.headers import one_line
 from worker.mail.templating import Rendered, one_line_ending, render_email, render_template
+from worker.moments import in_zone
 from worker.plan.split import show_dates
 from worker.rules.board import BoardDigest
 
@@ -210,9 +212,14 @@ def _csv_row(digest: BoardDigest, a: ActionLine) -> list[str]:
         v.state,
         v.latest_note,
         v.latest_note_by,
-        v.latest_note_at.isoformat(sep=" ", timespec="minutes") if v.latest_note_at else "",
+        _note_date(v.latest_note_at, digest.timezone),
         "; ".join(v.at_risk_from),
     ]
+
+
+def _note_date(at: datetime | None, timezone: str) -> str:
+    # Local time as a spreadsheet reads it ("2012-09-28 15:05"), no offset to confuse it.
+    return f"{in_zone(at, timezone):%Y-%m-%d %H:%M}" if at else ""
 
 
 def report_csv(digest: BoardDigest) -> str:

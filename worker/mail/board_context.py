@@ -13,6 +13,7 @@ from typing import Literal, TypeVar, overload
 
 from worker.mail.filters import longdate, plural, shorten
 from worker.mail.headers import one_line
+from worker.moments import in_zone
 from worker.plan.split import show_dates
 from worker.rules.board import (
     CHANGE_KINDS,
@@ -170,9 +171,13 @@ def day_month_year(day: date) -> str:
     return longdate(day).partition(" ")[2]
 
 
-def note_when(at: datetime | None) -> str:
-    """'Friday 28 September 2012 at 14:05', as stored; '' when the note has no time."""
-    return f"{longdate(at.date())} at {at:%H:%M}" if at else ""
+def note_when(at: datetime | None, timezone: str) -> str:
+    """'Friday 28 September 2012 at 15:05', in the plan's zone; '' when the note has no
+    time."""
+    if at is None:
+        return ""
+    local = in_zone(at, timezone)
+    return f"{longdate(local.date())} at {local:%H:%M}"
 
 
 def total_actions(digest: BoardDigest) -> int:
@@ -206,7 +211,7 @@ def _at_risk(view: RagView, known: Mapping[str, RagName]) -> str:
     return f"depends on {', '.join(parts)}" if parts else ""
 
 
-def action_line(view: RagView, known: Mapping[str, RagName]) -> ActionLine:
+def action_line(view: RagView, known: Mapping[str, RagName], timezone: str) -> ActionLine:
     derived = rag_word(view.derived) if view.derived != "none" else "Not known (no dates)"
     if view.state == "on hold":
         derived = "On hold (not assessed)"  # its dates say nothing while it is paused
@@ -225,7 +230,7 @@ def action_line(view: RagView, known: Mapping[str, RagName]) -> ActionLine:
         effective=rag_word(view.effective),
         differs=view.reported != view.derived,
         note_by=one_line(view.latest_note_by),
-        note_when=note_when(view.latest_note_at),
+        note_when=note_when(view.latest_note_at, timezone),
         at_risk=_at_risk(view, known),
     )
 
@@ -314,9 +319,11 @@ def _known_rags(digest: BoardDigest) -> dict[str, RagName]:
     return {v.ref: v.effective for v in digest.attention}
 
 
-def _streams(views: Iterable[RagView], known: Mapping[str, RagName]) -> tuple[StreamGroup, ...]:
+def _streams(
+    views: Iterable[RagView], known: Mapping[str, RagName], timezone: str
+) -> tuple[StreamGroup, ...]:
     return tuple(
-        StreamGroup(tuple(action_line(v, known) for v in group))
+        StreamGroup(tuple(action_line(v, known, timezone) for v in group))
         for _, group in groupby(views, key=lambda v: v.work_stream_number)
     )
 
@@ -325,7 +332,7 @@ def _phases(digest: BoardDigest, views: Iterable[RagView]) -> tuple[PhaseGroup, 
     # digest.attention is already in phase, work stream, ref order: group, do not sort.
     known = _known_rags(digest)
     return tuple(
-        PhaseGroup(phase, phase_title(digest, phase), _streams(in_phase, known))
+        PhaseGroup(phase, phase_title(digest, phase), _streams(in_phase, known, digest.timezone))
         for phase, in_phase in groupby(views, key=lambda v: v.phase)
     )
 

@@ -12,6 +12,7 @@ from datetime import date, datetime
 from worker.mail.board_context import SHORT_TITLE, day_month_year, total_actions
 from worker.mail.filters import longdate, plural, shorten
 from worker.mail.headers import one_line
+from worker.moments import in_zone
 from worker.rules.acknowledge import Acknowledged
 from worker.rules.board import BoardDigest, Flagged, RagName, RagView, ReportedChange
 
@@ -101,16 +102,18 @@ def counts(digest: BoardDigest) -> Counts:
     )
 
 
-def _note(view: RagView) -> str:
+def _note(view: RagView, timezone: str) -> str:
     if not view.latest_note.strip():
         return ""
-    who = ", ".join(x for x in (one_line(view.latest_note_by), _day(view.latest_note_at)) if x)
+    when = _day(view.latest_note_at, timezone)
+    who = ", ".join(x for x in (one_line(view.latest_note_by), when) if x)
     text = shorten(view.latest_note, NOTE_CHARS)
     return f"{text} ({who})" if who else text
 
 
-def _day(at: datetime | None) -> str:
-    return day_month_year(at.date()) if at else ""
+def _day(at: datetime | None, timezone: str) -> str:
+    # The day in the plan's zone: a report at 00:30 in summer is that day's, not the last.
+    return day_month_year(in_zone(at, timezone).date()) if at else ""
 
 
 def _target_short(written: str, due: date | None) -> str:
@@ -120,13 +123,13 @@ def _target_short(written: str, due: date | None) -> str:
     return f"{written} ({day_month_year(due)})"
 
 
-def acknowledged_by(acks: tuple[Acknowledged, ...]) -> str:
+def acknowledged_by(acks: tuple[Acknowledged, ...], timezone: str) -> str:
     """'acknowledged by Jane Smith on 3 October 2012' (and by whoever else, latest last)."""
-    said = [f"{one_line(a.name) or a.email} on {_day(a.at)}" for a in acks]
+    said = [f"{one_line(a.name) or a.email} on {_day(a.at, timezone)}" for a in acks]
     return f"acknowledged by {' and '.join(said)}" if said else ""
 
 
-def need_line(flagged: Flagged, acks: tuple[Acknowledged, ...] = ()) -> NeedLine:
+def need_line(flagged: Flagged, timezone: str, acks: tuple[Acknowledged, ...] = ()) -> NeedLine:
     v = flagged.view
     written = one_line(v.target_text) or "no target date"
     return NeedLine(
@@ -138,13 +141,13 @@ def need_line(flagged: Flagged, acks: tuple[Acknowledged, ...] = ()) -> NeedLine
         leads="; ".join(one_line(lead) for lead in v.leads) or "No lead named",
         target=_target_short(written, v.due)
         + (f", overdue by {plural(v.days_overdue, 'day')}" if v.days_overdue > 0 else ""),
-        note=_note(v),
-        acknowledged=acknowledged_by(acks),
+        note=_note(v, timezone),
+        acknowledged=acknowledged_by(acks, timezone),
     )
 
 
-def changed_line(change: ReportedChange) -> ChangedLine:
-    by = ", ".join(x for x in (one_line(change.by), day_month_year(change.at.date())) if x)
+def changed_line(change: ReportedChange, timezone: str) -> ChangedLine:
+    by = ", ".join(x for x in (one_line(change.by), _day(change.at, timezone)) if x)
     return ChangedLine(
         ref=change.ref,
         what=shorten(change.action_text, WHAT_CHARS),
@@ -184,11 +187,13 @@ def exception_context(digest: BoardDigest) -> dict[str, object]:
         "since": since(digest),
         "counts": counts(digest),
         "needs": tuple(
-            need_line(f, digest.acknowledged.get(f.view.action_id, ()))
+            need_line(f, digest.timezone, digest.acknowledged.get(f.view.action_id, ()))
             for f in digest.needs[:NEEDS_SHOWN]
         ),
         "needs_more": max(0, len(digest.needs) - NEEDS_SHOWN),
-        "reported": tuple(changed_line(c) for c in digest.reported[:REPORTS_SHOWN]),
+        "reported": tuple(
+            changed_line(c, digest.timezone) for c in digest.reported[:REPORTS_SHOWN]
+        ),
         "reported_more": max(0, len(digest.reported) - REPORTS_SHOWN),
         "rows": stream_rows(digest),
     }

@@ -10,6 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+# A plan's time zone when its file names none.
+DEFAULT_TIMEZONE = "Europe/London"
+
 
 class Rag(StrEnum):
     GREEN = "green"
@@ -168,7 +171,7 @@ class PlanInfo:
     title: str
     organisation: str = ""
     source: str = ""
-    timezone: str = "Europe/London"
+    timezone: str = DEFAULT_TIMEZONE
     rag_legend: dict[str, str] = field(default_factory=dict)
     phases: dict[int, str] = field(default_factory=dict)
 

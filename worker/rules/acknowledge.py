@@ -7,7 +7,9 @@ it. A Red alert is never held back by one."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
+
+from worker.moments import as_utc
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,9 +44,7 @@ class Acknowledged:
 
 
 def _utc(at: datetime | None) -> datetime | None:
-    if at is None:
-        return None
-    return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
+    return None if at is None else as_utc(at)
 
 
 def standing(acks: tuple[Acknowledged, ...], now: Snapshot) -> tuple[Acknowledged, ...]:

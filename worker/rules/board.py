@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Literal
 
+from worker.plan.data import DEFAULT_TIMEZONE
 from worker.rules.acknowledge import Acknowledged
 
 # Effective RAG of an action as the board sees it; "none" when nothing was reported and
@@ -169,6 +170,8 @@ class BoardDigest:
     report_url: str = ""  # where the full report is (digest.report_url), "" if unset
     # Acknowledgements that still stand (the action unchanged since), by action id.
     acknowledged: dict[int, tuple[Acknowledged, ...]] = field(default_factory=dict)
+    # The plan's time zone: stored moments are UTC, and its readers are shown local times.
+    timezone: str = DEFAULT_TIMEZONE
 
     @property
     def red(self) -> tuple[RagView, ...]:

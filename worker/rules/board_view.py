@@ -157,6 +157,7 @@ def build_board_digest(
         open_actions=open_actions,
         report_url=report_url,
         acknowledged=standing_acknowledgements(actions),
+        timezone=plan.timezone,
     )
     return digest, seen
 
@@ -259,6 +260,7 @@ class BoardTally:
             open_actions=open_actions,
             report_url=self._report_url,
             acknowledged={action_id: acks for _, action_id, acks in acknowledged},
+            timezone=self._plan.timezone,
         )
 
 

@@ -16,6 +16,7 @@ from datetime import date, datetime
 from typing import Literal, cast
 
 from worker.contacts import Directory
+from worker.plan.data import DEFAULT_TIMEZONE
 from worker.plan.dates import Recurrence
 from worker.plan.due import Milestone
 from worker.rules.acknowledge import Acknowledged, Snapshot
@@ -127,6 +128,7 @@ class ActionFacts(Schedule):
 class PlanFacts:
     title: str
     organisation: str
+    timezone: str = DEFAULT_TIMEZONE  # how its readers tell the time (plan/data.py)
 
 
 def item_key(email: str, action_id: int, stage: Stage, *, unassigned_on: date | None = None) -> str:

@@ -22,6 +22,7 @@ from worker.models import (
     StatusChange,
     WorkStream,
 )
+from worker.moments import in_zone
 from worker.rules.board import Cycle, RagName, Report
 from worker.rules.board_changes import Seen
 from worker.rules.board_view import StreamInfo
@@ -162,5 +163,5 @@ def cycle(session: Session, plan_id: int, start: date, as_of: date, timezone: st
         )
         .group_by(StatusChange.action_id)
     )
-    red_since = {a: at.date() for a, at in session.execute(turned_red)}
+    red_since = {a: in_zone(at, timezone).date() for a, at in session.execute(turned_red)}
     return Cycle(start, reports, red_since)

@@ -4,13 +4,14 @@ in its "before", what the action was on that day)."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from worker.models import Action, StatusChange
+from worker.moments import as_utc
 from worker.rules.progress import Change
 
 
@@ -38,5 +39,4 @@ def history(session: Session, plan_id: int, timezone: str) -> list[Change]:
 
 
 def local_day(at: datetime, zone: ZoneInfo) -> date:
-    # SQLite gives back naive UTC.
-    return (at if at.tzinfo else at.replace(tzinfo=UTC)).astimezone(zone).date()
+    return as_utc(at).astimezone(zone).date()

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from worker.errors import InputError, PlanworkerError, Problem
 from worker.io.terminal import one_line
 from worker.models import Action, StatusChange, WorkStream
+from worker.moments import in_zone
 from worker.plan.data import DependencyRef, Rag, State
 from worker.store.action_links import Actions, chunks, deps_by_action, of_actions
 from worker.store.rows import plain_rows
@@ -378,7 +379,7 @@ def change_words(c: StatusChange) -> str:
     return "; ".join(what) or "note"
 
 
-def render_history(ref: str, changes: Sequence[StatusChange]) -> str:
+def render_history(ref: str, changes: Sequence[StatusChange], timezone: str) -> str:
     """`status history` as text: one line per change. Notes and names are shown, never
     obeyed: their control characters and line breaks are printed as escapes."""
     if not changes:
@@ -388,7 +389,7 @@ def render_history(ref: str, changes: Sequence[StatusChange]) -> str:
         note = f" — {c.note}" if c.note else ""
         lines.append(
             one_line(
-                f"{c.changed_at:%Y-%m-%d %H:%M}  {c.changed_by} ({c.source}): "
+                f"{in_zone(c.changed_at, timezone):%Y-%m-%d %H:%M}  {c.changed_by} ({c.source}): "
                 f"{change_words(c)}{note}"
             )
         )

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from starlette.responses import HTMLResponse, Response
 
 from worker.io.terminal import one_line
+from worker.moments import as_utc
 from worker.rules.acknowledge import Acknowledged
 from worker.rules.escalation import EscalationPolicy
 from worker.rules.rag import RagPolicy
@@ -139,5 +140,4 @@ def ack_card(shown: dict[str, Any], mine: Acknowledged | None, zone: ZoneInfo) -
     acknowledgement of it."""
     if mine is None:
         return {**shown, "acked": ""}
-    at = mine.at if mine.at.tzinfo else mine.at.replace(tzinfo=UTC)
-    return {**shown, "acked": f"{at.astimezone(zone):%-d %B %Y}: {mine.note}"}
+    return {**shown, "acked": f"{as_utc(mine.at).astimezone(zone):%-d %B %Y}: {mine.note}"}

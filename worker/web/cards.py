@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from worker.models import Plan
+from worker.moments import as_utc
 from worker.rules.reminders import ActionFacts
 
 
@@ -18,8 +19,6 @@ def plan_day(plan: Plan, now: datetime) -> date:
 def card(action: ActionFacts, zone: ZoneInfo) -> dict[str, Any]:
     """One action as the page shows it: dates as the plan writes them."""
     at = action.latest_note_at
-    if at is not None and at.tzinfo is None:
-        at = at.replace(tzinfo=UTC)  # SQLite gives back naive UTC
     return {
         "ref": action.ref,
         # A row continuing the one above may leave the action cell empty: its description says it.
@@ -31,5 +30,5 @@ def card(action: ActionFacts, zone: ZoneInfo) -> dict[str, Any]:
         "state": action.state,
         "note": action.latest_note,
         "note_by": action.latest_note_by,
-        "note_at": at.astimezone(zone).strftime("%-d %B %Y") if at else "",
+        "note_at": as_utc(at).astimezone(zone).strftime("%-d %B %Y") if at else "",
     }
