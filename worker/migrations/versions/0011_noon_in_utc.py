@@ -43,30 +43,44 @@ def upgrade() -> None:
     bind = op.get_bind()
     if bind.dialect.name != "sqlite":
         return
+    bind.execute(sa.text("CREATE TEMPORARY TABLE noon_moves (zone TEXT, old TEXT, new TEXT)"))
     for table, column in COLUMNS:
-        # Each distinct (zone, noon) once: a plan's dated changes fall on a few hundred days.
-        found = bind.execute(
-            sa.text(
-                f"SELECT DISTINCT p.timezone, t.{column} FROM {table} t"
-                " JOIN actions a ON a.id = t.action_id JOIN plans p ON p.id = a.plan_id"
-                f" WHERE substr(t.{column}, 12) = :noon"
-            ),
-            {"noon": NOON},
-        ).all()
-        moved = [
-            {"zone": zone, "old": stamp, "new": new}
-            for zone, stamp in found
-            if (new := _in_utc(stamp, zone)) != stamp
-        ]
-        if moved:
-            bind.execute(
-                sa.text(
-                    f"UPDATE {table} SET {column} = :new WHERE {column} = :old AND action_id IN"
-                    " (SELECT a.id FROM actions a JOIN plans p ON p.id = a.plan_id"
-                    " WHERE p.timezone = :zone)"
-                ),
-                moved,
-            )
+        _rewrite(bind, table, column)
+    bind.execute(sa.text("DROP TABLE noon_moves"))
+
+
+def _rewrite(bind: sa.Connection, table: str, column: str) -> None:
+    """One scan to find each distinct (zone, noon), worked out in Python (SQLite knows no
+    time zones), and one UPDATE over the table: a large plan's history is read twice, not
+    once per day it holds."""
+    found = bind.execute(
+        sa.text(
+            f"SELECT DISTINCT p.timezone, t.{column} FROM {table} t"
+            " JOIN actions a ON a.id = t.action_id JOIN plans p ON p.id = a.plan_id"
+            f" WHERE substr(t.{column}, 12) = :noon"
+        ),
+        {"noon": NOON},
+    ).all()
+    moved = [
+        {"zone": zone, "old": stamp, "new": new}
+        for zone, stamp in found
+        if (new := _in_utc(stamp, zone)) != stamp
+    ]
+    if not moved:
+        return
+    bind.execute(sa.text("DELETE FROM noon_moves"))
+    bind.execute(sa.text("INSERT INTO noon_moves VALUES (:zone, :old, :new)"), moved)
+    # The row's own plan's zone: another plan's noon on that day may be in another zone.
+    match = (
+        f"FROM noon_moves m JOIN actions a ON a.id = {table}.action_id"
+        f" JOIN plans p ON p.id = a.plan_id WHERE m.old = {table}.{column} AND m.zone = p.timezone"
+    )
+    bind.execute(
+        sa.text(
+            f"UPDATE {table} SET {column} = (SELECT m.new {match})"
+            f" WHERE {column} IN (SELECT old FROM noon_moves) AND EXISTS (SELECT 1 {match})"
+        )
+    )
 
 
 def downgrade() -> None:
