@@ -44,6 +44,14 @@ def history_lines(cli: Cli, ref: str = REF) -> list[str]:
     return cli("status", "history", ref).output.splitlines()
 
 
+def noted_on_9_october(cli: Cli, note: str) -> None:
+    """The seed, and REF reported Red with `note` by `status set --as-of 2012-10-09`: at
+    noon that day in London, British Summer Time, which is 11:00 UTC."""
+    cli("plan", "import", str(SEED))
+    cli("status", "set", REF, "--rag", "red", "--note", note, "--by", "Jane Smith",
+        "--as-of", "2012-10-09")  # fmt: skip
+
+
 def report_online(cli: Cli, note: str, at: datetime) -> None:
     """A report as the web page records it: stamped with the (UTC) clock."""
     engine = make_engine(cli.db_url)
@@ -58,10 +66,7 @@ def report_online(cli: Cli, note: str, at: datetime) -> None:
 def test_a_change_dated_with_as_of_is_shown_at_noon_in_the_plans_zone(
     cli: Cli, tmp_path: Path
 ) -> None:
-    cli("plan", "import", str(SEED))
-    # 9 October 2012 is in British Summer Time: noon there is 11:00 UTC.
-    cli("status", "set", REF, "--rag", "red", "--note", "Audit booked", "--by", "Jane Smith",
-        "--as-of", "2012-10-09")  # fmt: skip
+    noted_on_9_october(cli, "Audit booked")
     row = board_row(cli, tmp_path)
     assert (row["Latest Note"], row["Note Date"]) == ("Audit booked", "2012-10-09 12:00")
     assert history_lines(cli)[-1].startswith("2012-10-09 12:00  Jane Smith")
@@ -70,9 +75,7 @@ def test_a_change_dated_with_as_of_is_shown_at_noon_in_the_plans_zone(
 def test_the_latest_note_is_the_last_one_made_whichever_way_it_came(
     cli: Cli, tmp_path: Path
 ) -> None:
-    cli("plan", "import", str(SEED))
-    cli("status", "set", REF, "--rag", "red", "--note", "Dated at noon", "--by", "Jane Smith",
-        "--as-of", "2012-10-09")  # fmt: skip
+    noted_on_9_october(cli, "Dated at noon")
     # Half an hour later, on the web page: 11:30 UTC is 12:30 in London.
     report_online(
         cli, "Reported online at half past twelve", datetime(2012, 10, 9, 11, 30, tzinfo=UTC)
@@ -112,9 +115,7 @@ def test_dated_changes_stored_before_on_sqlite_read_as_noon_in_the_plans_zone(
     # note time an acknowledgement saw likewise), while other times were UTC. Rewind one.
     cli = Cli(f"sqlite:///{tmp_path / 'planworker.db'}", tmp_path)
     cli("db", "upgrade")
-    cli("plan", "import", str(SEED))
-    cli("status", "set", REF, "--rag", "red", "--note", "Audit booked", "--by", "Jane Smith",
-        "--as-of", "2012-10-09")  # fmt: skip
+    noted_on_9_october(cli, "Audit booked")
     engine = make_engine(cli.db_url)
     with Session(engine) as session:
         action_id = session.scalars(select(Action.id).where(Action.ref == REF)).one()
