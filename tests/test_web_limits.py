@@ -8,6 +8,7 @@ app served by uvicorn (tests/test_web.py's server), mail into the Maildir.
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 import urllib.parse
@@ -92,6 +93,18 @@ def test_an_expired_link_offers_a_fresh_one_mailed_to_a_known_address(served: Se
     link = next(w for w in body.split() if w.startswith(f"{served.base_url}/lead/"))
     status, page = fetch(link)
     assert status == 200 and 'id="action-WS1-02"' in page
+
+
+def test_a_fresh_link_asked_for_after_midnight_in_summer_is_dated_that_day(
+    served: Served,
+) -> None:
+    served.now = datetime(2026, 7, 14, 23, 30, tzinfo=UTC)  # 00:30 on 15 July in London
+    assert post_fresh(served, LEAD_EMAIL)[0] == 200
+    (path,) = wait_for_mail(served, 1)
+    message = message_from_bytes(path.read_bytes(), policy=policy.default)
+    assert message["X-Planworker-Job"] == "fresh-link 2026-07-15"
+    (row,) = json.loads(served.cli("outbox", "--json").stdout)["messages"]
+    assert row["as_of"] == "2026-07-15"
 
 
 def test_an_unknown_address_gets_the_same_page_and_no_mail(served: Served) -> None:

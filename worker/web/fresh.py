@@ -17,6 +17,7 @@ from worker.mail.headers import make_address
 from worker.mail.message import message_bytes, message_id_for
 from worker.mail.templating import render_email
 from worker.models import Plan
+from worker.moments import in_zone
 from worker.rules import requests
 from worker.rules.digest import Recipient
 from worker.store.outbox import insert_message
@@ -42,7 +43,9 @@ def queue_fresh_link(
     link_days: int,
     now: datetime,
 ) -> None:
-    """Put a message with a new lead link for `to` in the outbox (the caller delivers)."""
+    """Put a message with a new lead link for `to` in the outbox (the caller delivers).
+    It is dated as the plan tells the day, as every other message is."""
+    day = in_zone(now, plan.timezone).date()
     token = links.sign(key, plan.id, to.email, links.LEAD, now)
     context = {
         "name": to.name,
@@ -62,13 +65,13 @@ def queue_fresh_link(
         reply_to=config.identity.reply_to,
         message_id=message_id,
         date=now,
-        headers={"X-Planworker-Job": f"{JOB} {now.date().isoformat()}"},
+        headers={"X-Planworker-Job": f"{JOB} {day.isoformat()}"},
     )
     insert_message(
         session,
         plan_id=plan.id,
         job=JOB,
-        as_of=now.date(),
+        as_of=day,
         recipient=to,
         content=content,
         sender=config.identity.sender.addr_spec,
