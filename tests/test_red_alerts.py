@@ -11,7 +11,7 @@ from tests.test_reminder_rules import facts
 from worker.contacts import Directory, parse_directory
 from worker.rules.escalation import EscalationPolicy, board_waits, escalation_items
 from worker.rules.rag import RagPolicy
-from worker.rules.reminders import ActionFacts
+from worker.rules.reminders import ActionFacts, PlanFacts, digests
 from worker.rules.stages import ReminderPolicy
 from worker.rules.workdays import WorkingDays
 
@@ -115,6 +115,26 @@ def test_a_red_report_alerted_earlier_in_the_week_is_not_escalated_again_that_we
     # and stands for this week's escalation.
     moved = replace(alerted, red_alerts=((date(2012, 12, 31), date(2012, 9, 4)),))
     assert run(moved, date(2012, 10, 9)) == [(AD, "red_alert")]
+
+
+def test_a_strategic_lead_named_since_an_older_alert_reads_the_action_once() -> None:
+    # Alerted to the strategic lead of then on Tuesday 4 September; the post has changed
+    # hands since, so today's strategic lead (AD) gets the alert now, and the message names
+    # the action once, as the alert, not as the week's escalation beside it.
+    due = date(2013, 3, 31)
+    action = replace(
+        overdue(due, date(2012, 8, 1)), rag="red", red_alerts=((due, date(2012, 9, 4)),)
+    )
+    tuesday = date(2012, 10, 9)
+    assert run(action, tuesday) == [(AD, "escalation"), (AD, "red_alert")]  # the rules' part
+    pairs = escalation_items(
+        [action], people(), EscalationPolicy(), ReminderPolicy(), RagPolicy(), DAYS, tuesday
+    )
+    (message,) = digests(pairs, set(), PlanFacts("Plan", "Council"), tuesday)
+    assert [(i.ref, i.section) for i in message.all_items] == [(action.ref, "turned_red")]
+    # Recorded, the alert is dated this week: the next day's run escalates nothing beside it.
+    alerted = replace(action, red_alerts=((due, tuesday),))
+    assert run(alerted, date(2012, 10, 10)) == [(AD, "red_alert")]
 
 
 def test_with_no_strategic_lead_to_reach_the_administrator_reads_a_red_action_once_a_week() -> None:

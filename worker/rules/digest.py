@@ -206,6 +206,17 @@ def listing(
     return tuple(listed), tuple(unlisted)
 
 
+def once(items: list[Entry]) -> list[Entry]:
+    """A message names an action once: a Red alert new to its reader stands for the same
+    action's escalation beside it (the escalation rules already say so when the ledger
+    dates the alert this period; a strategic lead named since an older alert gets both
+    from them). The escalation, not recorded, is then covered by the alert's new date."""
+    alerted = {i.action_id for i in items if i.section == "turned_red"}
+    if not alerted:
+        return items
+    return [i for i in items if i.section != "escalated" or i.action_id not in alerted]
+
+
 def message_order(item: Entry) -> tuple[int, int, str]:
     """Where an item goes in its message: by section, the most overdue first, then by ref."""
     return SECTIONS.index(item.section), item.days, item.ref
@@ -274,7 +285,7 @@ class Gathering:
             self._cut(self._found[email][1], full)
         found = []
         for email, (recipient, items) in sorted(self._found.items()):
-            every = sorted([*items, *self._full.get(email, ())], key=message_order)
+            every = sorted(once([*items, *self._full.get(email, ())]), key=message_order)
             listed, unlisted = listing(tuple(every))
             if listed:
                 found.append(Digest(recipient, as_of, plan_title, organisation, listed, unlisted))
