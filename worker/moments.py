@@ -10,8 +10,8 @@ from zoneinfo import ZoneInfo
 
 
 def as_utc(at: datetime) -> datetime:
-    """The same instant in UTC. A naive value is taken as UTC already (what this code
-    stores, and what SQLite hands back)."""
+    """The same instant in UTC. A naive value is taken as UTC already: how every time is
+    stored, and so how a naive one from a raw row or an older caller is meant."""
     return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
 
 

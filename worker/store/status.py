@@ -380,8 +380,9 @@ def change_words(c: StatusChange) -> str:
 
 
 def render_history(ref: str, changes: Sequence[StatusChange], timezone: str) -> str:
-    """`status history` as text: one line per change. Notes and names are shown, never
-    obeyed: their control characters and line breaks are printed as escapes."""
+    """`status history` as text: one line per change, its time in the plan's zone. Notes
+    and names are shown, never obeyed: their control characters and line breaks are
+    printed as escapes."""
     if not changes:
         return f"{one_line(ref)}: no status changes recorded"
     lines = []
