@@ -27,9 +27,10 @@ from tests.test_web import (  # noqa: F401 (the fixture)
     ours,
     report,
     served,
+    serving,
     token_of,
 )
-from worker.web.limits import PER_ADDRESS, PER_TOKEN
+from worker.web.limits import FRESH_PER_EMAIL, PER_ADDRESS, PER_TOKEN
 from worker.web.links import LEAD, sign
 
 
@@ -125,6 +126,27 @@ def test_asking_again_and_again_for_one_address_is_limited(served: Served) -> No
     statuses = [post_fresh(served, LEAD_EMAIL)[0] for _ in range(5)]
     assert statuses[:3] == [200, 200, 200] and statuses[3:] == [429, 429]
     assert len(wait_for_mail(served, 3)) == 3
+
+
+def test_two_instances_of_the_page_send_one_address_three_fresh_links_an_hour_between_them(
+    served: Served,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Behind a proxy each instance counts requests in its own memory, where neither sees
+    # more than three; what the lead receives is counted in the outbox they share.
+    caplog.set_level(logging.INFO)
+    with serving(served.cli, tmp_path, monkeypatch) as other:
+        for n, instance in enumerate([served, other] * FRESH_PER_EMAIL.limit, 1):
+            assert post_fresh(instance, LEAD_EMAIL)[0] == 200
+            wait_for_mail(served, min(n, FRESH_PER_EMAIL.limit))
+        deadline = time.monotonic() + 20
+        while ours(caplog).count("fresh link not sent") < FRESH_PER_EMAIL.limit:
+            assert time.monotonic() < deadline, ours(caplog)
+            time.sleep(0.1)
+    assert len(maildir_files(served)) == FRESH_PER_EMAIL.limit
+    assert f"{LEAD_EMAIL} was sent 3 in 60 minutes already" in ours(caplog)
 
 
 def test_a_limited_client_gets_in_again_once_its_window_has_moved_on() -> None:

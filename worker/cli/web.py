@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from worker.cli.app import App, CommandGroup, main, utc_now
+from worker.cli.app import App, CommandGroup, main, today_in, utc_now
 
 
 @main.group(cls=CommandGroup, invoke_without_command=True)
@@ -91,7 +91,9 @@ def web_link(app: App, email: str, purpose: str) -> None:
         plan = app.plan(session, None)
         schedule = load_schedule(session, plan_actions(plan.id))
         if purpose == "ack":
-            facts = load_facts(session, plan_actions(plan.id), plan.id, utc_now().date())
+            # Who may acknowledge depends on the strategic leads alone, not on the day; the
+            # day is still the plan's, as everywhere else.
+            facts = load_facts(session, plan_actions(plan.id), plan.id, today_in(plan.timezone))
             if not acknowledger(facts, directory, email).anyone:
                 click.echo(
                     f"warning: {email.strip().lower()} is neither on the board nor a strategic "

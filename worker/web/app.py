@@ -256,11 +256,17 @@ class Site(AckPages):
         try:
             with self.sessions() as session:
                 plan = self.plan(session)
-                fresh.queue_fresh_link(
+                queued = fresh.queue_fresh_link(
                     session, plan, self.config, to,
                     key=self.key, base_url=web.base_url, link_days=web.link_days, now=now,
                 )  # fmt: skip
                 plan_id = plan.id
+            if not queued:
+                log.warning(
+                    "fresh link not sent: %s was sent %s already", to.email,
+                    FRESH_PER_EMAIL.in_words(),
+                )  # fmt: skip
+                return
             log.info("fresh link queued for %s", to.email)
             deliver(
                 self.sessions,

@@ -2,12 +2,17 @@
 a new one by address. A link is sent only to an address the contacts directory knows (a
 lead's post, the administrator, a board member), and only by email, so asking for someone
 else's sends it to them, not to whoever asked; the page answers the same either way, so it
-does not tell who is a contact. The message goes through the outbox like every other."""
+does not tell who is a contact. The message goes through the outbox like every other.
+
+How many an address was sent lately is counted in the outbox, not only in one process's
+memory: with several instances of the web app behind a proxy, or after a restart, an address
+still gets at most FRESH_PER_EMAIL of them an hour."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from worker.contacts import Directory
@@ -16,12 +21,13 @@ from worker.jobs.config import RemindConfig
 from worker.mail.headers import make_address
 from worker.mail.message import message_bytes, message_id_for
 from worker.mail.templating import render_email
-from worker.models import Plan
+from worker.models import Message, Plan
 from worker.moments import in_zone
 from worker.rules import requests
 from worker.rules.digest import Recipient
 from worker.store.outbox import insert_message
 from worker.web import links
+from worker.web.limits import FRESH_PER_EMAIL
 
 JOB = "fresh-link"  # the outbox's job of these messages
 MAX_ADDRESS = 320  # the longest address SMTP carries
@@ -42,9 +48,12 @@ def queue_fresh_link(
     base_url: str,
     link_days: int,
     now: datetime,
-) -> None:
-    """Put a message with a new lead link for `to` in the outbox (the caller delivers).
-    It is dated as the plan tells the day, as every other message is."""
+) -> bool:
+    """Put a message with a new lead link for `to` in the outbox (the caller delivers);
+    False, and nothing queued, when `to` has had FRESH_PER_EMAIL's number of them within
+    its window. It is dated as the plan tells the day, as every other message is."""
+    if sent_lately(session, plan.id, to.email, now) >= FRESH_PER_EMAIL.limit:
+        return False
     day = in_zone(now, plan.timezone).date()
     token = links.sign(key, plan.id, to.email, links.LEAD, now)
     context = {
@@ -80,3 +89,17 @@ def queue_fresh_link(
         now=now,
     )
     session.commit()
+    return True
+
+
+def sent_lately(session: Session, plan_id: int, email: str, now: datetime) -> int:
+    """How many fresh links went into the outbox for `email` within FRESH_PER_EMAIL's
+    window before `now`, by any instance."""
+    since = now - timedelta(seconds=FRESH_PER_EMAIL.seconds)
+    query = select(func.count()).where(
+        Message.plan_id == plan_id,
+        Message.job == JOB,
+        Message.recipient_email == email,  # as queue_fresh_link stores it: the directory's
+        Message.created_at > since,
+    )
+    return session.scalar(query) or 0
