@@ -14,7 +14,6 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 import urllib.error
 import urllib.parse
@@ -28,13 +27,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 
 from tests.conftest import CONTACTS, SEED, Cli, seed_data
 from tests.slow_smtp import wait_until
-from worker.cli.app import App
+from tests.web_server import web_app
 from worker.contacts import load_directory
-from worker.web.app import create_app
 from worker.web.links import LEAD, sign
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -95,31 +92,17 @@ def serving(
     cli("plan", "import", str(SEED))
     key_file = tmp_path / "web-key.txt"
     key_file.write_text(KEY + "\n", encoding="utf-8")
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    base_url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    cli.env.update(
-        {"PLANWORKER_WEB__SECRET_KEY_FILE": str(key_file), "PLANWORKER_WEB__BASE_URL": base_url}
-        | env
-    )
-    # The server reads its settings from the environment, as `planworker web` would.
-    for name, value in cli.environment().items():
-        monkeypatch.setenv(name, value)
-    served = Served(cli, base_url, key_file)
-    site = create_app(App(None), clock=lambda: served.now or datetime.now(UTC))
-    server = uvicorn.Server(uvicorn.Config(site, log_config=None, access_log=False))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline, "the web server did not start"
-        time.sleep(0.05)
-    try:
+
+    def settings(base_url: str) -> dict[str, str]:
+        return {
+            "PLANWORKER_WEB__SECRET_KEY_FILE": str(key_file),
+            "PLANWORKER_WEB__BASE_URL": base_url,
+        } | env
+
+    served = Served(cli, "", key_file)
+    with web_app(cli, monkeypatch, settings, lambda: served.now or datetime.now(UTC)) as url:
+        served.base_url = url
         yield served
-    finally:
-        server.should_exit = True
-        thread.join(timeout=20)
-        sock.close()
 
 
 def ours(caplog: pytest.LogCaptureFixture) -> str:

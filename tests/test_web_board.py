@@ -9,9 +9,6 @@ from __future__ import annotations
 import logging
 import os
 import re
-import socket
-import threading
-import time
 import urllib.parse
 import urllib.request
 import xml.etree.ElementTree as ET
@@ -21,14 +18,12 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
-import uvicorn
 
 from tests.conftest import SEED, Cli
 from tests.test_web import KEY, fetch, token_of
-from worker.cli.app import App
+from tests.web_server import web_app
 from worker.rules.progress import Change, weekly_series
 from worker.rules.rag import Progress, RagPolicy
-from worker.web.app import create_app
 from worker.web.links import BOARD, LEAD, sign
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -68,32 +63,16 @@ def board(cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator
     key_file, secret_file = tmp_path / "web-key.txt", tmp_path / "board-password.txt"
     key_file.write_text(KEY + "\n", encoding="utf-8")
     secret_file.write_text(PASSWORD + "\n", encoding="utf-8")
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    base_url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    cli.env.update(
-        {
+
+    def settings(base_url: str) -> dict[str, str]:
+        return {
             "PLANWORKER_WEB__SECRET_KEY_FILE": str(key_file),
             "PLANWORKER_WEB__BOARD_SECRET_FILE": str(secret_file),
             "PLANWORKER_WEB__BASE_URL": base_url,
         }
-    )
-    for name, value in cli.environment().items():
-        monkeypatch.setenv(name, value)
-    site = create_app(App(None), clock=lambda: NOW)
-    server = uvicorn.Server(uvicorn.Config(site, log_config=None, access_log=False))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline, "the web server did not start"
-        time.sleep(0.05)
-    try:
+
+    with web_app(cli, monkeypatch, settings, lambda: NOW) as base_url:
         yield Board(cli, base_url)
-    finally:
-        server.should_exit = True
-        thread.join(timeout=20)
-        sock.close()
 
 
 def svgs_of(page: str) -> list[ET.Element]:

@@ -12,9 +12,6 @@ import json
 import logging
 import os
 import re
-import socket
-import threading
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -26,12 +23,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 
 from tests.conftest import CONTACTS, SEED, Cli, seed_data
-from worker.cli.app import App
+from tests.web_server import web_app
 from worker.contacts import load_directory
-from worker.web.app import create_app
 from worker.web.links import LEAD, Signer, read
 
 LEAD_EMAIL = "head-of-qa@example.org"
@@ -68,28 +63,13 @@ def configure_links(cli: Cli, tmp_path: Path, base_url: str) -> None:
 @pytest.fixture
 def site(cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Site]:
     cli("plan", "import", str(SEED))
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    base_url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    configure_links(cli, tmp_path, base_url)
-    # The server reads its settings from the environment, as `planworker web` would.
-    for name, value in cli.environment().items():
-        monkeypatch.setenv(name, value)
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(App(None)), log_config=None, access_log=False)
-    )
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline, "the web server did not start"
-        time.sleep(0.05)
-    try:
+
+    def settings(base_url: str) -> dict[str, str]:
+        configure_links(cli, tmp_path, base_url)
+        return {}
+
+    with web_app(cli, monkeypatch, settings) as base_url:
         yield Site(cli, base_url)
-    finally:
-        server.should_exit = True
-        thread.join(timeout=20)
-        sock.close()
 
 
 def messages_to(cli: Cli, email: str) -> list[EmailMessage]:

@@ -12,7 +12,7 @@ import jinja2
 
 from worker.jobs.config import RemindConfig
 from worker.mail.headers import make_address
-from worker.mail.message import message_bytes, message_id_for, with_subject
+from worker.mail.message import Attachment, message_bytes, message_id_for, with_subject
 from worker.mail.parts import Encoder, split_to_fit
 from worker.mail.render import LINKED_SECTIONS, render_digest
 from worker.mail.templating import Rendered, TemplateError, make_environment
@@ -40,8 +40,10 @@ def envelope(
     now: datetime,
     job: str,
     as_of: date,
+    attachments: Sequence[Attachment] = (),
 ) -> bytes:
-    """The message as sent: the rendered parts with the job's headers."""
+    """The message as sent: the rendered parts with the job's headers (every job's, and the
+    one-off messages': requests, chasers, fresh links)."""
     return message_bytes(
         rendered,
         sender=config.identity.sender,
@@ -50,6 +52,7 @@ def envelope(
         message_id=message_id,
         date=now,
         headers={"X-Planworker-Job": f"{job} {as_of.isoformat()}"},
+        attachments=attachments,
     )
 
 

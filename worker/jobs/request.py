@@ -21,12 +21,11 @@ from sqlalchemy.orm import Session
 
 from worker.io.export import write_xlsx
 from worker.jobs.actions import recorded
-from worker.jobs.compose import environment
+from worker.jobs.compose import envelope, environment
 from worker.jobs.config import RemindConfig
 from worker.jobs.pipeline import Job, Request, prepare
 from worker.jobs.results import RemindResult
-from worker.mail.headers import make_address
-from worker.mail.message import Attachment, message_bytes, message_id_for
+from worker.mail.message import Attachment, message_id_for
 from worker.mail.templating import TemplateError, render_email
 from worker.models import Plan
 from worker.moments import as_utc
@@ -131,16 +130,7 @@ def letter(
 ) -> Letter:
     rendered = render_email(environment(config), template, context)
     message_id = message_id_for(key, config.mail_domain())
-    content = message_bytes(
-        rendered,
-        sender=config.identity.sender,
-        to=make_address(to.name, to.email),
-        reply_to=config.identity.reply_to,
-        message_id=message_id,
-        date=now,
-        headers={"X-Planworker-Job": f"request {as_of.isoformat()}"},
-        attachments=attachments,
-    )
+    content = envelope(rendered, config, to, message_id, now, "request", as_of, attachments)
     return Letter(content, message_id, rendered.subject)
 
 

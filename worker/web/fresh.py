@@ -16,10 +16,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from worker.contacts import Directory
-from worker.jobs.compose import environment
+from worker.jobs.compose import envelope, environment
 from worker.jobs.config import RemindConfig
-from worker.mail.headers import make_address
-from worker.mail.message import message_bytes, message_id_for
+from worker.mail.message import message_id_for
 from worker.mail.templating import render_email
 from worker.models import Message, Plan
 from worker.moments import in_zone
@@ -67,15 +66,7 @@ def queue_fresh_link(
     message_id = message_id_for(
         f"{JOB}|{plan.id}|{to.email.lower()}|{now.isoformat()}", config.mail_domain()
     )
-    content = message_bytes(
-        rendered,
-        sender=config.identity.sender,
-        to=make_address(to.name, to.email),
-        reply_to=config.identity.reply_to,
-        message_id=message_id,
-        date=now,
-        headers={"X-Planworker-Job": f"{JOB} {day.isoformat()}"},
-    )
+    content = envelope(rendered, config, to, message_id, now, JOB, day)
     insert_message(
         session,
         plan_id=plan.id,
