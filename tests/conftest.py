@@ -41,6 +41,16 @@ POSTGRES_URL = os.environ.get(
 
 
 REQUIRE_ALL = os.environ.get("PLANWORKER_TEST_REQUIRE_ALL", "") not in ("", "0")
+# `-n auto` (pyproject.toml): a test process per core this process may run on, at most this
+# many. Beyond it the longest test file sets the suite's time anyway, while the timing tests
+# (deadlines, the service's clock) and the one PostgreSQL server would be crowded.
+MOST_TEST_PROCESSES = 4
+
+
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    usable = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None
+    cores = len(usable) if usable else (os.cpu_count() or 1)
+    return max(1, min(cores, MOST_TEST_PROCESSES))
 
 
 def source_text() -> str:
