@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from worker.contacts import Directory
@@ -30,6 +30,8 @@ from worker.web.limits import FRESH_PER_EMAIL
 
 JOB = "fresh-link"  # the outbox's job of these messages
 MAX_ADDRESS = 320  # the longest address SMTP carries
+# Any fixed number: the PostgreSQL advisory lock that makes counting and queueing one step.
+FRESH_LINK_LOCK = 0x66726C6B  # "frlk"
 
 
 def known(directory: Directory, email: str) -> Recipient | None:
@@ -51,6 +53,10 @@ def queue_fresh_link(
     """Put a message with a new lead link for `to` in the outbox (the caller delivers);
     False, and nothing queued, when `to` has had FRESH_PER_EMAIL's number of them within
     its window. It is dated as the plan tells the day, as every other message is."""
+    if session.get_bind().dialect.name == "postgresql":
+        # Two instances asked at once would each count what the other has not committed:
+        # one at a time. (On SQLite the second's write waits for, or fails on, the first's.)
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": FRESH_LINK_LOCK})
     if sent_lately(session, plan.id, to.email, now) >= FRESH_PER_EMAIL.limit:
         return False
     day = in_zone(now, plan.timezone).date()
