@@ -55,7 +55,7 @@ def queue_fresh_link(
     its window. It is dated as the plan tells the day, as every other message is."""
     if session.get_bind().dialect.name == "postgresql":
         # Two instances asked at once would each count what the other has not committed:
-        # one at a time. (On SQLite the second's write waits for, or fails on, the first's.)
+        # one at a time. (SQLite's transactions begin with the write lock: one at a time.)
         session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": FRESH_LINK_LOCK})
     if sent_lately(session, plan.id, to.email, now) >= FRESH_PER_EMAIL.limit:
         return False
