@@ -1,7 +1,8 @@
 """Rate limits of `planworker web` (pure apart from the time passed in): an in-memory sliding
 window per key, so one client address, one link or one address asking for a fresh link
-cannot hammer the form or the mail server. One process serves the page, so memory is enough;
-a restart forgets the counts, which only ever lets a little more through.
+cannot hammer the form or the mail server. The counts are one process's and a restart forgets
+them, which only ever lets a little more through; what reaches an inbox, the fresh links sent
+to one address, is counted in the outbox as well, across instances (worker/web/fresh.py).
 
 Keys that are credentials (a link's token) are hashed before they are kept.
 """
