@@ -8,8 +8,11 @@ app served by uvicorn (tests/test_web.py's server), mail into the Maildir.
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import json
 import logging
+import threading
 import time
 import urllib.parse
 import urllib.request
@@ -18,7 +21,10 @@ from email import message_from_bytes, policy
 from pathlib import Path
 
 import pytest
+from sqlalchemy import Engine, func, select
+from sqlalchemy.orm import Session
 
+from tests.conftest import CONTACTS, SEED
 from tests.test_web import (  # noqa: F401 (the fixture)
     KEY,
     LEAD_EMAIL,
@@ -30,6 +36,13 @@ from tests.test_web import (  # noqa: F401 (the fixture)
     serving,
     token_of,
 )
+from worker.configure import remind_config
+from worker.contacts import load_directory
+from worker.db import session_factory
+from worker.models import Message, Plan
+from worker.plan.importer import import_file
+from worker.settings import Settings
+from worker.web import fresh
 from worker.web.limits import FRESH_PER_EMAIL, PER_ADDRESS, PER_TOKEN
 from worker.web.links import LEAD, sign
 
@@ -147,6 +160,56 @@ def test_two_instances_of_the_page_send_one_address_three_fresh_links_an_hour_be
             time.sleep(0.1)
     assert len(maildir_files(served)) == FRESH_PER_EMAIL.limit
     assert f"{LEAD_EMAIL} was sent 3 in 60 minutes already" in ours(caplog)
+
+
+def test_two_instances_asked_in_the_same_instant_queue_one_link_between_them(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with Session(engine) as session:
+        import_file(session, SEED, None, "test", "end", load_directory(CONTACTS))
+        session.commit()
+    directory = load_directory(CONTACTS)
+    config = remind_config(Settings(), directory)
+    to = fresh.known(directory, LEAD_EMAIL)
+    assert to is not None
+    sessions = session_factory(engine)
+    start = datetime.now(UTC)
+    seconds = itertools.count()  # each request its own moment, so its own Message-ID
+    found: list[bool] = []
+
+    def ask() -> None:
+        now = start + timedelta(seconds=next(seconds))
+        with sessions() as session:
+            plan = session.scalars(select(Plan)).one()
+            queued = fresh.queue_fresh_link(
+                session, plan, config, to,
+                key=KEY, base_url="https://planworker.example.org", link_days=14, now=now,
+            )  # fmt: skip
+            found.append(queued)
+
+    for _ in range(FRESH_PER_EMAIL.limit - 1):
+        ask()
+    # Each instance, having counted, waits (two seconds at most) for the other to have
+    # counted too: were counting and queueing not one step, both would find room for one.
+    counted = threading.Barrier(2)
+    count = fresh.sent_lately
+
+    def count_then_wait(*args: object) -> int:
+        n = count(*args)  # type: ignore[arg-type]
+        with contextlib.suppress(threading.BrokenBarrierError):
+            counted.wait(timeout=2)
+        return n
+
+    monkeypatch.setattr(fresh, "sent_lately", count_then_wait)
+    both = [threading.Thread(target=ask) for _ in range(2)]
+    for thread in both:
+        thread.start()
+    for thread in both:
+        thread.join(timeout=30)
+    assert sorted(found) == [False] + [True] * FRESH_PER_EMAIL.limit
+    with sessions() as session:
+        queued = session.scalar(select(func.count()).where(Message.job == fresh.JOB))
+    assert queued == FRESH_PER_EMAIL.limit
 
 
 def test_a_limited_client_gets_in_again_once_its_window_has_moved_on() -> None:
