@@ -88,9 +88,9 @@ class SlowSmtpServer:
         return True
 
 
-def wait_until(condition: object, seconds: float = 10.0) -> None:
-    """Poll a callable until it returns true (or the time is up)."""
+def wait_until(condition: object, seconds: float = 10.0, every: float = 0.01) -> None:
+    """Poll a callable every `every` seconds until it returns true (or the time is up)."""
     assert callable(condition)
     end = time.monotonic() + seconds
     while not condition() and time.monotonic() < end:
-        time.sleep(0.01)
+        time.sleep(every)

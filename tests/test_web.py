@@ -226,12 +226,14 @@ def test_a_red_report_is_recorded_at_once_while_the_mail_server_does_not_answer(
             assert served.history(OWN)[-1]["rag"] == [None, "red"]
 
             # The alert is kept in the outbox for the next delivery run, not lost.
-            def pending() -> int:
-                found: int = json.loads(cli("outbox", "--json").stdout)["counts"]["pending"]
+            def counts() -> dict[str, int]:
+                found: dict[str, int] = json.loads(cli("outbox", "--json").stdout)["counts"]
                 return found
 
-            wait_until(lambda: pending() == 1, 20)
-            assert pending() == 1, "the Red alert was not kept in the outbox"
+            # Each look runs a command, whose SQLite transaction holds the write lock the
+            # alert needs: a few looks a second, not a hundred, on a busy machine.
+            wait_until(lambda: counts()["pending"] == 1, 30, every=0.25)
+            assert counts()["pending"] == 1, f"the Red alert is not waiting: {counts()}"
     finally:
         silent.close()
 
