@@ -16,11 +16,11 @@ from typing import Any
 import icalendar
 import jinja2
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from worker.mail.headers import make_address, one_line
-from worker.mail.message import build_message, has_c1_control, message_id_for
+from worker.mail.message import build_message, has_c1_control, has_noncharacter, message_id_for
 from worker.mail.render import deadlines_ics, render_digest
 from worker.mail.templating import Rendered, TemplateError, make_environment
 from worker.rules.digest import Contact, Digest, Item, Recipient
@@ -544,6 +544,8 @@ bodies = st.text(st.characters(exclude_categories=("Cs",), exclude_characters="\
 
 @settings(max_examples=80, deadline=None)
 @given(text=bodies, html=bodies, ics=st.none() | st.binary(max_size=300))
+@example(text="\n", html="\ufffe\n", ics=None)  # a noncharacter: once found in CI
+@example(text="\n", html="\U0010ffff \ufdd0 \u2014\n", ics=None)
 def test_every_part_reads_back_exactly_as_rendered(text: str, html: str, ics: bytes | None) -> None:
     msg = message(Rendered(subject="Reminders", text=text, html=html, ics=ics))
     # Text travels with CRLF line endings (RFC 2046's canonical form); a reader's own
@@ -564,3 +566,20 @@ def test_c1_controls_are_found_in_the_utf8_bytes(text: str) -> None:
     # The plain definition: a character from U+0080 to U+009F anywhere in the text.
     expected = any("\x80" <= ch <= "\x9f" for ch in text)
     assert has_c1_control(text.encode("utf-8", "surrogatepass")) == expected
+
+
+def _noncharacter(ch: str) -> bool:
+    code = ord(ch)
+    return 0xFDD0 <= code <= 0xFDEF or code & 0xFFFE == 0xFFFE
+
+
+@given(
+    st.text(
+        st.characters(codec="utf-8")
+        | st.sampled_from("\ufdcf\ufdd0\ufdef\ufdf0\ufffe\U0001fffe\U0010ffff\u0ffe\U00010ffe")
+    )
+)
+def test_noncharacters_are_found_in_the_utf8_bytes(text: str) -> None:
+    # The plain definition: U+FDD0 to U+FDEF, and the last two code points of every plane.
+    # (Also drawn: the range's neighbours, and U+0FFE and U+10FFE, whose UTF-8 ends like one.)
+    assert has_noncharacter(text.encode("utf-8")) == any(_noncharacter(ch) for ch in text)

@@ -160,6 +160,37 @@ def has_c1_control(data: bytes) -> bool:
     return False
 
 
+# In UTF-8 every noncharacter starts with one of these lead bytes: EF for U+FDD0 to U+FDEF,
+# U+FFFE and U+FFFF; F0 to F4 for the last two code points of planes 1 to 16.
+_NONCHARACTER_LEADS = (b"\xef", b"\xf0", b"\xf1", b"\xf2", b"\xf3", b"\xf4")
+_LAST_TWO = (b"\xbf\xbe", b"\xbf\xbf")  # how U+FFFE and U+FFFF (and U+nFFFE, U+nFFFF) end
+
+
+def has_noncharacter(data: bytes) -> bool:
+    """Whether UTF-8 `data` holds a noncharacter (U+FDD0 to U+FDEF, or the last two code
+    points of any plane, such as U+FFFE). Readers of HTML differ on a reference to one
+    (browsers keep the character, Python's html module drops it), so HTML holding one is
+    sent as it is, encoded. (A scan for the lead bytes, which most text lacks, as
+    has_c1_control does.)"""
+    for lead in _NONCHARACTER_LEADS:
+        at = data.find(lead)
+        while at != -1:
+            if _noncharacter_at(data, at):
+                return True
+            at = data.find(lead, at + 1)
+    return False
+
+
+def _noncharacter_at(data: bytes, at: int) -> bool:
+    if data[at] == 0xEF:  # EF B7 90..AF: U+FDD0..U+FDEF; EF BF BE, EF BF BF: U+FFFE, U+FFFF
+        two = data[at + 1 : at + 3]
+        return two in _LAST_TWO or (len(two) == 2 and two[0] == 0xB7 and 0x90 <= two[1] <= 0xAF)
+    # U+nFFFE, U+nFFFF: the second byte 8F, 9F, AF or BF (the plane's last 64 Ki code
+    # points), then BF BE or BF BF.
+    three = data[at + 1 : at + 4]
+    return len(three) == 3 and three[0] in (0x8F, 0x9F, 0xAF, 0xBF) and three[1:] in _LAST_TWO
+
+
 def _text_part(subtype: str, text: str) -> Chunks:
     # `text` ends with one "\n" (_newlines). Plain ASCII in short lines goes as it is
     # ("7bit": nothing to encode, and readable as sent). HTML is made ASCII first, each other
@@ -167,7 +198,12 @@ def _text_part(subtype: str, text: str) -> Chunks:
     # same character. Otherwise the encoding estimated shorter: quoted-printable stays
     # readable; HTML full of "=" and text with many non-ASCII letters are shorter in base64.
     data = text.encode("utf-8")
-    if subtype == "html" and not data.isascii() and not has_c1_control(data):
+    if (
+        subtype == "html"
+        and not data.isascii()
+        and not has_c1_control(data)
+        and not has_noncharacter(data)
+    ):
         data = text.encode("ascii", "xmlcharrefreplace")
     if data.isascii() and _short_lines(data):
         cte, body = "7bit", data.replace(b"\n", _CRLF)
