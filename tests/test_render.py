@@ -20,7 +20,13 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from worker.mail.headers import make_address, one_line
-from worker.mail.message import build_message, has_c1_control, has_noncharacter, message_id_for
+from worker.mail.message import (
+    build_message,
+    has_c1_control,
+    has_noncharacter,
+    message_id_for,
+    message_id_of,
+)
 from worker.mail.render import deadlines_ics, render_digest
 from worker.mail.templating import Rendered, TemplateError, make_environment
 from worker.rules.digest import Contact, Digest, Item, Recipient
@@ -412,6 +418,19 @@ def test_message_id_is_the_same_for_the_same_key() -> None:
     assert first == message_id_for("run-1|lead@example.org", "example.org")
     assert first != message_id_for("run-2|lead@example.org", "example.org")
     assert re.fullmatch(r"<[0-9a-f]{32}@example\.org>", first)
+
+
+@given(
+    keys=st.lists(st.text(st.characters(blacklist_categories=["Cs"]), max_size=8), max_size=12),
+    chunk=st.integers(1, 5),
+)
+def test_a_message_id_of_keys_is_that_of_the_keys_sorted_one_per_line(
+    keys: list[str], chunk: int
+) -> None:
+    # Hashed a few keys at a time, as a message about many items is: the same id as the
+    # whole text hashed at once, whatever the keys (empty, holding line breaks) and order.
+    whole = message_id_for("\n".join(sorted(keys)), "example.org")
+    assert message_id_of(reversed(keys), "example.org", chunk=chunk) == whole
 
 
 # --- Calendar file -----------------------------------------------------------------------

@@ -12,7 +12,12 @@ import jinja2
 
 from worker.jobs.config import RemindConfig
 from worker.mail.headers import make_address
-from worker.mail.message import Attachment, message_bytes, message_id_for, with_subject
+from worker.mail.message import (
+    Attachment,
+    message_bytes,
+    message_id_of,
+    with_subject,
+)
 from worker.mail.parts import Encoder, split_to_fit
 from worker.mail.render import LINKED_SECTIONS, render_digest
 from worker.mail.templating import Rendered, TemplateError, make_environment
@@ -93,8 +98,7 @@ def render(
         )
 
     def encode(digest: Digest, rendered: Rendered) -> Planned:
-        key = "\n".join(sorted(item.key for item in digest.all_items))
-        message_id = message_id_for(key, domain)
+        message_id = message_id_of((item.key for item in digest.all_items), domain)
         content = envelope(rendered, config, digest.recipient, message_id, now, job, digest.as_of)
         return Planned(digest, content, message_id, rendered.subject)
 
