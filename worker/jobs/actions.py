@@ -14,6 +14,7 @@ from array import array
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
+from itertools import chain
 from typing import TypeVar
 
 from sqlalchemy import ColumnElement
@@ -190,6 +191,12 @@ class Due:
             yield batch
 
 
+def _each_once(ids: Iterable[array[int]]) -> array[int]:
+    """The ids, each once, in order, as 8-byte values: held through a batch's second pass,
+    where a set of one large reader's ids (259,000 of them in a 1M escalation) took 17 MB."""
+    return array("q", sorted(set(chain.from_iterable(ids))))
+
+
 def nothing() -> None:
     """A checkpoint that keeps the transaction open (a dry run's)."""
 
@@ -267,13 +274,14 @@ class DayPlan:
             already = recorded(session, (item.key for _, item in pairs), run.suffix)
             gathering.add((r, i) for r, i in pairs if i.key not in already)
 
-        full = set().union(*(self._due.actions[e] for e in emails))
-        for part in chunks(sorted(full)):
+        full = _each_once(self._due.actions[e] for e in emails)
+        for part in chunks(full):
             facts = run.facts(session, of_ids(part), self._rules.reads_first_told)
             gather(suffixed(self._rules.items(facts, run.config, run.as_of, wanted), run.suffix))
         # Entries only counted: their schedules say all the ledger needs. An action read in
         # full above already gave its entries.
-        counted = set().union(*(self._due.counted.get(e, ()) for e in emails)) - full
+        counted = set(chain.from_iterable(self._due.counted.get(e, ()) for e in emails))
+        counted.difference_update(full)
         if counted and self._rules.counted is not None:
             for part in chunks(sorted(counted)):
                 schedules = run.only_wanted(load_schedule(session, of_ids(part)))

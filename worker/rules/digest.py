@@ -223,8 +223,23 @@ def message_order(item: Entry) -> tuple[int, int, str]:
 
 
 _ENTRY_FIELDS = tuple(f.name for f in fields(Entry))
-# The fields whose values many entries share (the same rule, reason, route): kept once.
-_SHARED_FIELDS = frozenset({"rule", "target_text", "precision", "state", "via", "reason"})
+# The fields whose values many entries share (the same rule, reason, route, dates, RAG):
+# kept once. (Each row read brings its own copy of a date or a RAG's name.)
+_SHARED_FIELDS = frozenset(
+    {
+        "rule",
+        "target_text",
+        "precision",
+        "state",
+        "via",
+        "reason",
+        "rag",
+        "due",
+        "key_date",
+        "threshold",
+        "days",
+    }
+)
 
 
 def counted_only(item: Entry, shared: dict[object, object] | None = None) -> Entry:
