@@ -102,8 +102,8 @@ def render(
         content = envelope(rendered, config, digest.recipient, message_id, now, job, digest.as_of)
         return Planned(digest, content, message_id, rendered.subject)
 
-    def relabel(planned: Planned, rendered: Rendered, subject: str) -> Planned:
-        content = with_subject(planned.content, rendered.subject, subject)
+    def relabel(planned: Planned, old: str, subject: str) -> Planned:
+        content = with_subject(planned.content, old, subject)
         return Planned(planned.digest, content, planned.message_id, subject)
 
     encoder = Encoder(render_one, encode, lambda planned: len(planned.content), relabel)

@@ -44,9 +44,10 @@ class Encoder(Generic[E]):
     render: Callable[[Digest], Rendered]
     encode: Callable[[Digest, Rendered], E]
     size: Callable[[E], int]
-    # The encoded message with the subject given instead of the rendered one (the part
-    # label added), without encoding its body again; None: encoded again.
-    relabel: Callable[[E, Rendered, str], E] | None = None
+    # The encoded message with the subject given (the part label added) instead of the
+    # rendered one, also given, without encoding its body again; None: rendered and
+    # encoded again.
+    relabel: Callable[[E, str, str], E] | None = None
 
 
 def even_groups(items: Sequence[Item], count: int) -> list[tuple[Item, ...]]:
@@ -68,19 +69,25 @@ def split_to_fit(digest: Digest, limit: int, encoder: Encoder[E]) -> list[E]:
     the server then refuses it, and the administrator hears which action did not go.
     """
     target = max(limit - HEADROOM, limit // 2)
-    pieces: list[tuple[Digest, Rendered, E]] = []
+    pieces: list[Piece[E]] = []
     for n, items in enumerate(even_groups(digest.items, _guess_parts(digest, target, encoder))):
         pieces += _fit(_piece(digest, items, n == 0), target, encoder)
     if len(pieces) == 1:
         return [pieces[0][2]]  # the usual case: one message, encoded once
     total = len(pieces)
     labelled = []
-    for n, (piece, rendered, encoded) in enumerate(pieces, 1):
-        subject = Part(n, total).label(rendered.subject)
+    # Each part's first encoding is let go as soon as it is labelled, and its rendered text
+    # was not kept: a 1M plan's escalations to one strategic lead came to 30 parts of
+    # 8.5 MB, and holding each three times took 1.5 GB.
+    pieces.reverse()
+    for n in range(1, total + 1):
+        piece, subject, encoded = pieces.pop()
+        label = Part(n, total).label(subject)
         if encoder.relabel is not None:
-            labelled.append(encoder.relabel(encoded, rendered, subject))
+            labelled.append(encoder.relabel(encoded, subject, label))
         else:
-            labelled.append(encoder.encode(piece, replace(rendered, subject=subject)))
+            labelled.append(encoder.encode(piece, replace(encoder.render(piece), subject=label)))
+        del encoded
     return labelled
 
 
@@ -92,13 +99,18 @@ def _guess_parts(digest: Digest, target: int, encoder: Encoder[E]) -> int:
     return max(1, math.ceil(per_item * len(digest.items) / (target * FILL)))
 
 
-def _fit(digest: Digest, target: int, encoder: Encoder[E]) -> list[tuple[Digest, Rendered, E]]:
+# A part's digest, the subject it was rendered with, and its encoded message.
+Piece = tuple[Digest, str, E]
+
+
+def _fit(digest: Digest, target: int, encoder: Encoder[E]) -> list[Piece[E]]:
     """Render `digest`; when too large, split it and fit each piece again."""
     rendered = encoder.render(digest)
     encoded = encoder.encode(digest, rendered)
     size = encoder.size(encoded)
     if size <= target or len(digest.items) < 2:
-        return [(digest, rendered, encoded)]
+        return [(digest, rendered.subject, encoded)]
+    del rendered, encoded  # not kept while its pieces are rendered
     count = max(2, math.ceil(size / (target * FILL)))
     return [
         piece
