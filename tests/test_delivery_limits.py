@@ -513,7 +513,7 @@ def test_split_parts_hold_every_item_once_in_order_and_fit_unless_one_item_is_to
         encode=lambda d, rendered: (rendered.subject, d.items),
         size=lambda message: _sized(message[1]),
     )
-    parts = split_to_fit(digest, limit, encoder)
+    parts = list(split_to_fit(digest, limit, encoder))
     assert [i for _, part in parts for i in part] == list(items)
     for _, part in parts:
         assert _sized(part) <= limit or len(part) == 1
@@ -523,6 +523,43 @@ def test_split_parts_hold_every_item_once_in_order_and_fit_unless_one_item_is_to
         assert [s for s, _ in parts] == [
             f"Action plan (part {n} of {len(parts)})" for n in range(1, len(parts) + 1)
         ]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    lengths=st.lists(st.integers(min_value=0, max_value=3000), min_size=1, max_size=300),
+    limit=st.integers(min_value=8_000, max_value=60_000),
+    keep=st.integers(min_value=0, max_value=120_000),
+)
+def test_parts_let_go_before_labelling_are_rendered_again_as_they_were(
+    lengths: list[int], limit: int, keep: int
+) -> None:
+    # A large message's parts are not all held until they can be labelled "part n of m":
+    # those past `keep` bytes are rendered again then, and come out as if kept.
+    items = tuple(_item(n, length) for n, length in enumerate(lengths))
+    digest = Digest(Recipient("lead@example.org", "Lead"), date(2012, 9, 24), "P", "O", items)
+    renders = 0
+
+    def render(d: Digest) -> Rendered:
+        nonlocal renders
+        renders += 1
+        return Rendered(subject="Action plan", text="t", html="h", ics=None)
+
+    encoder: Encoder[tuple[str, tuple[Item, ...]]] = Encoder(
+        render=render,
+        encode=lambda d, rendered: (rendered.subject, d.items),
+        size=lambda message: _sized(message[1]),
+        relabel=lambda message, old, subject: (subject, message[1]),
+    )
+    kept_all = list(split_to_fit(digest, limit, encoder, keep=10**9))
+    rendered_once = renders
+    renders = 0
+    assert list(split_to_fit(digest, limit, encoder, keep=keep)) == kept_all
+    kept_bytes = sum(_sized(part) for _, part in kept_all)
+    if keep >= kept_bytes:
+        assert renders == rendered_once
+    elif keep == 0:
+        assert renders == rendered_once + len(kept_all)  # each part once more
 
 
 @settings(max_examples=30, deadline=None)
@@ -546,7 +583,7 @@ def test_items_counted_but_not_listed_are_recorded_with_one_part_only(
         encode=lambda d, rendered: d,
         size=lambda d: _sized(d.items),
     )
-    parts = split_to_fit(digest, limit, encoder)
+    parts = list(split_to_fit(digest, limit, encoder))
     assert [i for part in parts for i in part.items] == list(shown)
     assert parts[0].unlisted == counted
     assert all(not part.unlisted for part in parts[1:])

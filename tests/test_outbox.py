@@ -14,7 +14,7 @@ from tests.items import plain_item
 from worker.configure import remind_config
 from worker.contacts import load_directory
 from worker.db import make_engine, session_factory
-from worker.jobs import catalogue
+from worker.jobs import catalogue, per_action
 from worker.jobs.config import RemindConfig
 from worker.jobs.deliver import RetryPolicy, after_failure
 from worker.jobs.pipeline import Request
@@ -186,7 +186,13 @@ def _plan_reminders(
     return result
 
 
-def test_two_workers_planning_the_same_day_record_each_reminder_once(engine: Engine) -> None:
+@pytest.mark.parametrize("record_bytes", [per_action.RECORD_BYTES, 1], ids=["batch", "each"])
+def test_two_workers_planning_the_same_day_record_each_reminder_once(
+    engine: Engine, record_bytes: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # "each": every message is recorded as soon as it is rendered, so a race can meet a
+    # batch half recorded; its transaction then keeps none of it.
+    monkeypatch.setattr(per_action, "RECORD_BYTES", record_bytes)
     plan_id = _seeded(engine)
     config = remind_config(Settings(), load_directory(CONTACTS))
     sessions = session_factory(engine)

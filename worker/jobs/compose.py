@@ -3,7 +3,7 @@ several parts when it is too large to send whole), with its Message-ID and subje
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import date, datetime
 from functools import lru_cache
 from pathlib import Path
@@ -84,9 +84,26 @@ def render(
     *,
     plan_id: int,
 ) -> tuple[list[Planned], list[str]]:
+    """Every message of these digests at once (`messages`), and the errors."""
+    errors: list[str] = []
+    planned = list(messages(found, config, now, job, template, plan_id=plan_id, errors=errors))
+    return planned, errors
+
+
+def messages(
+    found: Sequence[Digest],
+    config: RemindConfig,
+    now: datetime,
+    job: str,
+    template: str = "reminder",
+    *,
+    plan_id: int,
+    errors: list[str],
+) -> Iterator[Planned]:
     """Render each digest, in parts when it is too large to send whole (mail/parts.py),
     with the recipient's link to their page when links are configured; one that fails is
-    reported and left for the next run."""
+    reported in `errors` and left for the next run. The messages come one at a time, each
+    digest's once all of its parts have rendered: none of a failed digest's is given."""
     env = environment(config)
     domain = config.mail_domain()
     days = config.links.days if config.links else 0
@@ -107,14 +124,14 @@ def render(
         return Planned(planned.digest, content, planned.message_id, subject)
 
     encoder = Encoder(render_one, encode, lambda planned: len(planned.content), relabel)
-    planned: list[Planned] = []
-    errors: list[str] = []
     for digest in found:
         try:
-            planned += split_to_fit(digest, config.max_message_bytes, encoder)
+            parts = split_to_fit(digest, config.max_message_bytes, encoder)
         except TemplateError as exc:
             errors.append(f"{digest.recipient.email}: {exc}")
+            continue
         except ValueError as exc:  # an address or header that cannot be written safely
             who = f"{digest.recipient.name} <{digest.recipient.email}>"
             errors.append(f"{who}: cannot write the message: {exc}")
-    return planned, errors
+            continue
+        yield from parts

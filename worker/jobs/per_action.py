@@ -3,17 +3,36 @@ Red alerts), a batch of recipients per transaction."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from datetime import datetime
 
 from worker.jobs.actions import DayPlan, nothing, run_scope
-from worker.jobs.compose import render
+from worker.jobs.compose import messages
 from worker.jobs.pipeline import Job, Request, prepare
 from worker.jobs.results import RemindResult
 from worker.models import Plan
 from worker.rules.reminders import PlanFacts
-from worker.store.outbox import LedgerRace, record
+from worker.store.outbox import LedgerRace, Planned, record
 
 PLAN_ATTEMPTS = 3
+# Rendered messages recorded together once they hold this many bytes: a batch's messages
+# (30 parts of 8.5 MB to one strategic lead at 1M) are not all held at once, and small
+# ones still go in a few statements.
+RECORD_BYTES = 16 * 1024 * 1024
+
+
+def in_groups(planned: Iterable[Planned], size: int) -> Iterator[list[Planned]]:
+    """The messages in order, grouped until a group holds `size` bytes of content."""
+    group: list[Planned] = []
+    held = 0
+    for message in planned:
+        group.append(message)
+        held += len(message.content)
+        if held >= size:
+            yield group
+            group, held = [], 0
+    if group:
+        yield group
 
 
 def plan_messages(job: Job, request: Request, now: datetime) -> RemindResult:
@@ -22,7 +41,8 @@ def plan_messages(job: Job, request: Request, now: datetime) -> RemindResult:
     The plan is read in two passes so that memory holds one chunk of it at a time
     (jobs/actions.py): the first finds who is due something new, the second renders and
     records the messages of a batch of recipients in one transaction, and drops them before
-    the next. A dry run records nothing and rolls everything back.
+    the next; a batch's messages are recorded as they are rendered, RECORD_BYTES at a time.
+    A dry run records nothing and rolls everything back.
     """
     r, config, rules = request, request.config, job.rules
     assert rules is not None, f"{job.name} is not a per-action job"
@@ -36,32 +56,35 @@ def plan_messages(job: Job, request: Request, now: datetime) -> RemindResult:
         day = DayPlan(session, PlanFacts(plan.title, plan.organisation), rules, run, checkpoint)
         for emails in day.batches():
             for attempt in range(PLAN_ATTEMPTS):
-                digests = day.digests(emails)
-                planned, errors = render(
-                    digests, config, now, job.name, job.template, plan_id=r.plan_id
-                )
-                if r.dry_run:
-                    break
+                # This attempt's messages, counted only once the batch is committed.
+                batch = RemindResult(r.as_of, result.working_day)
+                found = messages(
+                    day.digests(emails), config, now, job.name, job.template,
+                    plan_id=r.plan_id, errors=batch.render_errors,
+                )  # fmt: skip
                 try:
-                    record(
-                        session,
-                        planned,
-                        plan_id=r.plan_id,
-                        job=job.name,
-                        as_of=r.as_of,
-                        now=now,
-                        sender=config.identity.sender.addr_spec,
-                    )
+                    for planned in in_groups(found, RECORD_BYTES):
+                        if not r.dry_run:
+                            record(
+                                session,
+                                planned,
+                                plan_id=r.plan_id,
+                                job=job.name,
+                                as_of=r.as_of,
+                                now=now,
+                                sender=config.identity.sender.addr_spec,
+                            )
+                        batch.note(planned, r.keep_items)
                 except LedgerRace:
                     # Another worker planned some of these first: read the ledger again.
                     session.rollback()
                     if attempt == PLAN_ATTEMPTS - 1:
                         raise
                     continue
-                session.commit()
+                if not r.dry_run:
+                    session.commit()
+                result.extend(batch)
                 break
-            result.note(planned, r.keep_items)
-            result.render_errors += errors
         if r.dry_run:
             session.rollback()
     return result

@@ -9,7 +9,7 @@ and `encode` makes the finished bytes (with a part label in the subject, or none
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import Generic, TypeVar
 
@@ -62,33 +62,54 @@ def even_groups(items: Sequence[Item], count: int) -> list[tuple[Item, ...]]:
     return groups
 
 
-def split_to_fit(digest: Digest, limit: int, encoder: Encoder[E]) -> list[E]:
+def split_to_fit(
+    digest: Digest, limit: int, encoder: Encoder[E], keep: int | None = None
+) -> Iterator[E]:
     """The digest's message, or its parts when it would be larger than `limit` bytes.
 
+    Every part is rendered (and any error raised) before this returns; the parts then come
+    one at a time, so a caller that records each as it comes holds one, not all of them.
     A part with a single item is sent even when it is over the limit (it cannot be split):
     the server then refuses it, and the administrator hears which action did not go.
+    `keep`: KEEP_BYTES unless given.
     """
+    budget = KEEP_BYTES if keep is None else keep
+    return _labelled(_fitted(digest, limit, encoder, budget), encoder)
+
+
+# The parts of one message kept encoded, in bytes, until they are labelled "part n of m"
+# (m is known only when all are fitted); a part past this is let go and rendered again
+# then. A 1M plan's escalations to one strategic lead came to 30 parts of 8.5 MB.
+KEEP_BYTES = 32 * 1024 * 1024
+
+
+def _fitted(digest: Digest, limit: int, encoder: Encoder[E], keep: int) -> list[Piece[E]]:
     target = max(limit - HEADROOM, limit // 2)
-    pieces: list[Piece[E]] = []
+    fitted: list[Piece[E]] = []
+    kept = 0
     for n, items in enumerate(even_groups(digest.items, _guess_parts(digest, target, encoder))):
-        pieces += _fit(_piece(digest, items, n == 0), target, encoder)
-    if len(pieces) == 1:
-        return [pieces[0][2]]  # the usual case: one message, encoded once
-    total = len(pieces)
-    labelled = []
-    # Each part's first encoding is let go as soon as it is labelled, and its rendered text
-    # was not kept: a 1M plan's escalations to one strategic lead came to 30 parts of
-    # 8.5 MB, and holding each three times took 1.5 GB.
-    pieces.reverse()
+        for piece, subject, encoded in _fit(_piece(digest, items, n == 0), target, encoder):
+            size = encoder.size(encoded) if encoded is not None else 0
+            if kept + size > keep:
+                encoded = None
+            kept += size if encoded is not None else 0
+            fitted.append((piece, subject, encoded))
+    return fitted
+
+
+def _labelled(fitted: list[Piece[E]], encoder: Encoder[E]) -> Iterator[E]:
+    total = len(fitted)
+    fitted.reverse()  # popped in order: each part is let go once it is given
     for n in range(1, total + 1):
-        piece, subject, encoded = pieces.pop()
-        label = Part(n, total).label(subject)
-        if encoder.relabel is not None:
-            labelled.append(encoder.relabel(encoded, subject, label))
+        piece, subject, encoded = fitted.pop()
+        label = Part(n, total).label(subject) if total > 1 else subject
+        if encoded is not None and total == 1:
+            yield encoded  # the usual case: one message, encoded once
+        elif encoded is not None and encoder.relabel is not None:
+            yield encoder.relabel(encoded, subject, label)
         else:
-            labelled.append(encoder.encode(piece, replace(encoder.render(piece), subject=label)))
+            yield encoder.encode(piece, replace(encoder.render(piece), subject=label))
         del encoded
-    return labelled
 
 
 def _guess_parts(digest: Digest, target: int, encoder: Encoder[E]) -> int:
@@ -99,8 +120,9 @@ def _guess_parts(digest: Digest, target: int, encoder: Encoder[E]) -> int:
     return max(1, math.ceil(per_item * len(digest.items) / (target * FILL)))
 
 
-# A part's digest, the subject it was rendered with, and its encoded message.
-Piece = tuple[Digest, str, E]
+# A part's digest, the subject it was rendered with, and its encoded message (None: let
+# go, to be rendered again).
+Piece = tuple[Digest, str, E | None]
 
 
 def _fit(digest: Digest, target: int, encoder: Encoder[E]) -> list[Piece[E]]:
