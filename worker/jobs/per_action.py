@@ -18,7 +18,7 @@ PLAN_ATTEMPTS = 3
 # Rendered messages recorded together once they hold this many bytes: a batch's messages
 # (30 parts of 8.5 MB to one strategic lead at 1M) are not all held at once, and small
 # ones still go in a few statements.
-RECORD_BYTES = 16 * 1024 * 1024
+RECORD_BYTES = 8 * 1024 * 1024
 
 
 def in_groups(planned: Iterable[Planned], size: int) -> Iterator[list[Planned]]:

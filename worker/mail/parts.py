@@ -80,7 +80,7 @@ def split_to_fit(
 # The parts of one message kept encoded, in bytes, until they are labelled "part n of m"
 # (m is known only when all are fitted); a part past this is let go and rendered again
 # then. A 1M plan's escalations to one strategic lead came to 30 parts of 8.5 MB.
-KEEP_BYTES = 32 * 1024 * 1024
+KEEP_BYTES = 16 * 1024 * 1024
 
 
 def _fitted(digest: Digest, limit: int, encoder: Encoder[E], keep: int) -> list[Piece[E]]:

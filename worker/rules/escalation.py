@@ -175,12 +175,19 @@ def escalation_items(
     admin = Recipient(directory.administrator.email, directory.administrator.name)
     board = [_Target(Recipient(p.email, p.name), "project board") for p in directory.board]
     period = period_start(as_of, policy.repeat_every_days)
+    # One route and one wording per strategic lead and rule, not per action: a strategic
+    # lead's items at 1M are tens of thousands, each holding them.
+    leads: dict[tuple[str, int], _Target | str] = {}
+    said_once: dict[str, str] = {}
     for action in actions:
         if action.state in NOT_REMINDED or not leads_had_their_chance(action, policy, days, as_of):
             continue
         status = assess(action.progress(), rag, as_of)
         colour = LABEL[status.effective]
-        lead = _strategic_lead(action, directory)
+        key = (action.strategic_lead, action.work_stream_number)
+        lead = leads.get(key)
+        if lead is None:
+            lead = leads[key] = _strategic_lead(action, directory)
         found: list[tuple[Recipient, Item]] = []
         alert, alerted_on = _alerts_today(action, status.effective, policy, rag, days, as_of)
         if alert:
@@ -206,6 +213,7 @@ def escalation_items(
                 f"escalated to the strategic lead ({why}); repeated every "
                 f"{policy.repeat_every_days} days while it stays so"
             )
+            rule = said_once.setdefault(rule, rule)
             # Not repeated to a strategic lead who acknowledged it as it is now.
             if not (isinstance(lead, _Target) and acknowledged(action, lead.recipient.email)):
                 found += _items(action, stage, maker, [lead], admin, rule, "escalated", period)
