@@ -12,12 +12,7 @@ import jinja2
 
 from worker.jobs.config import RemindConfig
 from worker.mail.headers import make_address
-from worker.mail.message import (
-    Attachment,
-    message_bytes,
-    message_id_of,
-    with_subject,
-)
+from worker.mail.message import Attachment, message_bytes, message_id_of, with_subject
 from worker.mail.parts import Encoder, split_to_fit
 from worker.mail.render import LINKED_SECTIONS, render_digest
 from worker.mail.templating import Rendered, TemplateError, make_environment

@@ -89,11 +89,10 @@ def _fitted(digest: Digest, limit: int, encoder: Encoder[E], keep: int) -> list[
     kept = 0
     for n, items in enumerate(even_groups(digest.items, _guess_parts(digest, target, encoder))):
         for piece, subject, encoded in _fit(_piece(digest, items, n == 0), target, encoder):
-            size = encoder.size(encoded) if encoded is not None else 0
-            if kept + size > keep:
-                encoded = None
-            kept += size if encoded is not None else 0
-            fitted.append((piece, subject, encoded))
+            size = encoder.size(encoded)
+            kept_too = kept + size <= keep
+            kept += size if kept_too else 0
+            fitted.append((piece, subject, encoded if kept_too else None))
     return fitted
 
 
@@ -125,7 +124,7 @@ def _guess_parts(digest: Digest, target: int, encoder: Encoder[E]) -> int:
 Piece = tuple[Digest, str, E | None]
 
 
-def _fit(digest: Digest, target: int, encoder: Encoder[E]) -> list[Piece[E]]:
+def _fit(digest: Digest, target: int, encoder: Encoder[E]) -> list[tuple[Digest, str, E]]:
     """Render `digest`; when too large, split it and fit each piece again."""
     rendered = encoder.render(digest)
     encoded = encoder.encode(digest, rendered)
