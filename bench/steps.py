@@ -151,7 +151,7 @@ def _walk(args: argparse.Namespace, measure: Measure, phases: set[str]) -> dict[
     """The daily run's own streaming walk (worker.jobs.actions.DayPlan: the first pass, then a batch
     of recipients at a time), doing only `phases` of decide, render and record; the seconds
     spent in each, summed over the batches. Record commits each batch, as the run does."""
-    from worker.jobs.compose import render
+    from worker.jobs.compose import messages as rendered
     from worker.store.outbox import record
 
     config, sessions, plan_id = _context(args)
@@ -174,7 +174,7 @@ def _walk(args: argparse.Namespace, measure: Measure, phases: set[str]) -> dict[
             if "render" not in phases:
                 continue
             began = time.perf_counter()
-            planned, _ = render(found, config, now, "remind", plan_id=plan_id)
+            planned = list(rendered(found, config, now, "remind", plan_id=plan_id, errors=[]))
             spent["render"] += time.perf_counter() - began
             if "record" not in phases:
                 continue
@@ -256,7 +256,7 @@ def step_phases(args: argparse.Namespace, measure: Measure) -> None:
     """Diagnostic: the daily run's phases under tracemalloc, with the Python memory each
     leaves behind and, where the most is held (after rendering), the lines that allocated
     it. Times are inflated by the tracing; use the other steps for timings."""
-    from worker.jobs.compose import render
+    from worker.jobs.compose import messages as rendered
     from worker.store.outbox import record
 
     config, sessions, plan_id = _context(args)
@@ -279,7 +279,7 @@ def step_phases(args: argparse.Namespace, measure: Measure) -> None:
         found = day.digests(day.recipients())
         mark("decide", began)
         began = time.perf_counter()
-        planned, _ = render(found, config, now, "remind", plan_id=plan_id)
+        planned = list(rendered(found, config, now, "remind", plan_id=plan_id, errors=[]))
         mark("render", began)
         snapshot = tracemalloc.take_snapshot()
         began = time.perf_counter()

@@ -70,21 +70,6 @@ def link_to_page(config: RemindConfig, plan_id: int, digest: Digest, now: dateti
     return config.links.link(plan_id, digest.recipient.email, purpose, now)
 
 
-def render(
-    found: Sequence[Digest],
-    config: RemindConfig,
-    now: datetime,
-    job: str,
-    template: str = "reminder",
-    *,
-    plan_id: int,
-) -> tuple[list[Planned], list[str]]:
-    """Every message of these digests at once (`messages`), and the errors."""
-    errors: list[str] = []
-    planned = list(messages(found, config, now, job, template, plan_id=plan_id, errors=errors))
-    return planned, errors
-
-
 def messages(
     found: Sequence[Digest],
     config: RemindConfig,

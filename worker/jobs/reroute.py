@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy.orm import Session, sessionmaker
 
 from worker.jobs.actions import ActionRules, DayPlan, current_keys, run_scope
-from worker.jobs.compose import render
+from worker.jobs.compose import messages
 from worker.jobs.config import RemindConfig
 from worker.models import Plan
 from worker.rules.reminders import PlanFacts
@@ -155,7 +155,10 @@ def _plan_again(
         run = run_scope(session, plan_id, config, as_of, only=refs_of(session, ids))
         day = DayPlan(session, facts, _rules(job), run)
         digests = day.digests(day.recipients())
-        planned, errors = render(digests, config, now, name, job.template, plan_id=plan_id)
+        errors: list[str] = []
+        planned = list(
+            messages(digests, config, now, name, job.template, plan_id=plan_id, errors=errors)
+        )
         if errors:
             return False
         record(
