@@ -62,8 +62,14 @@ def even_groups(items: Sequence[Item], count: int) -> list[tuple[Item, ...]]:
     return groups
 
 
+# The parts of one message kept encoded, in bytes, until they are labelled "part n of m"
+# (m is known only when all are fitted); a part past this is let go and rendered again
+# then. A 1M plan's escalations to one strategic lead came to 30 parts of 8.5 MB.
+KEEP_BYTES = 16 * 1024 * 1024
+
+
 def split_to_fit(
-    digest: Digest, limit: int, encoder: Encoder[E], keep: int | None = None
+    digest: Digest, limit: int, encoder: Encoder[E], keep: int = KEEP_BYTES
 ) -> Iterator[E]:
     """The digest's message, or its parts when it would be larger than `limit` bytes.
 
@@ -71,16 +77,8 @@ def split_to_fit(
     one at a time, so a caller that records each as it comes holds one, not all of them.
     A part with a single item is sent even when it is over the limit (it cannot be split):
     the server then refuses it, and the administrator hears which action did not go.
-    `keep`: KEEP_BYTES unless given.
     """
-    budget = KEEP_BYTES if keep is None else keep
-    return _labelled(_fitted(digest, limit, encoder, budget), encoder)
-
-
-# The parts of one message kept encoded, in bytes, until they are labelled "part n of m"
-# (m is known only when all are fitted); a part past this is let go and rendered again
-# then. A 1M plan's escalations to one strategic lead came to 30 parts of 8.5 MB.
-KEEP_BYTES = 16 * 1024 * 1024
+    return _labelled(_fitted(digest, limit, encoder, keep), encoder)
 
 
 def _fitted(digest: Digest, limit: int, encoder: Encoder[E], keep: int) -> list[Piece[E]]:
