@@ -10,6 +10,7 @@ from dataclasses import dataclass, fields
 from datetime import date
 from typing import Literal
 
+from worker.frozen import frozen
 from worker.plan.split import target_items
 
 # The sections of a lead's message, in the order they are shown. The last two appear only in
@@ -46,13 +47,13 @@ SECTIONS: tuple[Section, ...] = (
 Kind = Literal["upcoming", "overdue", "review", "start", "escalation", "red_alert", "summary"]
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Recipient:
     email: str  # normalised address; one message per address per run
     name: str  # the person's name when the directory has one, else the role's name
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Contact:
     """Someone named in a message for the reader to contact (the strategic lead)."""
 
@@ -60,7 +61,7 @@ class Contact:
     email: str  # "" when the directory has no address for them
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@frozen(kw_only=True)
 class LedgerEntry:
     """What the ledger records of an item (worker/store/outbox.py): which reminder it was,
     to whom it went and why, and the action as it stood then."""
@@ -88,7 +89,7 @@ class LedgerEntry:
         return self.key_date or self.due
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@frozen(kw_only=True)
 class Entry(LedgerEntry):
     """An item a message counts but does not list (a long weekly summary's tail): the
     ledger's part, and where it sorts among the items."""
@@ -97,7 +98,7 @@ class Entry(LedgerEntry):
     days: int  # days from the run's date to `due`: positive = left, negative = overdue (0: no due)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@frozen(kw_only=True)
 class Item(Entry):
     """One action in one recipient's message: the ledger's part and everything else the
     templates show."""

@@ -38,6 +38,7 @@ from dataclasses import dataclass, replace
 from datetime import date, timedelta
 
 from worker.contacts import Directory
+from worker.frozen import frozen
 from worker.rules.acknowledge import stands_for
 from worker.rules.digest import Item, Recipient, Section
 from worker.rules.rag import LABEL, ORDER, RagPolicy, assess
@@ -139,7 +140,7 @@ def period_start(as_of: date, every_days: int) -> date:
     return as_of - timedelta(days=(as_of - EPOCH).days % every_days)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class _Target:
     recipient: Recipient
     via: str

@@ -16,6 +16,7 @@ from datetime import date, datetime
 from typing import Literal, cast
 
 from worker.contacts import Directory
+from worker.frozen import frozen
 from worker.plan.data import DEFAULT_TIMEZONE
 from worker.plan.dates import Recurrence
 from worker.plan.due import Milestone
@@ -55,7 +56,7 @@ SECTION_OF: dict[Kind, Section] = {
 }
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@frozen(kw_only=True)
 class Schedule:
     """What says whether, and to whom, an action's reminder is due: its dates, progress state
     and leads. A run's first pass over the whole plan reads only this (`due_keys`)."""
@@ -81,7 +82,7 @@ class Schedule:
     rag: str | None = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@frozen(kw_only=True)
 class ActionFacts(Schedule):
     """One action as the reminder rules see it (plain data loaded by the shell): its schedule
     and everything a message shows about it."""
@@ -242,7 +243,7 @@ class _Stages:
             return found
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Due:
     """One recipient's reminder about one action: who, its ledger key, and how it got there."""
 
@@ -255,7 +256,7 @@ class Due:
     co_leads: tuple[str, ...] = ()  # the action's leads that did not reach this recipient
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class _People:
     """Where one set of leads routes: each person once, with the roles that reached them."""
 

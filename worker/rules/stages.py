@@ -34,6 +34,7 @@ import calendar
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 
+from worker.frozen import frozen
 from worker.plan.dates import Recurrence
 from worker.plan.due import Milestone
 from worker.rules.digest import Kind
@@ -72,7 +73,7 @@ class ReminderPolicy:
         return tuple(sorted(days, reverse=True))
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class ActionDates:
     """What the stage rules need to know about one action."""
 
@@ -83,7 +84,7 @@ class ActionDates:
     held: bool = False  # target before start, not confirmed: never overdue
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Stage:
     kind: Kind
     threshold: int  # days before D (upcoming), days after D (overdue), cycle number (review)
