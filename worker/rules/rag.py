@@ -29,6 +29,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
+from worker.frozen import frozen
 from worker.rules.board import RagName
 
 ORDER: dict[RagName, int] = {"none": 0, "green": 1, "amber": 2, "red": 3}
@@ -47,7 +48,7 @@ class RagPolicy:
     amber_when_start_passed: bool = False
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Progress:
     """What the rules need to know about one action."""
 
@@ -59,7 +60,7 @@ class Progress:
     held: bool = False  # target before start, not confirmed: not overdue by its dates
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Assessment:
     derived: RagName
     reason: str  # why derived is what it is, in words ("overdue by 12 days"); "" for Green

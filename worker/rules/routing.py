@@ -10,13 +10,12 @@ vacant, or the action names no lead at all -- the action goes to the plan admini
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from worker.contacts import Directory, Role
+from worker.frozen import frozen
 from worker.rules.digest import Contact, Recipient
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Route:
     recipient: Recipient
     via: str  # how it reached them, shown in the message: the role, or "deputy for ..."

@@ -14,6 +14,7 @@ from sqlalchemy import ColumnElement, and_, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from worker.errors import InputError, PlanworkerError, Problem
+from worker.frozen import frozen
 from worker.io.terminal import one_line
 from worker.models import Action, StatusChange, WorkStream
 from worker.moments import in_zone
@@ -24,7 +25,7 @@ from worker.store.rows import plain_rows
 # --- reading -----------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Note:
     text: str
     by: str
@@ -110,7 +111,7 @@ def risky_actions(session: Session, plan_id: int, as_of: date) -> Iterator[Risky
 RISK_REFS_SHOWN = 10
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class RiskGroup:
     """The risky actions of one work stream, or of one of its key deliverables: how many, and
     the first few refs in plan order (enough to show RISK_REFS_SHOWN besides the reader's
