@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 
 from worker.models import Action, Message, MessageContent, Notification, table_of
 from worker.rules.digest import Digest, LedgerEntry, Recipient
-from worker.store.rows import plain_rows
+from worker.store.rows import insert_many, plain_rows
 from worker.store.value_list import in_values
 
 State = Literal["pending", "sending", "sent", "failed"]
@@ -70,24 +70,44 @@ def existing_keys(session: Session, keys: Iterable[str]) -> set[str]:
     return found
 
 
-def _item_row(message_row: int, email_address: str, item: LedgerEntry) -> dict[str, object]:
-    return {
-        "key": item.key,
-        "message_id": message_row,
-        "action_id": item.action_id,
-        "recipient_email": email_address,
-        "section": item.section,
-        "kind": item.kind,
-        "threshold": item.threshold,
-        "due_date": item.ledger_date,
-        "rule": item.rule,
-        "target_text": item.target_text,
-        "precision": item.precision,
-        "rag": item.rag,
-        "state": item.state,
-        "via": "; ".join(item.via),
-        "reason": item.reason,
-    }
+# The ledger's columns, in the order _item_row gives them.
+ITEM_COLUMNS = (
+    "key",
+    "message_id",
+    "action_id",
+    "recipient_email",
+    "section",
+    "kind",
+    "threshold",
+    "due_date",
+    "rule",
+    "target_text",
+    "precision",
+    "rag",
+    "state",
+    "via",
+    "reason",
+)
+
+
+def _item_row(message_row: int, email_address: str, item: LedgerEntry) -> tuple[object, ...]:
+    return (
+        item.key,
+        message_row,
+        item.action_id,
+        email_address,
+        item.section,
+        item.kind,
+        item.threshold,
+        item.ledger_date,
+        item.rule,
+        item.target_text,
+        item.precision,
+        item.rag,
+        item.state,
+        "; ".join(item.via),
+        item.reason,
+    )
 
 
 def _batch_columns(
@@ -180,7 +200,7 @@ def record(
         # the administrator carries tens of thousands of items, and their rows, built all at
         # once, were the largest thing a 1M-action run held.
         while rows := list(islice(items, ROW_CHUNK)):
-            session.execute(insert(NOTIFICATIONS), rows)
+            insert_many(session, NOTIFICATIONS, ITEM_COLUMNS, rows)
     except IntegrityError as exc:
         # The same Message-ID or item key: another worker planned it first. Anything else
         # is a bug, and must not be retried as if it were a race.
