@@ -229,17 +229,20 @@ class _Stages:
     def __init__(self, policy: ReminderPolicy, days: WorkingDays) -> None:
         self._policy = policy
         self._days = days
-        self._found: dict[tuple[ActionDates, date], Stage | None] = {}
+        self._found: dict[tuple[object, ...], Stage | None] = {}
 
     def of(self, action: Schedule, day: date) -> Stage | None:
         if action.state in NOT_REMINDED:
             return None
         a = action
-        dates = ActionDates(a.due, a.start, a.recurrence, a.milestones, a.held)
+        # Looked up by a plain tuple of the dates: hashed and compared in C, where an
+        # ActionDates key ran its generated __hash__ and __eq__ for each of a run's actions.
+        key = (a.due, a.start, a.recurrence, a.milestones, a.held, day)
         try:
-            return self._found[dates, day]
+            return self._found[key]
         except KeyError:
-            found = self._found[dates, day] = active_stage(dates, self._policy, self._days, day)
+            dates = ActionDates(a.due, a.start, a.recurrence, a.milestones, a.held)
+            found = self._found[key] = active_stage(dates, self._policy, self._days, day)
             return found
 
 
