@@ -11,6 +11,7 @@ import io
 import logging
 import mailbox
 import os
+import smtplib
 import stat
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -21,6 +22,8 @@ from pathlib import Path
 from typing import Literal
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from tests.smtp_server import SmtpServer
 from worker.mail.backends import Mailer, make_mailer
@@ -30,6 +33,7 @@ from worker.mail.errors import PermanentError, TransientError
 from worker.mail.maildir import MaildirMailer
 from worker.mail.memory import Kept, MemoryMailer
 from worker.mail.smtp import SmtpConfig, SmtpMailer
+from worker.mail.smtp_conversation import dot_stuffed
 
 PLAIN = "Action 3.2 (publish the housing strategy) is due on 31 March 2013.\n"
 HTML = "<p>Action <b>3.2</b> is due on 31 March 2013.</p>\n"
@@ -200,6 +204,29 @@ def test_smtp_sends_bare_line_feeds_as_crlf(server: SmtpServer) -> None:
         b"From: planworker@example.org\r\nSubject: lf\r\n\r\nfirst\r\nsecond\r\nthird\r\n.dot\r\n"
     )
     assert [r.data for r in server.received] == [expected]
+
+
+# Lines made of the bytes that matter to DATA: dots, both line ends, and text.
+_DATA_BYTES = st.lists(st.sampled_from([b".", b"..", b"\r\n", b"\n", b"\r", b"a", b"\xe2\x80\x94"]))
+
+
+@given(_DATA_BYTES.map(b"".join))
+def test_data_is_dot_stuffed_and_ended_as_smtplib_would(message: bytes) -> None:
+    # smtplib's own DATA step is the reference: planworker's replaces its regular expression.
+    expected = smtplib._quote_periods(message)  # type: ignore[attr-defined]
+    if not expected.endswith(b"\r\n"):
+        expected += b"\r\n"
+    assert dot_stuffed(message) == expected + b".\r\n"
+
+
+def test_smtp_lines_of_dots_arrive_as_sent_over_one_connection(server: SmtpServer) -> None:
+    bodies = [b".", b"..\r\n.", b"x\r\n.\r\n..\r\n...", b"no dot, no line end"]
+    sent = [b"Subject: dots\r\n\r\n" + body + b"\r\n" for body in bodies]
+    with SmtpMailer(smtp_config(server)) as mailer:
+        for data in sent:
+            mailer.send(data, sender=SENDER, recipients=["lead@example.org"])
+    assert [r.data for r in server.received] == sent
+    assert server.sessions == 1
 
 
 def test_smtp_non_ascii_addresses_go_out_with_smtputf8(server: SmtpServer) -> None:
