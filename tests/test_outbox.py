@@ -6,7 +6,7 @@ import threading
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from sqlalchemy import Engine, func, insert, select, text, update
+from sqlalchemy import Engine, event, func, insert, select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from tests.conftest import CONTACTS, SEED
@@ -25,7 +25,7 @@ from worker.models import Action, Message, MessageContent, Notification, Plan, t
 from worker.plan.importer import import_file
 from worker.rules.digest import Digest, Recipient
 from worker.settings import Settings
-from worker.store.claims import claim_batch, claim_next
+from worker.store.claims import Contents, claim_batch, claim_next
 from worker.store.outbox import ROW_CHUNK, LedgerRace, Planned, existing_keys, record
 
 NOW = datetime(2012, 9, 24, 7, 0, tzinfo=UTC)
@@ -165,6 +165,44 @@ def test_workers_claiming_batches_at_once_share_the_outbox_without_overlap(
     assert all(1 <= len(b) <= 7 for b in batches)  # a batch is never more than asked for
     every = sorted(i for b in batches for i in b)
     assert len(every) == len(set(every)) == 60  # each message claimed once, none missed
+
+
+@pytest.mark.parametrize("budget", [1, 150, 400, 100_000])
+def test_a_run_reads_each_messages_own_bytes_never_holding_more_than_its_budget(
+    engine: Engine, budget: int
+) -> None:
+    sizes = [120, 0, 30, 500, 30, 30, 149, 1, 260]
+    sessions = session_factory(engine)
+    with sessions() as s:
+        plan_id = _plan(s)
+        ids = [_message(s, plan_id, n) for n in range(len(sizes))]
+        s.execute(update(MessageContent), [
+            {"message_id": i, "content": f"<{i}>".encode().ljust(size, b".")[:size]}
+            for i, size in zip(ids, sizes, strict=True)
+        ])  # fmt: skip
+        s.commit()
+    reads: list[str] = []
+    listen = lambda *args: reads.append(args[2])  # noqa: E731  (the statement's text)
+    event.listen(engine, "before_cursor_execute", listen)
+    try:
+        with sessions() as session:
+            batch = claim_batch(session, NOW, timedelta(minutes=5))
+            reads.clear()
+            contents = Contents(session, batch, budget)
+            for claim, size in zip(batch, sizes, strict=True):
+                got = contents.of(claim)
+                assert got.content == f"<{claim.id}>".encode().ljust(size, b".")[:size]
+                assert got.id == claim.id and got.attempts == claim.attempts
+                # What is still held was read with it: together within the budget, unless
+                # the message was read alone.
+                assert contents.held() == 0 or contents.held() + size <= budget
+    finally:
+        event.remove(engine, "before_cursor_execute", listen)
+    content_reads = [r for r in reads if "message_contents" in r]
+    if budget >= sum(sizes):
+        assert len(content_reads) == 2  # the sizes, then every message's bytes at once
+    if budget == 1:
+        assert len(content_reads) == 1 + len(sizes)  # one message at a time
 
 
 # --- planning ----------------------------------------------------------------------------

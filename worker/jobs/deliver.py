@@ -20,12 +20,12 @@ from worker.mail.envelope import envelope_sender
 from worker.mail.errors import DeadlinePassed, DeliveryError
 from worker.store.claims import (
     Claim,
+    Contents,
     claim_batch,
     mark_delivered,
     mark_not_sent,
     release,
     renew,
-    with_content,
 )
 from worker.store.outbox import State
 
@@ -117,6 +117,7 @@ def deliver(
             if not batch:
                 break
             last_id = batch[-1].id
+            contents = Contents(session, batch)
             held, held_until = {c.id for c in batch}, claimed_at + policy.lease
             for index, claim in enumerate(batch):
                 now = clock()
@@ -128,7 +129,7 @@ def deliver(
                     held, held_until = renew(session, rest, now, policy.lease), now + policy.lease
                 if claim.id not in held:
                     continue  # its lease ran out and another worker has taken it over
-                claim = with_content(session, claim)
+                claim = contents.of(claim)
                 in_a_row = _deliver_one(session, mailer, claim, clock, policy, report, in_a_row)
             if report.stopped_early:
                 break
