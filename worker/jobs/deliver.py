@@ -111,9 +111,7 @@ def deliver(
     with sessions() as session, mailer:
         while not should_stop():
             claimed_at = clock()
-            batch = claim_batch(
-                session, claimed_at, policy.lease, plan_id, last_id, with_content=False
-            )
+            batch = claim_batch(session, claimed_at, policy.lease, plan_id, last_id)
             if not batch:
                 break
             last_id = batch[-1].id

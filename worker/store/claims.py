@@ -27,7 +27,7 @@ class Claim:
     attempts: int
     recipient: str
     sender: str  # "" for rows stored before the sender was
-    content: bytes
+    content: bytes  # b"" until read (Contents)
 
 
 def _claimable(now: datetime) -> ColumnElement[bool]:
@@ -44,11 +44,9 @@ def claim_batch(
     plan_id: int | None = None,
     after_id: int = 0,
     size: int = CLAIM_BATCH,
-    *,
-    with_content: bool = True,
 ) -> list[Claim]:
     """Claim up to `size` messages due for delivery with ids above `after_id`, oldest first.
-    Commits, so other workers see the claims.
+    Commits, so other workers see the claims. Their bytes are read apart (`Contents`).
 
     One compare-and-set UPDATE: a row another worker claimed first no longer matches, and on
     PostgreSQL rows locked by another worker's claim are skipped rather than waited for.
@@ -69,22 +67,7 @@ def claim_batch(
         )
     ).all()
     session.commit()  # the claims are visible to other workers before anything is sent
-    if not rows:
-        return []
-    contents: dict[int, bytes] = {}
-    if with_content:
-        contents = dict(
-            session.execute(
-                select(CONTENTS.c.message_id, CONTENTS.c.content).where(
-                    CONTENTS.c.message_id.in_([row.id for row in rows])
-                )
-            ).all()
-        )
-        session.commit()
-    claims = (
-        Claim(id_, attempts, to, sender, contents.get(id_, b""))
-        for id_, attempts, to, sender in rows
-    )
+    claims = (Claim(id_, attempts, to, sender, b"") for id_, attempts, to, sender in rows)
     return sorted(claims, key=lambda c: c.id)
 
 
@@ -152,9 +135,10 @@ def claim_next(
     plan_id: int | None = None,
     after_id: int = 0,
 ) -> Claim | None:
-    """Claim the next message due for delivery with an id above `after_id`, or None."""
+    """Claim the next message due for delivery with an id above `after_id`, with its bytes,
+    or None."""
     found = claim_batch(session, now, lease, plan_id, after_id, size=1)
-    return found[0] if found else None
+    return Contents(session, found).of(found[0]) if found else None
 
 
 def renew(session: Session, claims: Sequence[Claim], now: datetime, lease: timedelta) -> set[int]:
