@@ -129,9 +129,11 @@ def plan_export(app: App, fmt: str, output: Path | None, plan_slug: str | None) 
     from worker.plan.exporter import export_plan
 
     with app.session() as session:
-        export_plan(
+        warnings = export_plan(
             session, app.plan(session, plan_slug), fmt, output, app.settings.dates.month_day
         )
+    for warning in warnings:
+        click.echo(f"warning: {warning}", err=True)
 
 
 @plan.command("show")

@@ -7,10 +7,10 @@ Every cell is written as text: one that starts like a formula gets the guard apo
 from __future__ import annotations
 
 import csv
-import io
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, TextIO
 
 from worker.io.cells import csv_safe, writable
 from worker.plan.data import ActionData
@@ -63,28 +63,47 @@ def export_rows(actions: Iterable[ActionData], month_day: MonthDay) -> Iterator[
         ]
 
 
-def write_csv(rows: Iterable[list[str]], out: io.TextIOBase | io.StringIO) -> None:
+def write_csv(rows: Iterable[list[str]], out: TextIO) -> None:
     writer = csv.writer(out, lineterminator="\r\n")
     for row in rows:
         writer.writerow([csv_safe(v) for v in row])
 
 
-def write_xlsx(rows: Iterable[list[str]], out: Path | BinaryIO) -> None:
+@dataclass
+class Written:
+    """What a workbook was given: rows, and the cells that are not empty."""
+
+    rows: int = 0
+    cells: int = 0
+
+
+def write_xlsx(rows: Iterable[list[str]], out: Path | BinaryIO) -> Written:
+    """The rows as the one sheet of a workbook, written as they come (openpyxl's write-only
+    mode keeps no cells in memory): every cell text, wrapped, the headings bold and frozen."""
     from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.cell.cell import Cell
     from openpyxl.styles import Alignment, Font
 
-    book = Workbook()
-    sheet = book.active
-    assert sheet is not None
-    sheet.title = "Actions"
-    for r, row in enumerate(rows, start=1):
-        for c, value in enumerate(row, start=1):
-            cell = sheet.cell(row=r, column=c)
-            # Stored before control characters were refused at import: never a failed export.
-            cell.value = writable(value)
-            cell.data_type = "s"  # never a formula, whatever the text starts with
-            cell.alignment = Alignment(wrap_text=True, vertical="top")
-            if r == 1:
-                cell.font = Font(bold=True)
+    book = Workbook(write_only=True)
+    sheet = book.create_sheet("Actions")
     sheet.freeze_panes = "A2"
+    wrapped = Alignment(wrap_text=True, vertical="top")
+    bold = Font(bold=True)
+
+    def cell(value: str, heading: bool) -> Cell:
+        # Stored before control characters were refused at import: never a failed export.
+        made = WriteOnlyCell(sheet, value=writable(value))
+        made.data_type = "s"  # never a formula, whatever the text starts with
+        made.alignment = wrapped
+        if heading:
+            made.font = bold
+        return made
+
+    written = Written()
+    for row in rows:
+        sheet.append([cell(value, written.rows == 0) for value in row])
+        written.rows += 1
+        written.cells += sum(1 for value in row if value)
     book.save(out)
+    return written

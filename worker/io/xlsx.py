@@ -73,6 +73,24 @@ def check_zip(path: Path, limits: Limits = LIMITS) -> None:
             raise InputError(source, [Problem("", reason)])
 
 
+def import_refusal(
+    path: Path, rows: int, cells: int, limits: Limits | None = None
+) -> str | None:
+    """Why a workbook just written (`rows` rows, `cells` filled cells) would be refused when
+    read back within `limits` (LIMITS), or None: an export says so at once, not at the next
+    import."""
+    limits = limits or LIMITS
+    try:
+        check_zip(path, limits)
+    except InputError as exc:
+        return "; ".join(problem.reason for problem in exc.problems)
+    if rows > limits.rows:
+        return f"the sheet has {rows:,} rows (limit {limits.rows:,})"
+    if cells > limits.cells:
+        return f"the sheet has {cells:,} filled cells (limit {limits.cells:,})"
+    return None
+
+
 def column_letter(number: int) -> str:
     """Spreadsheet column letters for a 1-based column number: 1 -> A, 27 -> AA."""
     letters = ""

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from itertools import islice
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -255,7 +256,12 @@ def read_yaml(path: Path) -> PlanDoc:
 # --- writing -------------------------------------------------------------------------------
 
 
-class _Dumper(yaml.SafeDumper):
+# libyaml's emitter where PyYAML was built with it: the same text (tests/test_plan_export.py),
+# several times faster, which a plan of a million actions needs.
+_Base: type[yaml.SafeDumper] = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
+
+class _Dumper(_Base):  # type: ignore[valid-type,misc]
     pass
 
 
@@ -308,9 +314,40 @@ def _action_entry(action: ActionData) -> dict[str, Any]:
     return entry
 
 
-def dump_yaml(doc: PlanDoc) -> str:
-    """The plan in the seed format; reading it back gives the same plan."""
-    info = doc.info
+# Lines of YAML are folded at this column.
+_WIDTH = 100
+# A work stream's actions are written two columns in, under "  actions:".
+_NESTED = "  "
+# Actions written per call to the dumper: each call has its own cost, and one call for all
+# of them would hold the plan's whole text at once.
+_ACTIONS_PER_DUMP = 500
+
+
+def _yaml(data: object, width: int = _WIDTH) -> str:
+    text = yaml.dump(data, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=width)
+    # Without the optional "..." that may end a document (libyaml writes it after any
+    # text kept with its final line breaks): in the middle of the file it would end it.
+    return text.removesuffix("\n...\n") + "\n" if text.endswith("\n...\n") else text
+
+
+def _indented(text: str) -> str:
+    # Empty lines stay empty: in a literal block they are the text's own blank lines.
+    return "".join(_NESTED + line if line != "\n" else line for line in text.splitlines(True))
+
+
+def yaml_parts(
+    info: PlanInfo,
+    streams: Sequence[WorkStream],
+    actions: Callable[[WorkStream], Iterable[ActionData]],
+) -> Iterator[str]:
+    """The plan in the seed format, a piece at a time, with each work stream's `actions`
+    asked for in turn: a plan of a million actions is never held as one text.
+
+    The text is the one a single dump of the whole plan gives: each part is dumped on its
+    own, and a stream's actions, two columns in, are folded two columns sooner."""
+    # A title of several lines (which YAML allows) stays within the comment.
+    title = info.title.replace("\r", " ").replace("\n", " ")
+    yield f"# {title}\n# Exported by planworker in the seed format (docs/plan-data.md).\n"
     plan: dict[str, Any] = {
         "id": info.slug,
         "title": info.title,
@@ -320,26 +357,35 @@ def dump_yaml(doc: PlanDoc) -> str:
         "rag_legend": dict(info.rag_legend),
         "phases": [{"number": n, "title": t} for n, t in sorted(info.phases.items())],
     }
-    streams = []
-    for ws in doc.work_streams:
-        streams.append(
-            {
-                "number": ws.number,
-                "title": ws.title,
-                "heading": ws.heading,
-                "phase": ws.phase,
-                "strategic_lead": ws.strategic_lead,
-                "key_aim": ws.key_aim,
-                "outcomes": [{"number": o.number, "text": o.text} for o in ws.outcomes],
-                "actions": [_action_entry(a) for a in doc.actions if a.work_stream == ws.number],
-            }
+    yield _yaml({"plan": plan})
+    yield "work_streams:\n" if streams else "work_streams: []\n"
+    for ws in streams:
+        yield _yaml(
+            [
+                {
+                    "number": ws.number,
+                    "title": ws.title,
+                    "heading": ws.heading,
+                    "phase": ws.phase,
+                    "strategic_lead": ws.strategic_lead,
+                    "key_aim": ws.key_aim,
+                    "outcomes": [{"number": o.number, "text": o.text} for o in ws.outcomes],
+                }
+            ]
         )
-    header = f"# {info.title}\n# Exported by planworker in the seed format (docs/plan-data.md).\n"
-    body = yaml.dump(
-        {"plan": plan, "work_streams": streams},
-        Dumper=_Dumper,
-        sort_keys=False,
-        allow_unicode=True,
-        width=100,
-    )
-    return header + body
+        entries = iter(actions(ws))
+        batch = list(islice(entries, _ACTIONS_PER_DUMP))
+        yield f"{_NESTED}actions:\n" if batch else f"{_NESTED}actions: []\n"
+        while batch:
+            width = _WIDTH - len(_NESTED)
+            yield _indented(_yaml([_action_entry(a) for a in batch], width))
+            batch = list(islice(entries, _ACTIONS_PER_DUMP))
+
+
+def dump_yaml(doc: PlanDoc) -> str:
+    """The plan in the seed format; reading it back gives the same plan."""
+    by_stream: dict[int, list[ActionData]] = {}
+    for action in doc.actions:
+        by_stream.setdefault(action.work_stream, []).append(action)
+    parts = yaml_parts(doc.info, doc.work_streams, lambda ws: by_stream.get(ws.number, ()))
+    return "".join(parts)
