@@ -74,7 +74,16 @@ from bench.run import (  # noqa: E402
 )
 
 MODES = ("maildir", "smtp")
-COMMANDS = ("import", "remind", "remind next", "escalate", "digest")
+COMMANDS = (
+    "import",
+    "remind",
+    "remind next",
+    "escalate",
+    "digest",
+    "export csv",
+    "export yaml",
+    "export xlsx",
+)
 SENT = re.compile(r"^\s*delivered to .*: (\d+) sent, (\d+) failed", re.M)
 ERROR_LINE = re.compile(r"^(Error: |[\w.]*(Error|Exception|Violation)\b)")
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -355,7 +364,12 @@ def _timed(
     problem = child.problem()
     if problem:
         row.status = problem
-    if row.command != "import":
+    if row.command.startswith("export"):
+        written = cwd / row.command.replace("export ", "plan.")
+        if written.exists():
+            row.note = f"{written.stat().st_size / 1e6:,.0f} MB written"
+            written.unlink()
+    elif row.command != "import":
         row.messages = child.sent()
         if row.messages is not None and child.wall:
             row.msg_per_s = row.messages / child.wall
@@ -398,6 +412,10 @@ def run_sequence(
         ("remind next", ["remind", "--as-of", next_day]),
         ("escalate", ["escalate", "--as-of", next_day]),
         ("digest", ["digest", "--as-of", next_day]),
+        *(
+            (f"export {fmt}", ["plan", "export", "--format", fmt, "-o", f"plan.{fmt}"])
+            for fmt in ("csv", "yaml", "xlsx")
+        ),
     ]
     rows = [Row(name, size, backend, mode) for name, _ in plan]
     where = folder / f"{backend}-{mode}"
