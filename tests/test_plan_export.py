@@ -146,7 +146,9 @@ def one_dump(doc: PlanDoc) -> str:
         allow_unicode=True,
         width=100,
     )
-    return f"# {info.title.replace(chr(10), ' ')}\n# Exported by planworker in the seed format (docs/plan-data.md).\n{body}"
+    title = info.title.replace("\n", " ")
+    note = "# Exported by planworker in the seed format (docs/plan-data.md).\n"
+    return f"# {title}\n{note}{body}"
 
 
 @settings(max_examples=150, deadline=None)

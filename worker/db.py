@@ -58,9 +58,23 @@ def _sqlite_busy_timeout_ms(url: URL) -> int:
     return round(seconds * 1000)
 
 
+# The execution option of an engine or connection that only reads (`read_only`).
+READ_ONLY = "planworker_read_only"
+
+
 def _sqlite_begin(conn: Any) -> None:
-    # Take the write lock at the start, so two writers queue instead of failing mid-way.
-    conn.exec_driver_sql("BEGIN IMMEDIATE")
+    # A writer takes the write lock at the start, so two writers queue instead of failing
+    # mid-way. A reader does not: in WAL mode it reads a snapshot beside a writer, so an
+    # export of a large plan does not lock out the daily run, nor a daily run's batch a
+    # health check, a lead's page or `plan show` (docs/service.md).
+    read_only = conn.get_execution_options().get(READ_ONLY, False)
+    conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+
+
+def read_only(engine: Engine) -> Engine:
+    """`engine` for work that only reads: on SQLite its transactions wait for no writer and
+    make none wait (elsewhere the same engine)."""
+    return engine.execution_options(**{READ_ONLY: True})
 
 
 def _private_sqlite_file(url: str) -> None:
@@ -195,8 +209,9 @@ def refresh_statistics(session: Session, tables: tuple[str, ...] = PLAN_TABLES) 
         session.execute(text(f"ANALYZE {', '.join(tables)}"))
 
 
-def session_factory(engine: Engine) -> sessionmaker[Session]:
-    return sessionmaker(engine, expire_on_commit=False)
+def session_factory(engine: Engine, *, reads_only: bool = False) -> sessionmaker[Session]:
+    """Sessions on `engine`; `reads_only` for work that never writes (see `read_only`)."""
+    return sessionmaker(read_only(engine) if reads_only else engine, expire_on_commit=False)
 
 
 def shown(url: str | URL) -> str:

@@ -78,22 +78,24 @@ class App:
                 f"(config file: {settings.source.path or 'none'})"
             )
 
-    def session(self, *, migrated: bool = True) -> Session:
+    def session(self, *, migrated: bool = True, reads_only: bool = False) -> Session:
+        """A session on the configured database; `reads_only` for a command that only reads,
+        which then neither waits for a job that is writing nor makes one wait."""
         from worker.db import session_factory
 
         if migrated:
             self.require_migrated()
-        return session_factory(self.engine)()
+        return session_factory(self.engine, reads_only=reads_only)()
 
     def require_migrated(self) -> None:
         from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
-        from worker.db import database_error
+        from worker.db import database_error, read_only
         from worker.errors import PlanworkerError
         from worker.schema_version import HEAD, current_revision
 
         try:
-            current = current_revision(self.engine)
+            current = current_revision(read_only(self.engine))
         except DBAPIError as exc:
             raise database_error(self.settings.database_url, exc, "open") from None
         except SQLAlchemyError as exc:

@@ -47,10 +47,11 @@ def open_plan(app: App, plan_slug: str | None) -> PlanContext:
 
     config = remind_config(app.settings, app.directory())
     app.require_migrated()
-    sessions = session_factory(app.engine)
-    with sessions() as session:
+    # Found by a reader: `planworker health` (the container's probe) must not wait for a
+    # run that is writing.
+    with session_factory(app.engine, reads_only=True)() as session:
         plan = app.plan(session, plan_slug)
-        return PlanContext(sessions, plan.id, plan.timezone, config)
+        return PlanContext(session_factory(app.engine), plan.id, plan.timezone, config)
 
 
 @dataclass(frozen=True, slots=True)
@@ -335,7 +336,7 @@ def report(app: App, fmt: str, output: Path, as_of: datetime | None, plan_slug: 
     from worker.mail.board import report_csv, report_html, report_markdown
 
     config = remind_config(app.settings, app.directory(), links=False)
-    with app.session() as session:
+    with app.session(reads_only=True) as session:
         plan = app.plan(session, plan_slug)
         day, _ = run_dates(app, as_of, plan.timezone, check=False)
         board, _ = board_view(session, plan, config, day)

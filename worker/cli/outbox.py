@@ -28,7 +28,7 @@ def outbox(
     from worker.cli.output import outbox_json, print_json, render_outbox
     from worker.store.outbox import counts, list_messages
 
-    with app.session() as session:
+    with app.session(reads_only=True) as session:
         plan_id = app.plan(session, plan_slug).id
         found = list_messages(
             session, plan_id=plan_id, state=state, recipient=recipient, limit=limit

@@ -128,7 +128,7 @@ def plan_export(app: App, fmt: str, output: Path | None, plan_slug: str | None) 
     """Write the plan as YAML (the seed format), CSV or XLSX."""
     from worker.plan.exporter import export_plan
 
-    with app.session() as session:
+    with app.session(reads_only=True) as session:
         warnings = export_plan(
             session, app.plan(session, plan_slug), fmt, output, app.settings.dates.month_day
         )
@@ -146,7 +146,7 @@ def plan_show(app: App, plan_slug: str | None, as_json: bool) -> None:
     from worker.io.terminal import printable
     from worker.plan.report import plan_summary, render_summary
 
-    with app.session() as session:
+    with app.session(reads_only=True) as session:
         summary = plan_summary(
             session, app.plan(session, plan_slug), app.directory(), app.settings.dates.month_day
         )
@@ -171,7 +171,7 @@ def plan_check(app: App, plan_slug: str | None, strict: bool, as_json: bool) -> 
     from worker.store.plan import load_plan
     from worker.store.status import confirmed_refs
 
-    with app.session() as session:
+    with app.session(reads_only=True) as session:
         found = app.plan(session, plan_slug)
         doc = load_plan(session, found)
         confirmed = confirmed_refs(session, found.id)

@@ -38,13 +38,16 @@ def _service(app: App, plan_slug: str | None) -> Service:
 
 def _health_problems(app: App, service: Service, now: datetime, deep: bool = False) -> list[str]:
     from worker.configure import mailer
+    from worker.db import session_factory
     from worker.health import problems
 
     grace = timedelta(minutes=app.settings.service.health_grace_minutes)
     # Logging in to the SMTP server is for --deep only; a Maildir check is a local write.
     backend = mailer(app.settings)
     checked = backend if deep or backend.name != "smtp" else None
-    return problems(service.sessions, service.plan_id, service.jobs, now, grace, checked)
+    # Read-only: a daily run's batch holding SQLite's write lock must not make it unhealthy.
+    sessions = session_factory(app.engine, reads_only=True)
+    return problems(sessions, service.plan_id, service.jobs, now, grace, checked)
 
 
 def _single_sqlite_instance(app: App) -> Any:

@@ -178,7 +178,7 @@ def status_history(app: App, action_id: str, plan_slug: str | None, as_json: boo
     from worker.cli.output import history_json, print_json
     from worker.store.status import history, render_history
 
-    with app.session() as session:
+    with app.session(reads_only=True) as session:
         plan = app.plan(session, plan_slug)
         changes = history(session, plan.id, action_id.strip())
     if as_json:

@@ -73,9 +73,7 @@ def check_zip(path: Path, limits: Limits = LIMITS) -> None:
             raise InputError(source, [Problem("", reason)])
 
 
-def import_refusal(
-    path: Path, rows: int, cells: int, limits: Limits | None = None
-) -> str | None:
+def import_refusal(path: Path, rows: int, cells: int, limits: Limits | None = None) -> str | None:
     """Why a workbook just written (`rows` rows, `cells` filled cells) would be refused when
     read back within `limits` (LIMITS), or None: an export says so at once, not at the next
     import."""

@@ -38,6 +38,13 @@ class AckPages:
     def plan(self, session: Session) -> Plan:
         raise NotImplementedError
 
+    def reading(self) -> Session:
+        """A session for a page that only reads: on SQLite it neither waits for a daily
+        run's batch holding the write lock nor holds that lock itself (worker/db.py)."""
+        from worker.db import session_factory
+
+        return session_factory(self.sessions.kw["bind"], reads_only=True)()
+
     def claim(
         self, plan: Plan, token: str, now: datetime, purpose: str = links.LEAD
     ) -> links.Claim | HTMLResponse:
@@ -63,7 +70,7 @@ class AckPages:
 
     def show_ack(self, token: str, now: datetime) -> Response:
         """GET /ack/{token}: the escalated actions the recipient may acknowledge. Reads only."""
-        with self.sessions() as session:
+        with self.reading() as session:
             plan = self.plan(session)
             claim = self.claim(plan, token, now, links.ACK)
             if isinstance(claim, HTMLResponse):

@@ -145,7 +145,7 @@ class Site(AckPages):
 
     def health(self) -> Response:
         try:
-            with self.sessions() as session:
+            with self.reading() as session:
                 session.execute(text("SELECT 1"))
         except Exception as exc:
             log.error("health: the database does not answer: %s", type(exc).__name__)
@@ -176,7 +176,7 @@ class Site(AckPages):
 
     def show(self, token: str, now: datetime) -> Response:
         """GET /lead/{token}: the recipient's open actions. Reads only."""
-        with self.sessions() as session:
+        with self.reading() as session:
             plan = self.plan(session)
             claim = self.claim(plan, token, now)
             if isinstance(claim, HTMLResponse):

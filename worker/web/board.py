@@ -50,7 +50,7 @@ class BoardPages:
     def by_link(self, token: str, now: datetime) -> Response:
         """GET /board/{token}: the page for a board member's signed link."""
         site = self.site
-        with site.sessions() as session:
+        with site.reading() as session:
             plan = site.plan(session)
             try:
                 claim = links.read(

@@ -1,0 +1,114 @@
+"""On SQLite, commands and pages that only read neither wait for a writer nor make one wait.
+
+Writers take SQLite's write lock when their transaction begins, so two of them queue. A
+reader used to take it too: an export of a large plan, `plan show` or a lead opening their
+page then made the daily run's next batch wait (and fail once the busy timeout passed), and a
+daily run's batch made the health check report the database unreachable. In WAL mode a
+reader reads a snapshot beside a writer; these tests hold a real write lock from another
+connection, with a busy timeout of one second, and run the real commands and pages."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import SEED, Cli
+from tests.test_web import fetch, serving
+from worker.db import make_engine, session_factory
+from worker.models import Action
+
+
+@pytest.fixture
+def local(tmp_path: Path) -> Cli:
+    """A SQLite database with the seed plan, whose commands wait at most a second for a lock."""
+    runner = Cli(f"sqlite:///{tmp_path / 'plan.db'}?timeout=1", tmp_path)
+    runner("db", "upgrade")
+    runner("plan", "import", str(SEED))
+    return runner
+
+
+@contextmanager
+def writer_holding_the_lock(cli: Cli) -> Iterator[None]:
+    """Another process's write transaction, open (as a daily run's batch is)."""
+    path = cli.db_url.removeprefix("sqlite:///").split("?")[0]
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    other.execute("UPDATE actions SET rag = rag WHERE id = (SELECT min(id) FROM actions)")
+    try:
+        yield
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["plan", "export", "--format", "csv"],
+        ["plan", "export", "--format", "yaml"],
+        ["plan", "show"],
+        ["plan", "check"],
+        ["status", "history", "WS1-01"],
+        ["outbox"],
+        ["report", "--format", "md", "-o", "report.md"],
+    ],
+    ids=lambda args: " ".join(args[:3]),
+)
+def test_a_command_that_only_reads_runs_while_a_writer_holds_the_lock(
+    local: Cli, args: list[str]
+) -> None:
+    if "-o" in args:
+        args = [*args[:-1], str(local.workdir / args[-1])]
+    with writer_holding_the_lock(local):
+        result = local(*args, ok=False)
+    assert result.exit_code == 0, result.output
+    assert "locked" not in result.output
+
+
+def test_a_command_that_writes_still_waits_for_the_writer_and_says_why(local: Cli) -> None:
+    with writer_holding_the_lock(local):
+        result = local(
+            "status", "set", "WS1-01", "--rag", "amber", "--note", "n", "--by", "QA", ok=False
+        )
+    assert result.exit_code != 0
+    assert "locked" in result.output
+
+
+def test_a_long_read_does_not_make_a_writer_wait(local: Cli) -> None:
+    engine = make_engine(local.db_url)
+    try:
+        with session_factory(engine, reads_only=True)() as reading:
+            reading.query(Action).first()  # the reader's snapshot is open from here
+            local("status", "set", "WS1-01", "--rag", "amber", "--note", "n", "--by", "QA")
+            # The reader still sees the plan as it was when it began.
+            rag = reading.query(Action.rag).filter(Action.ref == "WS1-01").scalar()
+            assert rag != "amber"
+    finally:
+        engine.dispose()
+    changes = json.loads(local("status", "history", "WS1-01", "--json").stdout)["changes"]
+    assert changes[-1]["rag"] == [None, "amber"]
+
+
+def test_health_does_not_call_the_database_unreachable_while_a_run_writes(local: Cli) -> None:
+    with writer_holding_the_lock(local):
+        result = local("health", "--json", ok=False)
+    problems = json.loads(result.stdout)["problems"]
+    assert not any("database" in p for p in problems), problems
+
+
+def test_a_lead_opens_their_page_while_a_run_writes(
+    local: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with serving(local, tmp_path, monkeypatch) as served:
+        link = served.link()
+        with writer_holding_the_lock(local):
+            status, page = fetch(link)
+            health = fetch(f"{served.base_url}/health")
+    assert status == 200, page
+    assert 'id="action-WS1-02"' in page
+    assert health == (200, "ok")
