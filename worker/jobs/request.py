@@ -46,6 +46,7 @@ from worker.rules.requests import (
 )
 from worker.store.facts import load_facts, load_schedule, of_ids, plan_actions
 from worker.store.returns import chased, record_request, returned
+from worker.store.status import RiskIndex, plan_risks
 from worker.web import links
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -260,11 +261,16 @@ def ask_leads(run: Run, step: Step, cycle: Cycle) -> None:
     since = datetime.combine(cycle.request, time(0), ZoneInfo(plan.timezone))
     back = returned(session, plan.id, cycle, since)
     run.result.returned = sorted(back)
+    risks: RiskIndex | None = None
     for lead in leads:
         this = due_step(session, step, lead, cycle, run.suffix, back)
         if this is None:
             continue
-        facts = load_facts(session, of_ids(lead.action_ids), plan.id, r.as_of)
+        # The plan's risks are read once, not for every lead: asking 200 leads of a 100k
+        # plan read the whole plan 200 times (49 of the run's 68 s).
+        if risks is None:
+            risks = plan_risks(session, plan.id, r.as_of)
+        facts = load_facts(session, of_ids(lead.action_ids), plan.id, r.as_of, risks)
         try:
             made = compose(config, plan, this, cycle, lead.recipient, facts, run.now, r.as_of,
                            run.suffix)  # fmt: skip
