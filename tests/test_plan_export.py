@@ -11,7 +11,7 @@ import pytest
 import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from sqlalchemy import Engine
+from sqlalchemy import Engine, func, select
 
 from tests.conftest import SEED, Cli
 from worker.errors import InputError
@@ -19,6 +19,7 @@ from worker.io import xlsx
 from worker.io.export import export_rows, write_xlsx
 from worker.io.tables import read_xlsx
 from worker.io.xlsx import Limits, import_refusal
+from worker.models import Action
 from worker.plan import yaml_io
 from worker.plan.data import ActionData, Outcome, PlanDoc, PlanInfo, WorkStream
 from worker.store import plan as plan_store
@@ -204,3 +205,43 @@ def test_a_workbook_export_beyond_the_import_limits_warns_and_still_writes(
     assert "rows (limit 50)" in result.stderr
     assert "--format csv" in result.stderr
     assert read_xlsx(out).actions == read_xlsx(out, limits=Limits()).actions
+
+
+# --- a YAML plan too large to read back ----------------------------------------------------
+
+
+def test_a_yaml_plan_larger_than_the_limit_is_refused_naming_the_file_and_writes_nothing(
+    cli: Cli, engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(yaml_io, "YAML_MAX_BYTES", SEED.stat().st_size - 1)
+    result = cli("plan", "import", str(SEED), ok=False)
+    assert result.exit_code == 1
+    assert str(SEED) in result.output
+    assert f"the file is {SEED.stat().st_size:,} bytes" in result.output
+    assert "imported as CSV" in result.output
+    with engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(Action)).scalar_one() == 0
+    monkeypatch.setattr(yaml_io, "YAML_MAX_BYTES", SEED.stat().st_size)
+    cli("plan", "import", str(SEED))  # a file of just the limit is read
+
+
+def test_a_yaml_export_larger_than_the_import_reads_warns_and_still_writes(
+    cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cli("plan", "import", str(SEED))
+    out = tmp_path / "plan.yaml"
+    assert "warning" not in cli("plan", "export", "-o", str(out)).stderr
+    size = out.stat().st_size
+    monkeypatch.setattr(yaml_io, "YAML_MAX_BYTES", size - 1)
+    again = tmp_path / "again.yaml"
+    result = cli("plan", "export", "-o", str(again))
+    assert f"would refuse it: the file is {size:,} bytes" in result.stderr
+    assert again.read_bytes() == out.read_bytes()
+    printed = cli("plan", "export")
+    assert "would refuse it" in printed.stderr
+
+
+def test_a_yaml_plan_with_windows_line_ends_reads_as_the_same_plan(tmp_path: Path) -> None:
+    crlf = tmp_path / "plan.yaml"
+    crlf.write_bytes(SEED.read_bytes().replace(b"\n", b"\r\n"))
+    assert yaml_io.read_yaml(crlf) == yaml_io.read_yaml(SEED)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import io
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import BinaryIO, TextIO
 
@@ -18,7 +18,7 @@ from worker.io.files import write_file
 from worker.io.xlsx import import_refusal
 from worker.models import Plan
 from worker.plan.dates import MonthDay
-from worker.plan.yaml_io import yaml_parts
+from worker.plan.yaml_io import yaml_parts, yaml_refusal
 from worker.store.plan import plan_actions, plan_info, plan_streams
 
 
@@ -61,8 +61,20 @@ def export_plan(
             plan_streams(plan),
             lambda ws: plan_actions(session, plan, streams[ws.number]),
         )
-        _write_text(_write_all(parts), output)
-        return []
+        size = 0
+
+        def counted() -> Iterator[str]:
+            nonlocal size
+            for part in parts:
+                size += len(part.encode("utf-8"))
+                yield part
+
+        _write_text(_write_all(counted()), output)
+        refusal = yaml_refusal(size)
+        if refusal is None:
+            return []
+        return [f"{output or 'the output'} is written, but 'planworker plan import' would "
+                f"refuse it: {refusal}."]  # fmt: skip
     rows = export_rows(plan_actions(session, plan), month_day)
     if fmt == "csv":
 

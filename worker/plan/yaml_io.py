@@ -235,11 +235,38 @@ class _Loader(yaml.SafeLoader):
         return super().construct_mapping(node, deep)
 
 
+# The largest plan file read as YAML. The whole document is held while it is read, at about
+# 40 times its size (a 100,000-action plan's 51 MB took 1.9 GB), so a plan of this size,
+# some 30,000 actions, already takes 600 MB; a larger plan is imported as CSV, which
+# streams. A council's plan is a few hundred kilobytes.
+YAML_MAX_BYTES = 16 * 1024 * 1024
+
+
+def yaml_refusal(size: int) -> str | None:
+    """Why a YAML plan of `size` bytes would not be read, or None."""
+    if size <= YAML_MAX_BYTES:
+        return None
+    return (
+        f"the file is {size:,} bytes, more than a plan in YAML may be ({YAML_MAX_BYTES:,}); "
+        "a plan this large is imported as CSV (`planworker plan export --format csv` writes one)"
+    )
+
+
 def read_yaml(path: Path) -> PlanDoc:
     """Read a plan in the seed format. Raises InputError naming every problem found."""
     source = str(path)
     try:
-        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader)  # a SafeLoader
+        with path.open("rb") as handle:
+            raw = handle.read(YAML_MAX_BYTES + 1)
+    except OSError as exc:
+        raise InputError(source, [Problem("", f"cannot read the file: {exc.strerror}")]) from None
+    refusal = yaml_refusal(max(len(raw), path.stat().st_size))
+    if refusal:
+        raise InputError(source, [Problem("", refusal)])
+    try:
+        # Line ends as text mode reads them (as the file was read before the size limit).
+        text = raw.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")
+        data = yaml.load(text, Loader=_Loader)  # a SafeLoader
     except UnicodeDecodeError as exc:
         raise InputError(source, [Problem("", f"not UTF-8 text ({exc.reason})")]) from None
     except RecursionError:  # the composer nests one Python call per nested list or mapping
