@@ -122,7 +122,9 @@ def leads_to_ask(actions: Iterable[Schedule], directory: Directory) -> list[Aske
                 continue
             email = route.recipient.email.lower()
             ids = found.setdefault(email, (route.recipient, []))[1]
-            if action.id not in ids:
+            # Two of an action's leads may reach one person: listed once. (Each action
+            # comes once, so a repeat can only be the last id.)
+            if not ids or ids[-1] != action.id:
                 ids.append(action.id)
     return [Asked(found[e][0], tuple(found[e][1])) for e in sorted(found)]
 
