@@ -66,7 +66,7 @@ def _sqlite_begin(conn: Any) -> None:
     # A writer takes the write lock at the start, so two writers queue instead of failing
     # mid-way. A reader does not: in WAL mode it reads a snapshot beside a writer, so an
     # export of a large plan does not lock out the daily run, nor a daily run's batch a
-    # health check, a lead's page or `plan show` (docs/service.md).
+    # health check, a lead's page or `plan show` (docs/ledger.md, "Several workers").
     read_only = conn.get_execution_options().get(READ_ONLY, False)
     conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
