@@ -9,18 +9,22 @@ connection, with a busy timeout of one second, and run the real commands and pag
 
 from __future__ import annotations
 
+import html
 import json
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import SEED, Cli
-from tests.test_web import fetch, serving
+from tests.test_acknowledge import STRATEGIC, acknowledgements, post_ack
+from tests.test_web import KEY, OWN, fetch, report, serving, token_of
 from worker.db import make_engine, session_factory
 from worker.models import Action
+from worker.web.links import ACK, sign
 
 
 @pytest.fixture
@@ -112,3 +116,47 @@ def test_a_lead_opens_their_page_while_a_run_writes(
     assert status == 200, page
     assert 'id="action-WS1-02"' in page
     assert health == (200, "ok")
+
+
+def test_a_report_sent_while_a_run_holds_the_lock_is_not_lost(
+    local: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A daily run's batches can hold the write lock past the page's busy timeout: the lead
+    is told plainly that nothing was recorded, and gets the form back as they filled it in."""
+    note = "Chased the <audit> team & re-booked"
+    with serving(local, tmp_path, monkeypatch) as served:
+        before = served.history(OWN)
+        form = report(token_of(served.link()), OWN, rag="red", state="on hold", note=note)
+        with writer_holding_the_lock(local):
+            status, page = served.post(form)
+        assert status == 503, page
+        assert f"{OWN}: not recorded" in page
+        section = page.split(f'id="action-{OWN}"')[1].split("</section>")[0]
+        assert f">{html.escape(note, quote=False)}</textarea>" in section
+        assert 'value="red" checked' in section
+        assert 'value="on hold" selected' in section
+        assert served.history(OWN) == before
+        # Sent again once the run has let go: recorded, once.
+        status, page = served.post(form)
+        assert status == 200 and f"{OWN}: recorded" in page
+    changes = served.history(OWN)
+    assert len(changes) == len(before) + 1 and changes[-1]["note"] == note
+
+
+def test_an_acknowledgement_sent_while_a_run_holds_the_lock_is_not_lost(
+    local: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    local("status", "set", OWN, "--rag", "amber", "--note", "Audit slipped", "--by", "Head of QA")
+    note = "Spoke to the Head of QA: audit re-booked"
+    with serving(local, tmp_path, monkeypatch) as served:
+        served.now = datetime.now(UTC)
+        fields = {"token": sign(KEY, 1, STRATEGIC, ACK, served.now), "ref": OWN, "note": note}
+        with writer_holding_the_lock(local):
+            status, page = post_ack(served, fields)
+        assert status == 503, page
+        section = page.split(f'id="action-{OWN}"')[1].split("</section>")[0]
+        assert f">{note}</textarea>" in section
+        assert acknowledgements(local) == 0
+        status, page = post_ack(served, fields)
+        assert status == 200 and f"{OWN}: acknowledged" in page
+    assert acknowledgements(local) == 1

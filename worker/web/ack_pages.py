@@ -4,11 +4,12 @@ site (worker/web/app.py); what may be acknowledged and how it is stored: worker/
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
+from sqlalchemy.exc import DBAPIError
 from starlette.responses import HTMLResponse, Response
 
 from worker.io.terminal import one_line
@@ -56,6 +57,16 @@ class AckPages:
     def refused(self, status: int, title: str, reason: str, fresh: bool = False) -> HTMLResponse:
         raise NotImplementedError
 
+    def not_recorded(
+        self,
+        form: Mapping[str, str],
+        exc: DBAPIError,
+        again: Callable[[Session, Plan, links.Claim, str], HTMLResponse],
+        purpose: str,
+        now: datetime,
+    ) -> Response:
+        raise NotImplementedError
+
     def ack_page(self, session: Session, plan: Plan, email: str, now: datetime) -> AckPage:
         settings = self.app.settings
         return ack_page(
@@ -78,8 +89,15 @@ class AckPages:
             return self.acks(plan, self.ack_page(session, plan, claim.email, now), token)
 
     def acks(
-        self, plan: Plan, found: AckPage, token: str, message: str = "", status: int = 200
+        self,
+        plan: Plan,
+        found: AckPage,
+        token: str,
+        message: str = "",
+        status: int = 200,
+        kept: Mapping[str, str] | None = None,
     ) -> HTMLResponse:
+        """The acknowledgement page; `kept`: the form as sent, its note filled in again."""
         zone = ZoneInfo(plan.timezone)
         cards = [ack_card(card(a, zone), mine, zone) for a, mine in found.actions]
         context = {
@@ -92,11 +110,26 @@ class AckPages:
             "message": message,
             "error": status >= 400,
             "max_note": MAX_ACK_NOTE,
+            "kept": kept or {},
         }
         return self.page("ack.html", context, status)
 
     def submit_ack(self, form: Mapping[str, str], now: datetime) -> Response:
-        """POST /ack: record one acknowledgement, if the link's address may make it."""
+        """POST /ack: record one acknowledgement, if the link's address may make it; a 503 page
+        with the note filled in again when the database cannot take it."""
+        try:
+            return self.record_ack(form, now)
+        except DBAPIError as exc:
+
+            def again(
+                session: Session, plan: Plan, claim: links.Claim, message: str
+            ) -> HTMLResponse:
+                page = self.ack_page(session, plan, claim.email, now)
+                return self.acks(plan, page, form.get("token", ""), message, 503, kept=form)
+
+            return self.not_recorded(form, exc, again, links.ACK, now)
+
+    def record_ack(self, form: Mapping[str, str], now: datetime) -> Response:
         with self.sessions() as session:
             plan = self.plan(session)
             token = form.get("token", "")
@@ -122,7 +155,7 @@ class AckPages:
             problem = ack_note_problem(note)
             if problem:
                 log.warning("acknowledgement refused for %s: %s", ref, problem)
-                return self.acks(plan, page, token, f"{ref}: {problem}", 400)
+                return self.acks(plan, page, token, f"{ref}: {problem}", 400, kept=form)
             done = acknowledge(session, action, page.who, note, now)
             page = self.ack_page(session, plan, claim.email, now)
         if done:

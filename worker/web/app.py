@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 
 import jinja2
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 from starlette.applications import Starlette
 from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
@@ -55,6 +56,14 @@ log = logging.getLogger("planworker.web")
 
 # The whole form is a few fields and a note of at most MAX_NOTE characters.
 MAX_BODY = 64 * 1024
+# Seconds a person is asked to wait before sending a form again that the database could not
+# take (SQLite's write lock held by a long run past its busy timeout, or the server down).
+RETRY_AFTER_S = 60
+NOT_RECORDED = (
+    "{ref}: not recorded. The plan's database could not take it just now (it is busy with "
+    "a daily run or an import, or not answering)."
+)
+KEPT_BELOW = " What you wrote is kept below: please send it again in a minute."
 
 SECURITY_HEADERS: dict[str, str] = {
     "Content-Security-Policy": (
@@ -186,8 +195,16 @@ class Site(AckPages):
             return self.lead(plan, found, token)
 
     def lead(
-        self, plan: Plan, found: LeadPage, token: str, message: str = "", status: int = 200
+        self,
+        plan: Plan,
+        found: LeadPage,
+        token: str,
+        message: str = "",
+        status: int = 200,
+        kept: Mapping[str, str] | None = None,
     ) -> HTMLResponse:
+        """The lead's page; `kept`: the form as it was sent, filled in again for its action
+        (a report that was not recorded is not lost)."""
         zone = ZoneInfo(plan.timezone)
         context = {
             "plan_title": plan.title,
@@ -200,11 +217,64 @@ class Site(AckPages):
             "rags": ["green", "amber", "red"],
             "states": [s.value for s in _states()],
             "max_note": MAX_NOTE,
+            "kept": kept or {},
         }
         return self.page("lead.html", context, status)
 
+    def not_recorded(
+        self,
+        form: Mapping[str, str],
+        exc: DBAPIError,
+        again: Callable[[Session, Plan, links.Claim, str], HTMLResponse],
+        purpose: str,
+        now: datetime,
+    ) -> Response:
+        """The page for a form the database could not take: 503, saying nothing was recorded,
+        with the form filled in again by `again` (from a snapshot, which a writer holding
+        SQLite's lock does not block), or, if even reading fails, the note quoted back."""
+        ref = form.get("ref", "").strip()[:100]
+        reason = str(exc.orig if exc.orig is not None else exc).strip().splitlines()
+        log.error(
+            "%s form for %s not recorded: the database refused the write: %s",
+            purpose, one_line(ref), one_line(reason[0] if reason else type(exc).__name__),
+        )  # fmt: skip
+        message = NOT_RECORDED.format(ref=ref or "Your form")
+        page: HTMLResponse
+        try:
+            with self.reading() as session:
+                plan = self.plan(session)
+                claim = self.claim(plan, form.get("token", ""), now, purpose)
+                if isinstance(claim, HTMLResponse):
+                    page = claim
+                else:
+                    page = again(session, plan, claim, message + KEPT_BELOW)
+        except DBAPIError:
+            note = form.get("note", "").strip()[:MAX_NOTE]
+            wrote = (
+                f" What you wrote, to send again in a minute: \u201c{note}\u201d" if note else ""
+            )
+            page = self.refused(503, "Not recorded", message + wrote)
+        page.status_code = 503
+        page.headers["Retry-After"] = str(RETRY_AFTER_S)
+        return page
+
     def submit(self, form: Mapping[str, str], now: datetime) -> Response:
-        """POST /lead: record one action's report, if the link allows it."""
+        """POST /lead: record one action's report, if the link allows it; a 503 page with the
+        form filled in again when the database cannot take it."""
+        try:
+            return self.record_report(form, now)
+        except DBAPIError as exc:
+
+            def again(
+                session: Session, plan: Plan, claim: links.Claim, message: str
+            ) -> HTMLResponse:
+                today = plan_day(plan, now)
+                page = lead_page(session, plan.id, self.app.directory(), claim.email, today)
+                return self.lead(plan, page, form.get("token", ""), message, 503, kept=form)
+
+            return self.not_recorded(form, exc, again, links.LEAD, now)
+
+    def record_report(self, form: Mapping[str, str], now: datetime) -> Response:
         with self.sessions() as session:
             plan = self.plan(session)
             token = form.get("token", "")
@@ -229,7 +299,7 @@ class Site(AckPages):
             if isinstance(report, str):
                 log.warning("lead report refused for %s: %s", one_line(ref[:100]), report)
                 page = lead_page(session, plan.id, directory, claim.email, today)
-                return self.lead(plan, page, token, f"{ref}: {report}", 400)
+                return self.lead(plan, page, token, f"{ref}: {report}", 400, kept=form)
             result = record(session, plan.id, routed, report, now)
             page = lead_page(session, plan.id, directory, claim.email, today)
         if not result.changed:
