@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -23,6 +24,7 @@ from tests.conftest import SEED, Cli
 from tests.test_acknowledge import STRATEGIC, acknowledgements, post_ack
 from tests.test_web import KEY, OWN, fetch, report, serving, token_of
 from worker.db import make_engine, session_factory
+from worker.jobs import per_action
 from worker.models import Action
 from worker.web.links import ACK, sign
 
@@ -160,3 +162,34 @@ def test_an_acknowledgement_sent_while_a_run_holds_the_lock_is_not_lost(
         status, page = post_ack(served, fields)
         assert status == 200 and f"{OWN}: acknowledged" in page
     assert acknowledgements(local) == 1
+
+
+@pytest.mark.parametrize("job", ["remind", "escalate"])
+def test_a_run_holds_the_write_lock_only_to_record(
+    local: Cli, monkeypatch: pytest.MonkeyPatch, job: str
+) -> None:
+    """While a run decides and renders a batch, another writer (a lead's report, `status
+    set`) gets the lock at once: a large plan's run is minutes of batches back to back, and
+    writers waiting on it failed after their busy timeout."""
+    local("status", "set", "WS1-02", "--rag", "amber", "--note", "n", "--by", "QA", "--no-alert")
+    path = local.db_url.removeprefix("sqlite:///").split("?")[0]
+    tries: list[str] = []
+    rendering = per_action.messages
+
+    def rendering_beside_a_writer(*args: Any, **kwargs: Any) -> Iterator[Any]:
+        other = sqlite3.connect(path, timeout=0, isolation_level=None)
+        try:
+            other.execute("BEGIN IMMEDIATE")
+            other.execute("UPDATE actions SET rag = rag WHERE id = (SELECT min(id) FROM actions)")
+            other.execute("COMMIT")
+            tries.append("written")
+        except sqlite3.OperationalError as exc:
+            tries.append(str(exc))
+        finally:
+            other.close()
+        yield from rendering(*args, **kwargs)
+
+    monkeypatch.setattr(per_action, "messages", rendering_beside_a_writer)
+    sent = json.loads(local(job, "--as-of", "2012-10-02", "--json").stdout)["messages"]
+    assert sent, "the run had nothing to send: the test would show nothing"
+    assert tries and set(tries) == {"written"}, tries

@@ -214,6 +214,11 @@ def session_factory(engine: Engine, *, reads_only: bool = False) -> sessionmaker
     return sessionmaker(read_only(engine) if reads_only else engine, expire_on_commit=False)
 
 
+def readers_of(sessions: sessionmaker[Session]) -> sessionmaker[Session]:
+    """Sessions on the same engine as `sessions`, for work that only reads (`read_only`)."""
+    return session_factory(sessions.kw["bind"], reads_only=True)
+
+
 def shown(url: str | URL) -> str:
     """A database URL as it may be shown to people: the password, if any, masked. The one
     way every message, log and --json output shows a database URL."""

@@ -42,9 +42,9 @@ class AckPages:
     def reading(self) -> Session:
         """A session for a page that only reads: on SQLite it neither waits for a daily
         run's batch holding the write lock nor holds that lock itself (worker/db.py)."""
-        from worker.db import session_factory
+        from worker.db import readers_of
 
-        return session_factory(self.sessions.kw["bind"], reads_only=True)()
+        return readers_of(self.sessions)()
 
     def claim(
         self, plan: Plan, token: str, now: datetime, purpose: str = links.LEAD

@@ -25,7 +25,6 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, Response
 from starlette.routing import Route
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from worker.errors import PlanworkerError
 from worker.io.terminal import one_line
@@ -42,6 +41,7 @@ from worker.web.limits import (
     SlidingWindow,
     hashed,
 )
+from worker.web.middleware import Headers, Throttle, client_address
 from worker.web.views import MAX_NOTE, LeadPage, Report, lead_page, lead_routes, record
 from worker.web.views import state_choices as _states
 
@@ -64,48 +64,6 @@ NOT_RECORDED = (
     "a daily run or an import, or not answering)."
 )
 KEPT_BELOW = " What you wrote is kept below: please send it again in a minute."
-
-SECURITY_HEADERS: dict[str, str] = {
-    "Content-Security-Policy": (
-        "default-src 'none'; style-src 'self'; form-action 'self'; "
-        "frame-ancestors 'none'; base-uri 'none'"
-    ),
-    "X-Frame-Options": "DENY",
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
-    "Cache-Control": "no-store",
-}
-
-
-class Headers:
-    """Adds the security headers to every response, and logs each request with the lead
-    page's token cut out of the path (uvicorn's own access log is off: it would log it)."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                extra = [(k.lower().encode(), v.encode()) for k, v in SECURITY_HEADERS.items()]
-                message["headers"] = list(message.get("headers", [])) + extra
-                log.info("%s %s %s", scope["method"], redacted(scope["path"]), message["status"])
-            await send(message)
-
-        await self.app(scope, receive, send_with_headers)
-
-
-def redacted(path: str) -> str:
-    """A request path fit for the log: a link's token replaced by "…"."""
-    for signed in ("/lead/", "/board/", "/ack/"):
-        if path.startswith(signed):
-            return f"{signed}…"
-    # Control characters (a %0A in the URL) are escaped: one request, one log line.
-    return one_line(path[:200])
 
 
 @dataclass
@@ -488,32 +446,6 @@ def create_app(
     web.add_middleware(Throttle, site=site)
     web.add_middleware(Headers)
     return web
-
-
-def client_address(scope: Scope) -> str:
-    """The client's address: the proxy's X-Forwarded-For when uvicorn trusts the proxy."""
-    client = scope.get("client")
-    return str(client[0]) if client else "unknown"
-
-
-class Throttle:
-    """At most PER_ADDRESS requests per client address (the health check exempt: the
-    container's probe must always get through)."""
-
-    def __init__(self, app: ASGIApp, site: Site) -> None:
-        self.app = app
-        self.site = site
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["path"] != "/health":
-            address = client_address(scope)
-            limited = self.site.too_many(
-                self.site.per_address, address, f"too many requests from {address}"
-            )
-            if limited is not None:
-                await limited(scope, receive, send)
-                return
-        await self.app(scope, receive, send)
 
 
 def stylesheet_text(templates: jinja2.Environment) -> str:
