@@ -24,7 +24,7 @@ from tests.conftest import SEED, Cli
 from tests.test_acknowledge import STRATEGIC, acknowledgements, post_ack
 from tests.test_web import KEY, OWN, fetch, report, serving, token_of
 from worker.db import make_engine, session_factory
-from worker.jobs import per_action
+from worker.jobs import digest, per_action
 from worker.models import Action
 from worker.web.links import ACK, sign
 
@@ -164,32 +164,42 @@ def test_an_acknowledgement_sent_while_a_run_holds_the_lock_is_not_lost(
     assert acknowledgements(local) == 1
 
 
-@pytest.mark.parametrize("job", ["remind", "escalate"])
+def another_writer(cli: Cli) -> str:
+    """ "written" when another connection can write at once (no wait), else why not."""
+    path = cli.db_url.removeprefix("sqlite:///").split("?")[0]
+    other = sqlite3.connect(path, timeout=0, isolation_level=None)
+    try:
+        other.execute("BEGIN IMMEDIATE")
+        other.execute("UPDATE actions SET rag = rag WHERE id = (SELECT min(id) FROM actions)")
+        other.execute("COMMIT")
+        return "written"
+    except sqlite3.OperationalError as exc:
+        return str(exc)
+    finally:
+        other.close()
+
+
+@pytest.mark.parametrize("job", ["remind", "escalate", "digest"])
 def test_a_run_holds_the_write_lock_only_to_record(
     local: Cli, monkeypatch: pytest.MonkeyPatch, job: str
 ) -> None:
-    """While a run decides and renders a batch, another writer (a lead's report, `status
-    set`) gets the lock at once: a large plan's run is minutes of batches back to back, and
-    writers waiting on it failed after their busy timeout."""
+    """While a run decides and renders (a batch of reminders, the board's digest), another
+    writer (a lead's report, `status set`) gets the lock at once: a large plan's run is
+    minutes of batches back to back, and writers waiting on it failed after their busy
+    timeout."""
     local("status", "set", "WS1-02", "--rag", "amber", "--note", "n", "--by", "QA", "--no-alert")
-    path = local.db_url.removeprefix("sqlite:///").split("?")[0]
     tries: list[str] = []
-    rendering = per_action.messages
+    module, name = (digest, "render_board_digest") if job == "digest" else (per_action, "messages")
+    rendering = getattr(module, name)
 
-    def rendering_beside_a_writer(*args: Any, **kwargs: Any) -> Iterator[Any]:
-        other = sqlite3.connect(path, timeout=0, isolation_level=None)
-        try:
-            other.execute("BEGIN IMMEDIATE")
-            other.execute("UPDATE actions SET rag = rag WHERE id = (SELECT min(id) FROM actions)")
-            other.execute("COMMIT")
-            tries.append("written")
-        except sqlite3.OperationalError as exc:
-            tries.append(str(exc))
-        finally:
-            other.close()
-        yield from rendering(*args, **kwargs)
+    def rendering_beside_a_writer(*args: Any, **kwargs: Any) -> Any:
+        tries.append(another_writer(local))
+        return rendering(*args, **kwargs)
 
-    monkeypatch.setattr(per_action, "messages", rendering_beside_a_writer)
-    sent = json.loads(local(job, "--as-of", "2012-10-02", "--json").stdout)["messages"]
-    assert sent, "the run had nothing to send: the test would show nothing"
+    monkeypatch.setattr(module, name, rendering_beside_a_writer)
+    day = "2012-10-08" if job == "digest" else "2012-10-02"  # the board's Monday; a Tuesday
+    result = json.loads(local(job, "--as-of", day, "--json").stdout)
+    assert result.get("messages") or result.get("recipients"), (
+        "nothing sent: the test shows nothing"
+    )
     assert tries and set(tries) == {"written"}, tries

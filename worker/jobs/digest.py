@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from worker.jobs.actions import FACTS_CHUNK
 from worker.jobs.compose import envelope, environment
 from worker.jobs.config import RemindConfig
-from worker.jobs.pipeline import Job, Request, prepare
+from worker.jobs.pipeline import Job, Request, prepare, snapshot
 from worker.jobs.results import DigestResult
 from worker.mail.board import render_board_digest
 from worker.mail.message import message_id_for
@@ -92,20 +92,29 @@ def plan_digest(job: Job, request: Request, now: datetime) -> DigestResult:
         )
         for to in recipients
     }
-    with r.sessions() as session:
-        plan = session.get_one(Plan, r.plan_id)
-        prepare(session, plan, config)
+
+    def sent(session: Session) -> bool:
         if ahead:
-            done = board.any_queued(session, message_ids.values())
-        else:
-            done = board.done(session, r.plan_id, r.as_of)
-        digest, seen = board_view(session, plan, config, r.as_of)
+            return board.any_queued(session, message_ids.values())
+        return board.done(session, r.plan_id, r.as_of)
+
+    with r.sessions() as session, snapshot(r, session) as reader:
+        prepare(session, session.get_one(Plan, r.plan_id), config)
+        if not r.dry_run:
+            session.commit()
+        # The view is read and rendered from a snapshot: the write lock only to record it.
+        plan = reader.get_one(Plan, r.plan_id)
+        done = sent(reader)
+        digest, seen = board_view(reader, plan, config, r.as_of)
         result = DigestResult(r.as_of, digest, already_sent=done)
         rendered = render_board_digest(environment(config), digest)
         result.subject = rendered.subject
         result.recipients = [to.email for to in recipients]
         if r.dry_run or done:
             session.rollback()
+            return result
+        if sent(session):  # another worker's, since the snapshot
+            result.already_sent = True
             return result
         if not ahead:
             try:

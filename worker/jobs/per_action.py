@@ -4,15 +4,11 @@ Red alerts), a batch of recipients per transaction."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from contextlib import AbstractContextManager, nullcontext
 from datetime import datetime
 
-from sqlalchemy.orm import Session
-
-from worker.db import readers_of
 from worker.jobs.actions import DayPlan, nothing, run_scope
 from worker.jobs.compose import messages
-from worker.jobs.pipeline import Job, Request, prepare
+from worker.jobs.pipeline import Job, Request, prepare, snapshot
 from worker.jobs.results import RemindResult
 from worker.models import Plan
 from worker.rules.reminders import PlanFacts
@@ -39,18 +35,6 @@ def in_groups(planned: Iterable[Planned], size: int) -> Iterator[list[Planned]]:
         yield group
 
 
-def _reader(request: Request, writer: Session) -> AbstractContextManager[Session]:
-    """The session a run decides and renders in: on SQLite a reader's snapshot, so the write
-    lock is held only while a batch is recorded. A run's batches used to hold it from their
-    first read to their commit, back to back, and a lead's report from the web page, or
-    `status set`, could wait past its busy timeout (12 s at 1M, bench/lock_waits.py). The
-    ledger's unique keys still decide a race with another worker (LedgerRace). A dry run
-    decides in its own transaction: it must see its uncommitted preparation."""
-    if request.dry_run:
-        return nullcontext(writer)
-    return readers_of(request.sessions)()
-
-
 def plan_messages(job: Job, request: Request, now: datetime) -> RemindResult:
     """Decide, render and (unless a dry run) record a job's messages.
 
@@ -63,12 +47,12 @@ def plan_messages(job: Job, request: Request, now: datetime) -> RemindResult:
     r, config, rules = request, request.config, job.rules
     assert rules is not None, f"{job.name} is not a per-action job"
     result = RemindResult(r.as_of, config.days.is_working(r.as_of))
-    with r.sessions() as session, _reader(r, session) as reader:
+    with r.sessions() as session, snapshot(r, session) as reader:
         checkpoint = nothing if r.dry_run else session.commit
         plan = session.get_one(Plan, r.plan_id)
         result.dates_reread = prepare(session, plan, config)
         checkpoint()
-        # Deciding and rendering only read: a snapshot that holds no lock (see _reader).
+        # Deciding and rendering only read: a snapshot that holds no lock (see pipeline.snapshot).
         fresh = nothing if r.dry_run else reader.commit
         run = run_scope(reader, r.plan_id, config, r.as_of, r.only, r.today)
         day = DayPlan(reader, PlanFacts(plan.title, plan.organisation), rules, run, fresh)

@@ -17,11 +17,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Collection, Mapping
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from worker.db import readers_of
 from worker.jobs.actions import ActionRules
 from worker.jobs.config import RemindConfig
 from worker.jobs.deliver import DeliveryReport, deliver
@@ -75,6 +77,19 @@ class Job:
     # A per-action job's rules (jobs/actions.py); re-routing and the notice of refused
     # items use them. None: the job sends whole-plan messages (the board digest).
     rules: ActionRules | None = None
+
+
+def snapshot(request: Request, writer: Session) -> AbstractContextManager[Session]:
+    """The session a run decides and renders in, beside `writer`, which records: on SQLite a
+    reader's snapshot, so the write lock is held only while the run writes. A run used to
+    hold it from its first read to its commit (a daily run's batches back to back, the
+    board digest's whole view), and a lead's report from the web page or `status set`
+    could wait past its busy timeout (12 s at 1M, bench/lock_waits.py). What another worker
+    records meanwhile is caught where the run writes (the ledger's unique keys). A dry run
+    decides in `writer` itself: it must see the preparation it does not commit."""
+    if request.dry_run:
+        return nullcontext(writer)
+    return readers_of(request.sessions)()
 
 
 def prepare(session: Session, plan: Plan, config: RemindConfig) -> int:
