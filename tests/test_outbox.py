@@ -228,8 +228,9 @@ def _plan_reminders(
 def test_two_workers_planning_the_same_day_record_each_reminder_once(
     engine: Engine, record_bytes: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # "each": every message is recorded as soon as it is rendered, so a race can meet a
-    # batch half recorded; its transaction then keeps none of it.
+    # "each": every message is recorded in its own transaction as soon as it is rendered,
+    # so three workers race message by message; each keeps what it recorded and decides the
+    # rest of its batch again, as often as others get further.
     monkeypatch.setattr(per_action, "RECORD_BYTES", record_bytes)
     plan_id = _seeded(engine)
     config = remind_config(Settings(), load_directory(CONTACTS))

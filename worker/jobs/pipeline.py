@@ -4,7 +4,7 @@
 - decide: the job's pure rules over facts from worker/store/ (per-action jobs:
   jobs/actions.py; the board digest: jobs/digest.py);
 - render: digests become messages (jobs/compose.py);
-- record: the messages go in the outbox ledger, a batch per transaction, so a message and
+- record: the messages go in the outbox ledger, 8 MB of them per transaction, so a message and
   its items are never apart; a ledger race with another worker re-decides the batch;
 - deliver: what is due in the outbox is sent (jobs/deliver.py); refused messages are told to
   the administrator in the same run (jobs/refused.py).
