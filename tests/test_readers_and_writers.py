@@ -26,6 +26,7 @@ from tests.test_web import KEY, OWN, fetch, report, serving, token_of
 from worker.db import make_engine, session_factory
 from worker.jobs import digest, per_action
 from worker.models import Action
+from worker.web import app as web_app
 from worker.web.links import ACK, sign
 
 
@@ -249,3 +250,35 @@ def test_a_run_records_a_group_at_a_time_and_a_crash_between_loses_nothing(
     monkeypatch.setattr(per_action, "record", recording)
     local("remind", "--as-of", "2012-10-02")
     assert ledger(local) == expected
+
+
+def test_a_recorded_report_is_never_called_not_recorded(
+    local: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run that takes the write lock just after the report is committed does not turn the
+    page into "not recorded" (the lead would send it again): the page is read from a
+    snapshot."""
+    path = local.db_url.removeprefix("sqlite:///").split("?")[0]
+    others: list[sqlite3.Connection] = []
+    recording = web_app.record
+
+    def record_then_a_run_writes(*args: Any, **kwargs: Any) -> Any:
+        done = recording(*args, **kwargs)
+        # Opened in the server's thread, let go in the test's.
+        other = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        other.execute("BEGIN IMMEDIATE")
+        others.append(other)
+        return done
+
+    monkeypatch.setattr(web_app, "record", record_then_a_run_writes)
+    with serving(local, tmp_path, monkeypatch) as served:
+        try:
+            status, page = served.post(report(token_of(served.link()), OWN, note="Re-booked"))
+        finally:
+            for other in others:
+                other.execute("ROLLBACK")
+                other.close()
+        assert others, "the report was not recorded: the test shows nothing"
+        assert status == 200, page
+        assert f"{OWN}: recorded" in page
+        assert served.history(OWN)[-1]["note"] == "Re-booked"

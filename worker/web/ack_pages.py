@@ -157,6 +157,7 @@ class AckPages:
                 log.warning("acknowledgement refused for %s: %s", ref, problem)
                 return self.acks(plan, page, token, f"{ref}: {problem}", 400, kept=form)
             done = acknowledge(session, action, page.who, note, now)
+        with self.reading() as session:  # committed: read from a snapshot (as app.submit)
             page = self.ack_page(session, plan, claim.email, now)
         if done:
             log.info("acknowledgement recorded: %s by %s", ref, claim.email)

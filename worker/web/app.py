@@ -259,6 +259,9 @@ class Site(AckPages):
                 page = lead_page(session, plan.id, directory, claim.email, today)
                 return self.lead(plan, page, token, f"{ref}: {report}", 400, kept=form)
             result = record(session, plan.id, routed, report, now)
+        # Recorded and committed: the page is read from a snapshot, so a run taking the write
+        # lock now cannot turn a recorded report into a "not recorded" page.
+        with self.reading() as session:
             page = lead_page(session, plan.id, directory, claim.email, today)
         if not result.changed:
             message = f"{ref}: nothing new to record (the same as already recorded)."
