@@ -4,7 +4,7 @@ site (worker/web/app.py); what may be acknowledged and how it is stored: worker/
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
@@ -20,52 +20,18 @@ from worker.rules.rag import RagPolicy
 from worker.web import links
 from worker.web.ack import MAX_ACK_NOTE, AckPage, ack_page, acknowledge
 from worker.web.cards import card, plan_day
+from worker.web.pages import Pages
 
 if TYPE_CHECKING:
-    from sqlalchemy.orm import Session, sessionmaker
+    from sqlalchemy.orm import Session
 
-    from worker.cli.app import App
     from worker.models import Plan
 
 log = logging.getLogger("planworker.web")
 
 
-class AckPages:
-    """The acknowledgement pages; the site provides what is declared here."""
-
-    app: App
-    sessions: sessionmaker[Session]
-
-    def plan(self, session: Session) -> Plan:
-        raise NotImplementedError
-
-    def reading(self) -> Session:
-        """A session for a page that only reads: on SQLite it neither waits for a daily
-        run's batch holding the write lock nor holds that lock itself (worker/db.py)."""
-        from worker.db import readers_of
-
-        return readers_of(self.sessions)()
-
-    def claim(
-        self, plan: Plan, token: str, now: datetime, purpose: str = links.LEAD
-    ) -> links.Claim | HTMLResponse:
-        raise NotImplementedError
-
-    def page(self, name: str, context: Mapping[str, Any], status: int = 200) -> HTMLResponse:
-        raise NotImplementedError
-
-    def refused(self, status: int, title: str, reason: str, fresh: bool = False) -> HTMLResponse:
-        raise NotImplementedError
-
-    def not_recorded(
-        self,
-        form: Mapping[str, str],
-        exc: DBAPIError,
-        again: Callable[[Session, Plan, links.Claim, str], HTMLResponse],
-        purpose: str,
-        now: datetime,
-    ) -> Response:
-        raise NotImplementedError
+class AckPages(Pages):
+    """The acknowledgement pages."""
 
     def ack_page(self, session: Session, plan: Plan, email: str, now: datetime) -> AckPage:
         settings = self.app.settings

@@ -56,14 +56,6 @@ log = logging.getLogger("planworker.web")
 
 # The whole form is a few fields and a note of at most MAX_NOTE characters.
 MAX_BODY = 64 * 1024
-# Seconds a person is asked to wait before sending a form again that the database could not
-# take (SQLite's write lock held by a long run past its busy timeout, or the server down).
-RETRY_AFTER_S = 60
-NOT_RECORDED = (
-    "{ref}: not recorded. The plan's database could not take it just now (it is busy with "
-    "a daily run or an import, or not answering)."
-)
-KEPT_BELOW = " What you wrote is kept below: please send it again in a minute."
 
 
 @dataclass
@@ -178,43 +170,6 @@ class Site(AckPages):
             "kept": kept or {},
         }
         return self.page("lead.html", context, status)
-
-    def not_recorded(
-        self,
-        form: Mapping[str, str],
-        exc: DBAPIError,
-        again: Callable[[Session, Plan, links.Claim, str], HTMLResponse],
-        purpose: str,
-        now: datetime,
-    ) -> Response:
-        """The page for a form the database could not take: 503, saying nothing was recorded,
-        with the form filled in again by `again` (from a snapshot, which a writer holding
-        SQLite's lock does not block), or, if even reading fails, the note quoted back."""
-        ref = form.get("ref", "").strip()[:100]
-        reason = str(exc.orig if exc.orig is not None else exc).strip().splitlines()
-        log.error(
-            "%s form for %s not recorded: the database refused the write: %s",
-            purpose, one_line(ref), one_line(reason[0] if reason else type(exc).__name__),
-        )  # fmt: skip
-        message = NOT_RECORDED.format(ref=ref or "Your form")
-        page: HTMLResponse
-        try:
-            with self.reading() as session:
-                plan = self.plan(session)
-                claim = self.claim(plan, form.get("token", ""), now, purpose)
-                if isinstance(claim, HTMLResponse):
-                    page = claim
-                else:
-                    page = again(session, plan, claim, message + KEPT_BELOW)
-        except DBAPIError:
-            note = form.get("note", "").strip()[:MAX_NOTE]
-            wrote = (
-                f" What you wrote, to send again in a minute: \u201c{note}\u201d" if note else ""
-            )
-            page = self.refused(503, "Not recorded", message + wrote)
-        page.status_code = 503
-        page.headers["Retry-After"] = str(RETRY_AFTER_S)
-        return page
 
     def submit(self, form: Mapping[str, str], now: datetime) -> Response:
         """POST /lead: record one action's report, if the link allows it; a 503 page with the
