@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy.exc import OperationalError
 
 from tests.conftest import SEED, Cli
 from tests.test_acknowledge import STRATEGIC, acknowledgements, post_ack
@@ -27,6 +28,7 @@ from worker.db import make_engine, session_factory
 from worker.jobs import digest, per_action
 from worker.models import Action
 from worker.web import app as web_app
+from worker.web import pages
 from worker.web.links import ACK, sign
 
 
@@ -282,3 +284,23 @@ def test_a_recorded_report_is_never_called_not_recorded(
         assert status == 200, page
         assert f"{OWN}: recorded" in page
         assert served.history(OWN)[-1]["note"] == "Re-booked"
+
+
+def test_a_report_the_database_cannot_take_or_show_is_quoted_back(
+    local: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """When the page cannot even be read back (the database not answering), the 503 page
+    still says nothing was recorded and quotes the note, so it can be sent again."""
+
+    def not_answering(self: pages.Pages) -> Any:
+        raise OperationalError("SELECT 1", {}, sqlite3.OperationalError("disk I/O error"))
+
+    note = "Chased the <audit> team"
+    with serving(local, tmp_path, monkeypatch) as served:
+        form = report(token_of(served.link()), OWN, note=note)
+        monkeypatch.setattr(pages.Pages, "reading", not_answering)
+        with writer_holding_the_lock(local):
+            status, page = served.post(form)
+    assert status == 503, page
+    assert f"{OWN}: not recorded" in page
+    assert html.escape(note, quote=False) in page and note not in page
