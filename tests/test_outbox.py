@@ -384,3 +384,17 @@ def test_a_digest_larger_than_one_statement_is_recorded_whole_or_not_at_all(
     with sessions() as s:
         assert s.scalar(select(func.count()).select_from(Notification)) == size
         assert s.scalar(select(func.count()).select_from(Message)) == 1
+
+
+def test_a_run_on_an_in_memory_sqlite_database_decides_in_its_own_connection() -> None:
+    """Another connection to `sqlite://` is another, empty, database: a run there must
+    decide in the connection that holds the plan (jobs/pipeline.snapshot)."""
+    engine = make_engine("sqlite://")
+    try:
+        upgrade(engine)
+        plan_id = _seeded(engine)
+        config = remind_config(Settings(), load_directory(CONTACTS))
+        result = _plan_reminders(session_factory(engine), plan_id, config, date(2012, 9, 24))
+    finally:
+        engine.dispose()
+    assert result.messages > 0 and result.render_errors == []
