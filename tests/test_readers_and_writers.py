@@ -304,3 +304,19 @@ def test_a_report_the_database_cannot_take_or_show_is_quoted_back(
     assert status == 503, page
     assert f"{OWN}: not recorded" in page
     assert html.escape(note, quote=False) in page and note not in page
+
+
+def test_a_recorded_report_whose_page_cannot_be_read_still_says_recorded(
+    local: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def not_answering(self: pages.Pages) -> Any:
+        raise OperationalError("SELECT 1", {}, sqlite3.OperationalError("disk I/O error"))
+
+    with serving(local, tmp_path, monkeypatch) as served:
+        form = report(token_of(served.link()), OWN, note="Re-booked")
+        monkeypatch.setattr(pages.Pages, "reading", not_answering)
+        status, page = served.post(form)
+        monkeypatch.undo()
+        assert status == 200, page
+        assert f"{OWN}: recorded" in page and "Nothing has been recorded" not in page
+        assert served.history(OWN)[-1]["note"] == "Re-booked"

@@ -123,14 +123,16 @@ class AckPages(Pages):
                 log.warning("acknowledgement refused for %s: %s", ref, problem)
                 return self.acks(plan, page, token, f"{ref}: {problem}", 400, kept=form)
             done = acknowledge(session, action, page.who, note, now)
-        with self.reading() as session:  # committed: read from a snapshot (as app.submit)
-            page = self.ack_page(session, plan, claim.email, now)
         if done:
             log.info("acknowledgement recorded: %s by %s", ref, claim.email)
             message = f"{ref}: acknowledged. Its weekly escalation stops until it changes."
         else:
             message = f"{ref}: already acknowledged with the same note."
-        return self.acks(plan, page, token, message)
+
+        def shown(session: Session) -> HTMLResponse:
+            return self.acks(plan, self.ack_page(session, plan, claim.email, now), token, message)
+
+        return self.after_commit(shown, message)
 
 
 def ack_note_problem(note: str) -> str:

@@ -85,7 +85,7 @@ class Site(AckPages):
         return HTMLResponse(render_template(self.templates, f"web/{name}", context), status)
 
     def refused(self, status: int, title: str, reason: str, fresh: bool = False) -> HTMLResponse:
-        context = {"title": title, "reason": reason, "fresh": fresh}
+        context = {"title": title, "reason": reason, "fresh": fresh, "recorded": False}
         return self.page("refused.html", context, status)
 
     def too_many(self, window: SlidingWindow, key: str, what: str) -> Response | None:
@@ -214,18 +214,21 @@ class Site(AckPages):
                 page = lead_page(session, plan.id, directory, claim.email, today)
                 return self.lead(plan, page, token, f"{ref}: {report}", 400, kept=form)
             result = record(session, plan.id, routed, report, now)
-        # Recorded and committed: the page is read from a snapshot, so a run taking the write
-        # lock now cannot turn a recorded report into a "not recorded" page.
-        with self.reading() as session:
-            page = lead_page(session, plan.id, directory, claim.email, today)
         if not result.changed:
             message = f"{ref}: nothing new to record (the same as already recorded)."
+        else:
+            log.info("lead report recorded: %s by %s", ref, claim.email)
+            message = f"{ref}: recorded. Thank you."
+
+        def shown(session: Session) -> HTMLResponse:
+            page = lead_page(session, plan.id, directory, claim.email, today)
             return self.lead(plan, page, token, message)
-        log.info("lead report recorded: %s by %s", ref, claim.email)
-        response = self.lead(plan, page, token, f"{ref}: recorded. Thank you.")
-        # After the page is sent: the lead does not wait on the mail server.
-        local = now.astimezone(ZoneInfo(plan.timezone))
-        response.background = BackgroundTask(self.alert, result.refs or [], local)
+
+        response = self.after_commit(shown, message)
+        if result.changed:
+            # After the page is sent: the lead does not wait on the mail server.
+            local = now.astimezone(ZoneInfo(plan.timezone))
+            response.background = BackgroundTask(self.alert, result.refs or [], local)
         return response
 
     def fresh_link(self, email: str, now: datetime) -> None:

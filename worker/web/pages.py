@@ -61,6 +61,20 @@ class Pages:
     def refused(self, status: int, title: str, reason: str, fresh: bool = False) -> HTMLResponse:
         raise NotImplementedError
 
+    def after_commit(self, shown: Callable[[Session], HTMLResponse], said: str) -> HTMLResponse:
+        """The page after a form was recorded and committed, read by `shown` from a snapshot:
+        a run taking the write lock now, or the database going away, must not make a recorded
+        report look lost (the person would send it again). If it cannot be read, a short page
+        says what was recorded."""
+        try:
+            with self.reading() as session:
+                return shown(session)
+        except DBAPIError as exc:
+            log.error("the page after a recorded form could not be read: %s", type(exc).__name__)
+            reason = f"{said} The page could not be shown just now: open your link again later."
+            said_only = {"title": "Recorded", "reason": reason, "fresh": False, "recorded": True}
+            return self.page("refused.html", said_only)
+
     def not_recorded(
         self,
         form: Mapping[str, str],
