@@ -274,6 +274,9 @@ def test_a_lead_with_ten_thousand_actions_gets_every_one_in_parts_the_server_tak
 ) -> None:
     cli("plan", "import", str(SEED))
     refs = _bulk_actions(cli, 10_000)
+    # Each action described in full (by default a message describes the first 25 and names
+    # the rest, which would fit).
+    cli.env["PLANWORKER_REMINDERS__LISTED_IN_FULL"] = "1000"
     limit = 1024 * 1024  # the server's SIZE: far less than the lead's whole digest
     with SmtpServer("plain", size_limit=limit) as server:
         _use(cli, server)
@@ -299,6 +302,7 @@ def test_messages_the_server_refuses_are_told_to_the_administrator_and_fail_the_
 ) -> None:
     cli("plan", "import", str(SEED))
     refs = _bulk_actions(cli, 3_000)
+    cli.env["PLANWORKER_REMINDERS__LISTED_IN_FULL"] = "1000"  # a large message, described
     with SmtpServer("plain") as roomy:  # planned while the server took large messages...
         _use(cli, roomy)
         roomy.stop()  # ...and then went away before delivering them

@@ -1,8 +1,9 @@
 """A batch's digests gathered a chunk at a time (rules/digest.Gathering) are the messages
-the items give all at once: each reader's items in message order, the first fifty "no one to
-remind" entries listed and the rest counted. Those counted keep only the ledger's part, so
-a plan with hundreds of thousands of them does not hold every action's texts. A reader with
-nothing that can be listed gets no message: one that only says "and 70 more" tells nothing."""
+the items give all at once: each reader's items in message order, the first few of a lead's
+own items and the first few "no one to remind" entries listed, and the rest only named or
+counted. Those keep only the ledger's part, so a plan with hundreds of thousands of them
+does not hold every action's texts. A reader with nothing that can be listed gets no
+message: one that only says "and 70 more" tells nothing."""
 
 from __future__ import annotations
 
@@ -17,9 +18,13 @@ from worker.rules.digest import (
     Entry,
     Gathering,
     Item,
+    Listing,
     Recipient,
     Section,
 )
+
+# The sections a lead's own items are in: listed up to one limit between them.
+LEADS_OWN = {"overdue", "due_soon", "starting", "review"}
 
 READERS = (Recipient("admin@example.org", "Admin"), Recipient("lead@example.org", "Lead"))
 
@@ -41,12 +46,16 @@ def found_items(draw: st.DrawFn) -> list[tuple[Recipient, Entry]]:
             rule=draw(st.sampled_from(("overdue by 1 day", "no lead in the directory"))),
             action_text=f"the text of action {n}",
         )
-        counted = section == "unassigned" and draw(st.booleans()) and draw(st.booleans())
+        counted = (
+            section in LEADS_OWN | {"unassigned"} and draw(st.booleans()) and draw(st.booleans())
+        )
         found.append((draw(st.sampled_from(READERS)), entry_of(item) if counted else item))
     return found
 
 
-def _at_once(found: list[tuple[Recipient, Entry]], email: str) -> tuple[list[Entry], list[Entry]]:
+def _at_once(
+    found: list[tuple[Recipient, Entry]], email: str, limits: Listing
+) -> tuple[list[Entry], list[Entry]]:
     """The reader's listed and counted items, worked out over all of them at once."""
     mine = sorted(
         (item for r, item in found if r.email == email),
@@ -54,31 +63,42 @@ def _at_once(found: list[tuple[Recipient, Entry]], email: str) -> tuple[list[Ent
     )
     listed: list[Entry] = []
     counted: list[Entry] = []
-    shown = 0
+    own = unassigned = 0
     for item in mine:
-        if isinstance(item, Item) and (item.section != "unassigned" or shown < LISTED_UNASSIGNED):
-            listed.append(item)
-            shown += item.section == "unassigned"
-        else:
+        if not isinstance(item, Item):
             counted.append(item)
+        elif item.section in LEADS_OWN:
+            (listed if own < limits.lead else counted).append(item)
+            own += 1
+        elif item.section == "unassigned":
+            (listed if unassigned < limits.unassigned else counted).append(item)
+            unassigned += 1
+        else:
+            listed.append(item)
     return listed, counted
 
 
 @settings(max_examples=150, deadline=None)
-@given(found_items(), st.integers(1, 40))
+@given(
+    found_items(),
+    st.integers(1, 40),
+    st.integers(1, 2 * LISTED_UNASSIGNED),
+    st.sampled_from((LISTED_UNASSIGNED, 3)),
+)
 def test_gathered_a_chunk_at_a_time_the_messages_are_those_of_all_items_at_once(
-    found: list[tuple[Recipient, Entry]], chunk: int
+    found: list[tuple[Recipient, Entry]], chunk: int, lead: int, unassigned: int
 ) -> None:
-    gathering = Gathering()
+    limits = Listing(lead=lead, unassigned=unassigned)
+    gathering = Gathering(limits)
     for start in range(0, len(found), chunk):
         gathering.add(found[start : start + chunk])
     digests = gathering.digests("Plan", "Council", plain_item().due)  # type: ignore[arg-type]
 
     # A reader with nothing to list gets no message (it would tell them nothing).
-    readers = sorted({r.email for r, _ in found if _at_once(found, r.email)[0]})
+    readers = sorted({r.email for r, _ in found if _at_once(found, r.email, limits)[0]})
     assert [d.recipient.email for d in digests] == readers
     for digest in digests:
-        listed, counted = _at_once(found, digest.recipient.email)
+        listed, counted = _at_once(found, digest.recipient.email, limits)
         assert list(digest.items) == listed
         assert [entry_of(e) for e in digest.unlisted] == [entry_of(e) for e in counted]
         # What is only counted holds no action texts: an Entry, not an Item.

@@ -12,15 +12,15 @@ from hypothesis import strategies as st
 
 from worker.contacts import Directory, parse_directory
 from worker.plan.dates import Recurrence
-from worker.rules.digest import Entry, LedgerEntry
+from worker.rules.digest import Entry, LedgerEntry, message_order
 from worker.rules.reminders import (
     ActionFacts,
     PlanFacts,
     Schedule,
+    counted_entries,
     digests,
     due_items,
     due_keys,
-    summary_entries,
 )
 from worker.rules.stages import ActionDates, ReminderPolicy, Stage, active_stage, add_months
 from worker.rules.workdays import WorkingDays
@@ -374,21 +374,19 @@ def test_the_quick_pass_finds_the_same_reminders_as_the_full_one(
     state = "completed" if closed else "in progress"
     actions = [facts(i + 1, due, tuple(leads), state) for i, due in enumerate(dues)]
     items = list(due_items(actions, d, POLICY, DAYS, today))
-    # A summary entry is ranked where its message sorts it: a long summary lists the first.
-    full = [
-        (r, i.action_id, i.key, (i.days, i.ref) if i.kind == "summary" else None) for r, i in items
-    ]
+    # Each entry is ranked where its message sorts it: a long message lists the first.
+    full = [(r, i.action_id, i.key, message_order(i)) for r, i in items]
     # The quick pass reads each action's schedule alone, not its texts.
     schedules = [
         Schedule(**{f.name: getattr(a, f.name) for f in fields(Schedule)}) for a in actions
     ]
     assert list(due_keys(schedules, d, POLICY, DAYS, today)) == full
     assert list(due_keys(actions, d, POLICY, DAYS, today)) == full
-    # A summary entry a message only counts, from the schedule alone, is the ledger's part
-    # of the full item.
+    # An entry a message names or counts but does not describe, from the schedule alone, is
+    # the ledger's part of the full item.
     to = {r.email.lower() for r, _ in items}
-    summary = [(r, entry_of(i)) for r, i in items if i.kind == "summary"]
-    assert list(summary_entries(schedules, d, POLICY, DAYS, today, to)) == summary
+    entries = [(r, entry_of(i)) for r, i in items]
+    assert list(counted_entries(schedules, d, POLICY, DAYS, today, to)) == entries
 
 
 @settings(max_examples=60, deadline=None)

@@ -4,9 +4,10 @@ time, in two passes so memory holds one chunk of a plan however large it is.
 
 Pass one reads the plan a chunk at a time and keeps only who is due something new, by id;
 pass two, a batch of recipients at a time, reads those actions' full facts again and builds
-their digests. A weekly summary's entries past the first few a message lists are counted,
-not shown: pass one ranks them, and pass two reads only their schedules for those past the
-cut. A run dated ahead of today keeps its ledger keys apart (rules/as_of.py)."""
+their digests. A lead's items and a weekly summary's entries past the first few a message
+lists are only named or counted (rules/digest.Listing): pass one ranks them, and pass two
+reads only their schedules for those past the cut. A run dated ahead of today keeps its
+ledger keys apart (rules/as_of.py)."""
 
 from __future__ import annotations
 
@@ -22,7 +23,17 @@ from sqlalchemy.orm import Session
 
 from worker.jobs.config import RemindConfig
 from worker.rules.as_of import key_suffix
-from worker.rules.digest import LISTED_UNASSIGNED, Digest, Entry, Gathering, Item, Recipient
+from worker.rules.digest import (
+    SECTIONS,
+    Digest,
+    Entry,
+    Gathering,
+    Group,
+    Item,
+    Listing,
+    Recipient,
+    group_of,
+)
 from worker.rules.reminders import ActionFacts, PlanFacts, Rank, Schedule
 from worker.rules.undelivered import undelivered_items
 from worker.store.action_links import chunks
@@ -52,11 +63,12 @@ ItemRules = Callable[
 KeyRules = Callable[
     [Sequence[Schedule], RemindConfig, date], Iterable[tuple[Recipient, int, str, Rank]]
 ]
-# The weekly summary's entries to these lower-case addresses, from schedules alone.
+# The entries to these lower-case addresses that a message does not describe, from
+# schedules alone.
 CountedRules = Callable[
     [Sequence[Schedule], RemindConfig, date, Collection[str]], Iterable[tuple[Recipient, Entry]]
 ]
-Found = tuple[Recipient, int, str, Rank]
+Found = tuple[Recipient, int, str, Rank | None]
 # What a run reads of each action: its schedule alone (pass one), or all its facts.
 Read = TypeVar("Read", bound=Schedule)
 
@@ -72,8 +84,8 @@ class ActionRules:
     keys: KeyRules | None = None
     # Whether the rules read when each action's lead was first reminded (leads first).
     reads_first_told: bool = False
-    # The summary's entries a message only counts, built without the actions' full facts;
-    # given only with `keys`, which rank them.
+    # The entries a message names or counts but does not describe, built without the
+    # actions' full facts; given only with `keys`, which rank them.
     counted: CountedRules | None = None
 
 
@@ -87,6 +99,10 @@ class RunScope:
     only: Collection[str] | None
     risks: RiskIndex
     suffix: str = ""  # appended to every ledger key: see worker/rules/as_of.py
+
+    @property
+    def limits(self) -> Listing:
+        return Listing(lead=self.config.policy.listed_in_full)
 
     def only_wanted(self, facts: list[Read]) -> list[Read]:
         return facts if self.only is None else [f for f in facts if f.ref in self.only]
@@ -140,13 +156,14 @@ def _append(ids: dict[str, array[int]], email: str, action_id: int) -> None:
 class Due:
     """Pass one of a run: who is due something new, and about which actions."""
 
+    limits: Listing = field(default_factory=Listing)
     # Lower-case email -> ids, repeats allowed (an action can be due twice to one reader):
     # plain 8-byte arrays, as a 1M-action run holds hundreds of thousands of them.
     actions: dict[str, array[int]] = field(default_factory=dict)
-    # The summary entries each message only counts (past its first LISTED_UNASSIGNED).
+    # The entries each message names or counts but does not describe (past `limits`).
     counted: dict[str, array[int]] = field(default_factory=dict)
-    # Each reader's ranked summary entries so far: at most twice the listed number.
-    ranked: dict[str, list[tuple[tuple[int, str], int]]] = field(default_factory=dict)
+    # Each reader's ranked entries of each group so far: at most twice its limit.
+    ranked: dict[tuple[str, Group], list[tuple[Rank, int]]] = field(default_factory=dict)
     extra: Pairs = field(default_factory=list)  # items not derived from actions (refusals)
 
     def add(self, found: Sequence[Found], already: Collection[str]) -> None:
@@ -154,25 +171,26 @@ class Due:
             if key in already:
                 continue
             email = recipient.email.lower()
-            if rank is None:
+            group = None if rank is None else group_of(SECTIONS[rank[0]])
+            if rank is None or group is None:
                 _append(self.actions, email, action_id)
                 continue
-            ranked = self.ranked.setdefault(email, [])
+            ranked = self.ranked.setdefault((email, group), [])
             ranked.append((rank, action_id))
-            if len(ranked) >= 2 * LISTED_UNASSIGNED:
-                self._cut(email, ranked)
+            if len(ranked) >= 2 * self.limits.limit(group):
+                self._cut(email, ranked, self.limits.limit(group))
 
-    def _cut(self, email: str, ranked: list[tuple[tuple[int, str], int]]) -> None:
-        """Keep the first LISTED_UNASSIGNED of a reader's ranked entries; count the rest."""
+    def _cut(self, email: str, ranked: list[tuple[Rank, int]], limit: int) -> None:
+        """Keep the first `limit` of a reader's ranked entries; count the rest."""
         ranked.sort()
-        for _, action_id in ranked[LISTED_UNASSIGNED:]:
+        for _, action_id in ranked[limit:]:
             _append(self.counted, email, action_id)
-        del ranked[LISTED_UNASSIGNED:]
+        del ranked[limit:]
 
     def settle(self) -> None:
         """After the last chunk: the entries a message lists join its other items."""
-        for email, ranked in self.ranked.items():
-            self._cut(email, ranked)
+        for (email, group), ranked in self.ranked.items():
+            self._cut(email, ranked, self.limits.limit(group))
             for _, action_id in ranked:
                 _append(self.actions, email, action_id)
         self.ranked.clear()
@@ -221,7 +239,7 @@ def _pass_one(
 ) -> Due:
     """Assess the plan a chunk at a time and keep only who is due what: ids, not items.
     `checkpoint` ends the transaction between chunks (so SQLite's write lock is let go)."""
-    due = Due()
+    due = Due(run.limits)
     scope = rules.scope(run.config).condition(run.plan_id, run.as_of)
     for chunk in chunk_bounds(session, scope, FACTS_CHUNK):
         found = list(who_is_due(session, rules, chunk, run))
@@ -268,7 +286,7 @@ class DayPlan:
         ledger. Gathered a chunk of actions at a time, so a long list that a message only
         counts is never held in full (rules/digest.Gathering)."""
         run, wanted, session = self._run, set(emails), self._session
-        gathering = Gathering()
+        gathering = Gathering(run.limits)
 
         def gather(pairs: Pairs) -> None:
             already = recorded(session, (item.key for _, item in pairs), run.suffix)

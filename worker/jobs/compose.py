@@ -16,7 +16,7 @@ from worker.mail.message import Attachment, message_bytes, message_id_of, with_s
 from worker.mail.parts import Encoder, split_to_fit
 from worker.mail.render import LINKED_SECTIONS, render_digest
 from worker.mail.templating import Rendered, TemplateError, make_environment
-from worker.rules.digest import Digest, Recipient, Section
+from worker.rules.digest import LEAD_SECTIONS, Digest, Recipient
 from worker.store.outbox import Planned
 from worker.web.links import ACK, LEAD
 
@@ -54,10 +54,6 @@ def envelope(
         headers={"X-Planworker-Job": f"{job} {as_of.isoformat()}"},
         attachments=attachments,
     )
-
-
-# A lead's own items: their link is to report on them.
-LEAD_SECTIONS: tuple[Section, ...] = ("overdue", "due_soon", "starting", "review")
 
 
 def link_to_page(config: RemindConfig, plan_id: int, digest: Digest, now: datetime) -> str | None:

@@ -15,9 +15,9 @@ from worker.rules.reminders import (
     ActionFacts,
     Rank,
     Schedule,
+    counted_entries,
     due_items,
     due_keys,
-    summary_entries,
 )
 from worker.store.facts import Scope
 
@@ -43,7 +43,7 @@ def _keys(
 def _counted(
     facts: Sequence[Schedule], config: RemindConfig, as_of: date, to: Collection[str]
 ) -> Iterable[tuple[Recipient, Entry]]:
-    return summary_entries(facts, config.directory, config.policy, config.days, as_of, to)
+    return counted_entries(facts, config.directory, config.policy, config.days, as_of, to)
 
 
 RULES = ActionRules(_scope, _items, _keys, counted=_counted)

@@ -8,7 +8,7 @@ from datetime import date
 from typing import Any
 
 from worker.mail.headers import one_line
-from worker.rules.digest import Item
+from worker.rules.digest import Entry, Item
 
 _DAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 _MONTH_NAMES = (
@@ -38,7 +38,7 @@ def plural(n: int, word: str) -> str:
     return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
-def when(item: Item) -> str:
+def when(item: Entry) -> str:
     """The item's days in words: 'due in 6 days', 'due today', 'overdue by 14 days'."""
     if item.kind == "start" and item.due is not None:
         return _starts(item.days)

@@ -19,10 +19,10 @@ from jinja2.filters import do_indent
 from worker.mail.filters import longdate, rag_label, read_as, when
 from worker.mail.headers import one_line
 from worker.plan.split import target_items
-from worker.rules.digest import Digest, Item, Section
+from worker.rules.digest import LEAD_SECTIONS, Digest, Entry, Item, Section
 
 # The sections whose items link to the recipient's page to report on them.
-REPORT_SECTIONS = frozenset({"overdue", "due_soon", "starting", "review"})
+REPORT_SECTIONS = frozenset(LEAD_SECTIONS)
 _RAG_CLASSES = {"green": "rag-green", "amber": "rag-amber", "red": "rag-red"}
 
 
@@ -232,14 +232,50 @@ def item_view(item: Item, reader: str, link: str | None) -> ItemView:
     return ItemView(item, reader, link)
 
 
+# Refs a message names but does not describe, under the words of their days: ("overdue by
+# 14 days", ("WS1-03", "WS4-11")).
+Named = tuple[tuple[str, tuple[str, ...]], ...]
+
+
 @dataclass(frozen=True, slots=True)
 class DigestView:
-    """A digest's items as views, by section, for the templates: `shown.section("overdue")`."""
+    """A digest's items as views, by section, for the templates: `shown.section("overdue")`;
+    and the refs of a lead's items it does not describe, `shown.named("overdue")`."""
 
     sections: dict[str, tuple[ItemView, ...]]
+    named_refs: dict[str, Named]
 
     def section(self, name: Section) -> tuple[ItemView, ...]:
         return self.sections.get(name, ())
+
+    def named(self, name: Section) -> Named:
+        """This section's items the message names but does not describe: their refs, in
+        message order, grouped under their days in words ("overdue by 14 days")."""
+        return self.named_refs.get(name, ())
+
+    def has(self, name: Section) -> bool:
+        """Whether the message is about any item of this section, described or named."""
+        return name in self.sections or name in self.named_refs
+
+    def count_named(self, name: Section | None = None) -> int:
+        """How many items the message names but does not describe: of one section, or all."""
+        groups = self.named_refs.values() if name is None else (self.named(name),)
+        return sum(len(refs) for named in groups for _, refs in named)
+
+    @property
+    def described_count(self) -> int:
+        return sum(len(views) for name, views in self.sections.items() if name in LEAD_SECTIONS)
+
+
+def _named(entries: list[Entry]) -> Named:
+    # In message order, so the entries of one day are next to each other.
+    groups: list[tuple[str, list[str]]] = []
+    for entry in entries:
+        words = when(entry)
+        if not groups or groups[-1][0] != words:
+            groups.append((words, []))
+        groups[-1][1].append(entry.ref)
+    return tuple((words, tuple(refs)) for words, refs in groups)
 
 
 def digest_view(digest: Digest, link: str | None) -> DigestView:
@@ -247,4 +283,11 @@ def digest_view(digest: Digest, link: str | None) -> DigestView:
     sections: dict[str, list[ItemView]] = {}
     for item in digest.items:
         sections.setdefault(item.section, []).append(ItemView(item, reader, link))
-    return DigestView({name: tuple(views) for name, views in sections.items()})
+    named: dict[str, list[Entry]] = {}
+    for entry in digest.unlisted:
+        if entry.section in LEAD_SECTIONS:
+            named.setdefault(entry.section, []).append(entry)
+    return DigestView(
+        {name: tuple(views) for name, views in sections.items()},
+        {name: _named(entries) for name, entries in named.items()},
+    )

@@ -149,6 +149,38 @@ class Item(Entry):
 # plan's weekly summary can hold thousands, and a list nobody can read helps no one: the
 # message points to `planworker plan check` for the whole list.
 LISTED_UNASSIGNED = 50
+# A lead's own items a message lists in full, most pressing first (`[reminders]
+# listed_in_full`); the rest it names by ref, with the link to the lead's page. Twenty-five
+# items keep a message readable and under the size at which mail clients clip it (about
+# 100 KB of HTML); a first run on a generated 100k-action plan gave one lead 897 items
+# in 2.9 MB.
+LISTED_IN_FULL = 25
+# A lead's own sections: what the reminder is about, and what the lead reports on.
+LEAD_SECTIONS: tuple[Section, ...] = ("overdue", "due_soon", "starting", "review")
+
+# The sections whose items a message lists only so far: each group's items count against
+# one limit. Any other section is always listed in full.
+Group = Literal["lead", "unassigned"]
+_GROUP_OF: dict[str, Group] = {"unassigned": "unassigned", **dict.fromkeys(LEAD_SECTIONS, "lead")}
+
+
+def group_of(section: str) -> Group | None:
+    return _GROUP_OF.get(section)
+
+
+@dataclass(frozen=True, slots=True)
+class Listing:
+    """How many items of each group a message lists in full; past that an item is in the
+    message (and the ledger) all the same, named or counted but not described."""
+
+    lead: int = LISTED_IN_FULL
+    unassigned: int = LISTED_UNASSIGNED
+
+    def limit(self, group: Group) -> int:
+        return self.lead if group == "lead" else self.unassigned
+
+
+DEFAULT_LISTING = Listing()
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,7 +192,8 @@ class Digest:
     plan_title: str
     organisation: str
     items: tuple[Item, ...]  # listed in the message
-    # In the message's ledger entry too, but only counted by reason (LISTED_UNASSIGNED).
+    # In the message's ledger entry too, but not described (Listing): a lead's items past
+    # the first few are named by ref, the weekly summary's counted by reason.
     unlisted: tuple[Entry, ...] = ()
 
     @property
@@ -172,9 +205,14 @@ class Digest:
         """How many items of this section the message is about, listed or not."""
         return sum(1 for i in self.all_items if i.section == name)
 
+    def unlisted_in(self, name: Section) -> tuple[Entry, ...]:
+        """The items of this section the message names or counts but does not list."""
+        return tuple(i for i in self.unlisted if i.section == name)
+
     def unlisted_reasons(self) -> list[tuple[str, int]]:
-        """The unlisted items' reasons, most common first, with how many have each."""
-        counts = Counter(i.reason for i in self.unlisted)
+        """The unlisted "no one to remind" items' reasons, most common first, with how many
+        have each."""
+        counts = Counter(i.reason for i in self.unlisted if i.section == "unassigned")
         return sorted(counts.items(), key=lambda pair: (-pair[1], pair[0]))
 
     def section(self, name: Section) -> tuple[Item, ...]:
@@ -186,22 +224,23 @@ class Digest:
 
 
 def listing(
-    items: tuple[Entry, ...], limit: int = LISTED_UNASSIGNED
+    items: tuple[Entry, ...], limits: Listing = DEFAULT_LISTING
 ) -> tuple[tuple[Item, ...], tuple[Entry, ...]]:
-    """`items` (in message order) split into those listed and those only counted: every item
-    but the "no one to remind" entries past the first `limit`. An entry built without the
-    action's details (jobs/actions.py builds those for a long summary's tail) is counted."""
+    """`items` (in message order) split into those listed and those not: every item but
+    those of a listed-so-far group past its limit. An entry built without the action's
+    details (jobs/actions.py builds those for a long message's tail) is never listed."""
     listed: list[Item] = []
     unlisted: list[Entry] = []
-    shown = 0
+    shown: Counter[Group] = Counter()
     for item in items:
+        group = group_of(item.section)
         if not isinstance(item, Item):
             unlisted.append(item)
-        elif item.section != "unassigned":
+        elif group is None:
             listed.append(item)
-        elif shown < limit:
+        elif shown[group] < limits.limit(group):
             listed.append(item)
-            shown += 1
+            shown[group] += 1
         else:
             unlisted.append(item)
     return tuple(listed), tuple(unlisted)
@@ -259,17 +298,17 @@ def counted_only(item: Entry, shared: dict[object, object] | None = None) -> Ent
 class Gathering:
     """A batch's digests, gathered as the rules find their items a chunk at a time.
 
-    Past the first `limit` "no one to remind" items of a reader (in message order), an item
-    is kept as counted_only: the message only counts it, and a full item holds the action's
-    texts. (The escalations of a 1M-action plan whose strategic leads are not in the
-    directory are hundreds of thousands of such items, all to the administrator.) The
-    digests are the ones listing() gives over every item held in full."""
+    Past a group's limit of a reader's items (in message order, `Listing`), an item is kept
+    as counted_only: the message does not describe it, and a full item holds the action's
+    texts. (A first run on a 1M-action plan gives each lead thousands of items, and the
+    administrator hundreds of thousands of "no one to remind" ones.) The digests are the
+    ones listing() gives over every item held in full."""
 
-    def __init__(self, limit: int = LISTED_UNASSIGNED) -> None:
-        self._limit = limit
+    def __init__(self, limits: Listing = DEFAULT_LISTING) -> None:
+        self._limits = limits
         self._found: dict[str, tuple[Recipient, list[Entry]]] = {}
-        # Each reader's "no one to remind" items still held in full: at most 2 × limit.
-        self._full: dict[str, list[Item]] = {}
+        # Each reader's items of each group still held in full: at most 2 × its limit.
+        self._full: dict[tuple[str, Group], list[Item]] = {}
         self._shared: dict[object, object] = {}
 
     def add(self, pairs: Iterable[tuple[Recipient, Entry]]) -> None:
@@ -278,31 +317,36 @@ class Gathering:
             found = self._found.get(email)
             if found is None:
                 found = self._found[email] = (recipient, [])
-            if not isinstance(item, Item) or item.section != "unassigned":
+            group = group_of(item.section)
+            if not isinstance(item, Item) or group is None:
                 found[1].append(item)
                 continue
-            full = self._full.setdefault(email, [])
+            full = self._full.setdefault((email, group), [])
             full.append(item)
-            if len(full) >= 2 * self._limit:
-                self._cut(found[1], full)
+            limit = self._limits.limit(group)
+            if len(full) >= 2 * limit:
+                self._cut(found[1], full, limit)
 
-    def _cut(self, items: list[Entry], full: list[Item]) -> None:
+    def _cut(self, items: list[Entry], full: list[Item], limit: int) -> None:
         """Keep the first `limit` of `full` in full; the rest join `items`, counted only."""
         full.sort(key=message_order)
-        items.extend(counted_only(i, self._shared) for i in full[self._limit :])
-        del full[self._limit :]
+        items.extend(counted_only(i, self._shared) for i in full[limit:])
+        del full[limit:]
 
     def digests(self, plan_title: str, organisation: str, as_of: date) -> list[Digest]:
         """One digest per recipient gathered, in address order. A reader whose items would
         all be only counted gets none: a message that lists nothing tells them nothing. (It
         happens only when every action picked to be listed changed between the run's two
         passes; the entries, not recorded, come back listed in the next run.)"""
-        for email, full in self._full.items():
-            self._cut(self._found[email][1], full)
+        for (email, group), full in self._full.items():
+            items = self._found[email][1]
+            self._cut(items, full, self._limits.limit(group))
+            items.extend(full)
+        self._full.clear()
         found = []
-        for email, (recipient, items) in sorted(self._found.items()):
-            every = sorted(once([*items, *self._full.get(email, ())]), key=message_order)
-            listed, unlisted = listing(tuple(every))
+        for _, (recipient, items) in sorted(self._found.items()):
+            every = sorted(once(items), key=message_order)
+            listed, unlisted = listing(tuple(every), self._limits)
             if listed:
                 found.append(Digest(recipient, as_of, plan_title, organisation, listed, unlisted))
         return found

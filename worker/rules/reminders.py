@@ -23,12 +23,15 @@ from worker.plan.due import Milestone
 from worker.rules.acknowledge import Acknowledged, Snapshot
 from worker.rules.board import RagName
 from worker.rules.digest import (
+    DEFAULT_LISTING,
+    SECTIONS,
     Contact,
     Digest,
     Entry,
     Gathering,
     Item,
     Kind,
+    Listing,
     Recipient,
     Section,
 )
@@ -375,13 +378,19 @@ def _all_due(
             yield action, due
 
 
-# Where a weekly summary's entry sorts in its message (days to the target, ref): a long
-# summary lists only its first entries (rules/digest.listing). None for every other item.
-Rank = tuple[int, str] | None
+# Where an entry sorts in its message (rules/digest.message_order: section, days to the
+# date shown, ref): a long message lists only its first entries of a lead's own sections
+# and of the weekly summary (rules/digest.listing).
+Rank = tuple[int, int, str]
 
 
 def _days(due: date | None, as_of: date) -> int:
     return (due - as_of).days if due else 0
+
+
+def _shown(action: Schedule, due: Due) -> date | None:
+    # A summary's date is its week: the reader is shown the target; otherwise the stage's.
+    return action.due if due.stage.kind == "summary" else due.stage.due
 
 
 def due_keys(
@@ -394,11 +403,11 @@ def due_keys(
     """(recipient, action id, ledger key, rank) of every item due_items would give, without
     building the items: what a run needs to know who is due something new."""
     for action, due in _all_due(actions, _Routes(directory), policy, days, as_of):
-        rank = (_days(action.due, as_of), action.ref) if due.stage.kind == "summary" else None
+        rank = (SECTIONS.index(due.section), _days(_shown(action, due), as_of), action.ref)
         yield due.recipient, action.id, due.key, rank
 
 
-def summary_entries(
+def counted_entries(
     actions: Iterable[Schedule],
     directory: Directory,
     policy: ReminderPolicy,
@@ -406,13 +415,13 @@ def summary_entries(
     as_of: date,
     to: Container[str],
 ) -> Iterator[tuple[Recipient, Entry]]:
-    """The weekly summary's entries (only) to the lower-case addresses in `to`, from the
-    actions' schedules alone: what a message counts but does not list needs no more. The
-    ledger's part of each is the same as due_items' item for it."""
+    """The entries to the lower-case addresses in `to`, from the actions' schedules alone:
+    what a message names or counts but does not describe needs no more. The ledger's part
+    of each is the same as due_items' item for it."""
     for action, due in _all_due(actions, _Routes(directory), policy, days, as_of):
-        if due.stage.kind != "summary" or due.recipient.email.lower() not in to:
+        if due.recipient.email.lower() not in to:
             continue
-        stage = due.stage
+        stage, shown = due.stage, _shown(action, due)
         entry = Entry(
             key=due.key,
             action_id=action.id,
@@ -420,8 +429,8 @@ def summary_entries(
             kind=stage.kind,
             threshold=stage.threshold,
             rule=stage.rule(policy),
-            due=action.due,  # as due_items shows it: the target, not the week
-            key_date=stage.due if stage.due != action.due else None,
+            due=shown,
+            key_date=stage.due if stage.due != shown else None,
             target_text=action.target_text,
             precision=stage.milestone.precision if stage.milestone else action.precision,
             rag=action.rag,
@@ -429,7 +438,7 @@ def summary_entries(
             via=due.via,
             reason=due.reason,
             ref=action.ref,
-            days=_days(action.due, as_of),
+            days=_days(shown, as_of),
         )
         yield due.recipient, entry
 
@@ -449,7 +458,6 @@ def due_items(
     for action, due in _all_due(actions, _Routes(directory), policy, days, as_of):
         if to is not None and due.recipient.email.lower() not in to:
             continue
-        summary = due.stage.kind == "summary"
         item = maker.item(
             cast(ActionFacts, action),
             due.stage,
@@ -457,8 +465,7 @@ def due_items(
             section=due.section,
             via=due.via,
             reason=due.reason,
-            # A summary's date is its week: the reader is shown the target.
-            shown_due=action.due if summary else "stage",
+            shown_due=_shown(action, due),
             co_leads=due.co_leads,
         )
         yield due.recipient, item
@@ -469,8 +476,9 @@ def digests(
     already: Container[str],
     plan: PlanFacts,
     as_of: date,
+    limits: Listing = DEFAULT_LISTING,
 ) -> list[Digest]:
     """One digest per recipient of the items not already in the ledger; none if empty."""
-    gathering = Gathering()
+    gathering = Gathering(limits)
     gathering.add((recipient, item) for recipient, item in pairs if item.key not in already)
     return gathering.digests(plan.title, plan.organisation, as_of)

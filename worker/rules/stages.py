@@ -37,7 +37,7 @@ from datetime import date, timedelta
 from worker.frozen import frozen
 from worker.plan.dates import Recurrence
 from worker.plan.due import Milestone
-from worker.rules.digest import Kind
+from worker.rules.digest import LISTED_IN_FULL, Kind
 from worker.rules.workdays import WorkingDays
 
 # How long after its start date an action's start notice may still go (a run missed over a
@@ -55,6 +55,8 @@ class ReminderPolicy:
     back_off_after_days: int = 28  # 0: never back off
     back_off_every_days: int = 28
     review_every_months: int = 3  # the cycle for "ongoing" or "review" texts that give none
+    # A lead's items a message describes in full, most pressing first; the rest it names.
+    listed_in_full: int = LISTED_IN_FULL
 
     def __post_init__(self) -> None:
         if any(n < 1 for n in self.before_days):
@@ -65,6 +67,8 @@ class ReminderPolicy:
             raise ValueError("back_off_after_days must be >= 0")
         if self.review_every_months < 1:
             raise ValueError("review_every_months must be >= 1")
+        if self.listed_in_full < 1:
+            raise ValueError("listed_in_full must be >= 1")
 
     @property
     def upcoming(self) -> tuple[int, ...]:

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from worker.rules.digest import LISTED_IN_FULL
 from worker.rules.stages import ReminderPolicy
 
 if TYPE_CHECKING:
@@ -44,6 +45,9 @@ class ReminderSettings(Section):
     back_off_every_days: int = Field(default=28, ge=1)
     # The review cycle of "ongoing" and "Review <date>" actions whose text gives none.
     review_every_months: int = Field(default=3, ge=1, le=24)
+    # A lead's message describes this many of their actions in full, the most pressing
+    # first; it names the rest by reference, and the lead's page has them all.
+    listed_in_full: int = Field(default=LISTED_IN_FULL, ge=1, le=1000)
     # Council closure days that are not bank holidays (weekends and England and Wales bank
     # holidays are never working days).
     closed_days: list[date] = Field(default=[])

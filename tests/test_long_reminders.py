@@ -1,0 +1,141 @@
+"""A lead with a long list gets one readable reminder. The message describes the lead's
+`[reminders] listed_in_full` (25) most pressing actions, the most overdue first, and names
+each of the rest by ref, under how overdue it is. Every one is in the ledger, so none comes
+back the next day, and every one is named in the message exactly once."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import date, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import insert, select
+from sqlalchemy.orm import Session
+
+from tests.conftest import SEED, Cli
+from tests.smtp_server import SmtpServer
+from tests.test_remind import for_recipient, html_part, remind, text_part, use_smtp
+from worker.db import make_engine
+from worker.models import Action, ActionLead, LeadRole, Plan, WorkStream
+
+QA = "head-of-qa@example.org"  # the Head of QA in the shipped contacts
+AS_OF = "2012-09-24"
+KEY = "0123456789abcdef" * 4
+# "LONG-0007 — overdue by 10 days": how the message describes an action in full.
+DESCRIBED = re.compile(r"^(LONG-\d{4}) — ", re.MULTILINE)
+
+
+def _overdue_actions(cli: Cli, count: int) -> list[str]:
+    """`count` more actions led by the Head of QA, overdue on AS_OF by 3, 4, 5... days (the
+    last the most overdue); their refs, most overdue first."""
+    engine = make_engine(cli.db_url)
+    try:
+        with Session(engine) as session:
+            plan_id = session.scalars(select(Plan.id)).one()
+            stream = session.scalars(
+                select(WorkStream.id).where(WorkStream.plan_id == plan_id)
+            ).first()
+            role_id = session.scalars(
+                select(LeadRole.id).where(
+                    LeadRole.plan_id == plan_id, LeadRole.name == "Head of QA"
+                )
+            ).one()
+            rows = []
+            for n in range(count):
+                due = date(2012, 9, 21) - timedelta(days=n)
+                rows.append(
+                    {
+                        "plan_id": plan_id,
+                        "work_stream_id": stream,
+                        "ref": f"LONG-{n:04d}",
+                        "row_ref": f"LONG-{n:04d}",
+                        "position": 100_000 + n,
+                        "action_text": f"Audit a sample of case files, batch {n}",
+                        "lead_text": "Head of QA",
+                        "target_text": f"{due.day} {due:%B %Y}",
+                        "due_date": due,
+                        "due_precision": "day",
+                    }
+                )
+            ids = session.scalars(insert(Action).returning(Action.id), rows).all()
+            leads = [{"action_id": i, "lead_role_id": role_id, "position": 0} for i in ids]
+            session.execute(insert(ActionLead), leads)
+            session.commit()
+    finally:
+        engine.dispose()
+    return [f"LONG-{n:04d}" for n in reversed(range(count))]
+
+
+def _ledger_refs(cli: Cli, address: str) -> list[str]:
+    data = json.loads(cli("outbox", "--to", address, "--json").stdout)
+    return [item["ref"] for m in data["messages"] for item in m["items"]]
+
+
+@pytest.mark.parametrize("listed", [None, 5])
+def test_a_lead_with_many_overdue_actions_gets_one_message_describing_the_most_pressing(
+    cli: Cli, tmp_path: Path, listed: int | None
+) -> None:
+    cli("plan", "import", str(SEED))
+    refs = _overdue_actions(cli, 80)
+    key_file = tmp_path / "web-key.txt"
+    key_file.write_text(KEY + "\n", encoding="utf-8")
+    cli.env["PLANWORKER_WEB__SECRET_KEY_FILE"] = str(key_file)
+    cli.env["PLANWORKER_WEB__BASE_URL"] = "https://plan.example.org"
+    if listed is not None:
+        cli.env["PLANWORKER_REMINDERS__LISTED_IN_FULL"] = str(listed)
+    with SmtpServer("plain") as server:
+        use_smtp(cli, server)
+        remind(cli, AS_OF)
+        messages = for_recipient(server, QA)
+    assert len(messages) == 1
+    text, html = text_part(messages[0]), html_part(messages[0])
+
+    # Described in full: at most the limit, and the most overdue of these actions first.
+    described = DESCRIBED.findall(text)
+    limit = listed or 25
+    assert 0 < len(described) <= limit
+    assert described == refs[: len(described)]
+    # Every action named exactly once; those not described under how overdue they are.
+    # (The HTML also links each described one to its report form.)
+    for ref in refs:
+        assert len(re.findall(rf"\b{ref}\b", text)) == 1, ref
+        in_html = len(re.findall(rf"\b{ref}\b", html))
+        assert in_html >= 1 if ref in described else in_html == 1, ref
+    first_named = refs[len(described)]
+    overdue_by = (date.fromisoformat(AS_OF) - date(2012, 9, 21)).days + int(first_named[5:])
+    assert re.search(rf"overdue by {overdue_by} days: {first_named}\b", text)
+    assert "not described here" in text and "Each is on your page" in text
+    link = re.search(r'<a href="(https://plan\.example\.org/lead/[^"]+)"[^>]*>your page</a>', html)
+    assert link is not None
+    # The opening says how many there are, and that the rest are named.
+    opening = re.search(r"There are (\d+) of them: this message describes the (\d+) most", text)
+    assert opening is not None
+    assert int(opening[2]) <= limit and int(opening[1]) >= len(refs)
+
+    # Every one is in the ledger, so the next run that day sends nothing about them.
+    assert set(refs) <= set(_ledger_refs(cli, QA))
+    with SmtpServer("plain") as server:
+        use_smtp(cli, server)
+        remind(cli, AS_OF)
+        assert for_recipient(server, QA) == []
+
+
+def test_a_short_list_is_described_in_full(cli: Cli) -> None:
+    cli("plan", "import", str(SEED))
+    refs = _overdue_actions(cli, 3)
+    with SmtpServer("plain") as server:
+        use_smtp(cli, server)
+        remind(cli, AS_OF)
+        (message,) = for_recipient(server, QA)
+    text = text_part(message)
+    assert set(refs) <= set(DESCRIBED.findall(text))
+    assert "not described here" not in text and "There are" not in text
+
+
+def test_a_limit_below_one_is_refused_naming_the_setting(cli: Cli) -> None:
+    cli.env["PLANWORKER_REMINDERS__LISTED_IN_FULL"] = "0"
+    result = cli("config", "check", ok=False)
+    assert result.exit_code != 0
+    assert "LISTED_IN_FULL" in result.output and "greater than or equal to 1" in result.output
