@@ -97,7 +97,10 @@ def risky_actions(session: Session, plan_id: int, as_of: date) -> Iterator[Risky
     query = (
         select(WorkStream.number, Action.key_deliverable, Action.ref)
         .join(WorkStream, WorkStream.id == Action.work_stream_id)
-        .where(Action.plan_id == plan_id, is_risky(as_of))
+        # `id > 0` (always true) makes the (plan, id) index SQLite's best choice: it read the
+        # plan through its (plan, due date) index instead, visiting the rows in due-date
+        # order, three times slower at 1M than in the order they are stored.
+        .where(Action.plan_id == plan_id, Action.id > 0, is_risky(as_of))
         .order_by(Action.position, Action.id)
         .execution_options(yield_per=5000)
     )
