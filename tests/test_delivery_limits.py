@@ -208,9 +208,12 @@ HEAD_OF_QA = "head-of-qa@example.org"
 ADMIN = "planworker-admin@example.org"
 
 
-def _bulk_actions(cli: Cli, count: int, role: str = "Head of QA") -> list[str]:
-    """`count` more actions for one role, overdue on 2012-09-24, written straight into the
-    database (an import would be slower); their refs."""
+def bulk_actions(
+    cli: Cli, count: int, role: str = "Head of QA", *, prefix: str = "BULK", spread: int = 0
+) -> list[str]:
+    """`count` more actions for one role, written straight into the database (an import
+    would be slower); their refs, "BULK-00000" on. Each is due `spread` days before the one
+    before it, from 21 September 2012: all overdue on 2012-09-24."""
     engine = make_engine(cli.db_url)
     try:
         with Session(engine) as session:
@@ -220,7 +223,8 @@ def _bulk_actions(cli: Cli, count: int, role: str = "Head of QA") -> list[str]:
             role_id = session.scalars(
                 select(LeadRole.id).where(LeadRole.plan_id == plan_id, LeadRole.name == role)
             ).one()
-            refs = [f"BULK-{n:05d}" for n in range(count)]
+            refs = [f"{prefix}-{n:05d}" for n in range(count)]
+            dues = [date(2012, 9, 21) - timedelta(days=n * spread) for n in range(count)]
             rows = [
                 {
                     "plan_id": plan_id,
@@ -230,11 +234,11 @@ def _bulk_actions(cli: Cli, count: int, role: str = "Head of QA") -> list[str]:
                     "position": 100_000 + n,
                     "action_text": f"Audit a sample of case files, batch {n}",
                     "lead_text": role,
-                    "target_text": "21 September 2012",
-                    "due_date": date(2012, 9, 21),
+                    "target_text": f"{due.day} {due:%B %Y}",
+                    "due_date": due,
                     "due_precision": "day",
                 }
-                for n, ref in enumerate(refs)
+                for n, (ref, due) in enumerate(zip(refs, dues, strict=True))
             ]
             ids = session.scalars(insert(Action).returning(Action.id), rows).all()
             leads = [{"action_id": i, "lead_role_id": role_id, "position": 0} for i in ids]
@@ -273,7 +277,7 @@ def test_a_lead_with_ten_thousand_actions_gets_every_one_in_parts_the_server_tak
     cli: Cli,
 ) -> None:
     cli("plan", "import", str(SEED))
-    refs = _bulk_actions(cli, 10_000)
+    refs = bulk_actions(cli, 10_000)
     # Each action described in full (by default a message describes the first 25 and names
     # the rest, which would fit).
     cli.env["PLANWORKER_REMINDERS__LISTED_IN_FULL"] = "1000"
@@ -301,7 +305,7 @@ def test_messages_the_server_refuses_are_told_to_the_administrator_and_fail_the_
     cli: Cli,
 ) -> None:
     cli("plan", "import", str(SEED))
-    refs = _bulk_actions(cli, 3_000)
+    refs = bulk_actions(cli, 3_000)
     cli.env["PLANWORKER_REMINDERS__LISTED_IN_FULL"] = "1000"  # a large message, described
     with SmtpServer("plain") as roomy:  # planned while the server took large messages...
         _use(cli, roomy)

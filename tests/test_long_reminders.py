@@ -7,65 +7,27 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 
 import pytest
-from sqlalchemy import insert, select
-from sqlalchemy.orm import Session
 
 from tests.conftest import SEED, Cli
 from tests.smtp_server import SmtpServer
+from tests.test_delivery_limits import bulk_actions
 from tests.test_remind import for_recipient, html_part, remind, text_part, use_smtp
-from worker.db import make_engine
-from worker.models import Action, ActionLead, LeadRole, Plan, WorkStream
 
 QA = "head-of-qa@example.org"  # the Head of QA in the shipped contacts
 AS_OF = "2012-09-24"
 KEY = "0123456789abcdef" * 4
-# "LONG-0007 — overdue by 10 days": how the message describes an action in full.
-DESCRIBED = re.compile(r"^(LONG-\d{4}) — ", re.MULTILINE)
+# "LONG-00007 — overdue by 10 days": how the message describes an action in full.
+DESCRIBED = re.compile(r"^(LONG-\d{5}) — ", re.MULTILINE)
 
 
 def _overdue_actions(cli: Cli, count: int) -> list[str]:
     """`count` more actions led by the Head of QA, overdue on AS_OF by 3, 4, 5... days (the
     last the most overdue); their refs, most overdue first."""
-    engine = make_engine(cli.db_url)
-    try:
-        with Session(engine) as session:
-            plan_id = session.scalars(select(Plan.id)).one()
-            stream = session.scalars(
-                select(WorkStream.id).where(WorkStream.plan_id == plan_id)
-            ).first()
-            role_id = session.scalars(
-                select(LeadRole.id).where(
-                    LeadRole.plan_id == plan_id, LeadRole.name == "Head of QA"
-                )
-            ).one()
-            rows = []
-            for n in range(count):
-                due = date(2012, 9, 21) - timedelta(days=n)
-                rows.append(
-                    {
-                        "plan_id": plan_id,
-                        "work_stream_id": stream,
-                        "ref": f"LONG-{n:04d}",
-                        "row_ref": f"LONG-{n:04d}",
-                        "position": 100_000 + n,
-                        "action_text": f"Audit a sample of case files, batch {n}",
-                        "lead_text": "Head of QA",
-                        "target_text": f"{due.day} {due:%B %Y}",
-                        "due_date": due,
-                        "due_precision": "day",
-                    }
-                )
-            ids = session.scalars(insert(Action).returning(Action.id), rows).all()
-            leads = [{"action_id": i, "lead_role_id": role_id, "position": 0} for i in ids]
-            session.execute(insert(ActionLead), leads)
-            session.commit()
-    finally:
-        engine.dispose()
-    return [f"LONG-{n:04d}" for n in reversed(range(count))]
+    return list(reversed(bulk_actions(cli, count, prefix="LONG", spread=1)))
 
 
 def _ledger_refs(cli: Cli, address: str) -> list[str]:
