@@ -23,8 +23,10 @@ from worker.rules.digest import (
     Section,
 )
 
-# The sections a lead's own items are in: listed up to one limit between them.
+# The sections a lead's own items are in, and a strategic lead's escalations: each set
+# listed up to one limit between its sections.
 LEADS_OWN = {"overdue", "due_soon", "starting", "review"}
+ESCALATIONS = {"turned_red", "escalated"}
 
 READERS = (Recipient("admin@example.org", "Admin"), Recipient("lead@example.org", "Lead"))
 
@@ -63,13 +65,16 @@ def _at_once(
     )
     listed: list[Entry] = []
     counted: list[Entry] = []
-    own = unassigned = 0
+    own = escalations = unassigned = 0
     for item in mine:
         if not isinstance(item, Item):
             counted.append(item)
         elif item.section in LEADS_OWN:
             (listed if own < limits.lead else counted).append(item)
             own += 1
+        elif item.section in ESCALATIONS:
+            (listed if escalations < limits.escalated else counted).append(item)
+            escalations += 1
         elif item.section == "unassigned":
             (listed if unassigned < limits.unassigned else counted).append(item)
             unassigned += 1
@@ -88,7 +93,7 @@ def _at_once(
 def test_gathered_a_chunk_at_a_time_the_messages_are_those_of_all_items_at_once(
     found: list[tuple[Recipient, Entry]], chunk: int, lead: int, unassigned: int
 ) -> None:
-    limits = Listing(lead=lead, unassigned=unassigned)
+    limits = Listing(lead=lead, escalated=max(1, lead // 2), unassigned=unassigned)
     gathering = Gathering(limits)
     for start in range(0, len(found), chunk):
         gathering.add(found[start : start + chunk])
@@ -103,3 +108,32 @@ def test_gathered_a_chunk_at_a_time_the_messages_are_those_of_all_items_at_once(
         assert [entry_of(e) for e in digest.unlisted] == [entry_of(e) for e in counted]
         # What is only counted holds no action texts: an Entry, not an Item.
         assert all(type(e) is Entry for e in digest.unlisted)
+
+
+def test_an_escalation_an_alert_stands_for_takes_no_described_place() -> None:
+    # Ten actions just turned Red, the most overdue of sixty escalated ones. The alert
+    # stands for the same action's escalation (once), so 25 described places go to the ten
+    # alerts and the fifteen most overdue escalations of other actions, and no escalation
+    # of an alerted action is told.
+    reader = READERS[1]
+    alerts = [
+        plain_item(key=f"r{n}", action_id=n, section="turned_red", ref=f"WS1-{n:03d}", days=-n)
+        for n in range(50, 60)
+    ]
+    escalations = [
+        plain_item(key=f"e{n}", action_id=n, section="escalated", ref=f"WS1-{n:03d}", days=-n)
+        for n in range(60)
+    ]
+    gathering = Gathering(Listing(escalated=25))
+    found = alerts[:5] + escalations + alerts[5:]  # alerts before and after the escalations
+    for start in range(0, len(found), 7):
+        gathering.add([(reader, i) for i in found[start : start + 7]])
+    (digest,) = gathering.digests("Plan", "Council", plain_item().due)  # type: ignore[arg-type]
+
+    described = [(i.section, i.action_id) for i in digest.items]
+    assert described == [("turned_red", n) for n in range(59, 49, -1)] + [
+        ("escalated", n) for n in range(49, 34, -1)
+    ]
+    told = [(e.section, e.action_id) for e in digest.all_items]
+    assert sorted(a for s, a in told if s == "turned_red") == list(range(50, 60))
+    assert sorted(a for s, a in told if s == "escalated") == list(range(50))

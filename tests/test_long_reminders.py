@@ -72,7 +72,10 @@ def test_a_lead_with_many_overdue_actions_gets_one_message_describing_the_most_p
     link = re.search(r'<a href="(https://plan\.example\.org/lead/[^"]+)"[^>]*>your page</a>', html)
     assert link is not None
     # The opening says how many there are, and that the rest are named.
-    opening = re.search(r"There are (\d+) of them: this message describes the (\d+) most", text)
+    opening = re.search(
+        r"Of the (\d+) actions that need your attention, this message describes the (\d+) most",
+        text,
+    )
     assert opening is not None
     assert int(opening[2]) <= limit and int(opening[1]) >= len(refs)
 
@@ -93,7 +96,7 @@ def test_a_short_list_is_described_in_full(cli: Cli) -> None:
         (message,) = for_recipient(server, QA)
     text = text_part(message)
     assert set(refs) <= set(DESCRIBED.findall(text))
-    assert "not described here" not in text and "There are" not in text
+    assert "not described here" not in text and "actions that need your attention" not in text
 
 
 def test_a_limit_below_one_is_refused_naming_the_setting(cli: Cli) -> None:

@@ -102,7 +102,8 @@ class RunScope:
 
     @property
     def limits(self) -> Listing:
-        return Listing(lead=self.config.policy.listed_in_full)
+        n = self.config.policy.listed_in_full
+        return Listing(lead=n, escalated=n)
 
     def only_wanted(self, facts: list[Read]) -> list[Read]:
         return facts if self.only is None else [f for f in facts if f.ref in self.only]

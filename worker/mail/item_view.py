@@ -19,7 +19,7 @@ from jinja2.filters import do_indent
 from worker.mail.filters import longdate, rag_label, read_as, when
 from worker.mail.headers import one_line
 from worker.plan.split import target_items
-from worker.rules.digest import LEAD_SECTIONS, Digest, Entry, Item, Section
+from worker.rules.digest import LEAD_SECTIONS, NAMED_SECTIONS, Digest, Entry, Item, Section
 
 # The sections whose items link to the recipient's page to report on them.
 REPORT_SECTIONS = frozenset(LEAD_SECTIONS)
@@ -240,7 +240,7 @@ Named = tuple[tuple[str, tuple[str, ...]], ...]
 @dataclass(frozen=True, slots=True)
 class DigestView:
     """A digest's items as views, by section, for the templates: `shown.section("overdue")`;
-    and the refs of a lead's items it does not describe, `shown.named("overdue")`."""
+    and the refs of the items it does not describe, `shown.named("overdue")`."""
 
     sections: dict[str, tuple[ItemView, ...]]
     named_refs: dict[str, Named]
@@ -264,7 +264,8 @@ class DigestView:
 
     @property
     def described_count(self) -> int:
-        return sum(len(views) for name, views in self.sections.items() if name in LEAD_SECTIONS)
+        """How many items of the sections that name the rest the message describes."""
+        return sum(len(views) for name, views in self.sections.items() if name in NAMED_SECTIONS)
 
 
 def _named(entries: list[Entry]) -> Named:
@@ -285,7 +286,7 @@ def digest_view(digest: Digest, link: str | None) -> DigestView:
         sections.setdefault(item.section, []).append(ItemView(item, reader, link))
     named: dict[str, list[Entry]] = {}
     for entry in digest.unlisted:
-        if entry.section in LEAD_SECTIONS:
+        if entry.section in NAMED_SECTIONS:
             named.setdefault(entry.section, []).append(entry)
     return DigestView(
         {name: tuple(views) for name, views in sections.items()},

@@ -149,19 +149,28 @@ class Item(Entry):
 # plan's weekly summary can hold thousands, and a list nobody can read helps no one: the
 # message points to `planworker plan check` for the whole list.
 LISTED_UNASSIGNED = 50
-# A lead's own items a message lists in full, most pressing first (`[reminders]
-# listed_in_full`); the rest it names by ref, with the link to the lead's page. Twenty-five
-# items keep a message readable and under the size at which mail clients clip it (about
-# 100 KB of HTML); a first run on a generated 100k-action plan gave one lead 897 items
-# in 2.9 MB.
+# A lead's own items, and a strategic lead's escalations, that a message lists in full, most
+# pressing first (`[reminders] listed_in_full`); the rest it names by ref, with the link to
+# the reader's page. Twenty-five items keep a message readable and under the size at which
+# mail clients clip it (about 100 KB of HTML); on a generated 100k-action plan a first run
+# gave one lead 897 items in 2.9 MB, and one strategic lead 2,890 escalations in 9 parts of
+# 8.4 MB.
 LISTED_IN_FULL = 25
 # A lead's own sections: what the reminder is about, and what the lead reports on.
 LEAD_SECTIONS: tuple[Section, ...] = ("overdue", "due_soon", "starting", "review")
+# A strategic lead's escalations: Red alerts, then the weekly ones.
+ESCALATION_SECTIONS: tuple[Section, ...] = ("turned_red", "escalated")
+# The sections whose items past the limit a message names by ref.
+NAMED_SECTIONS: tuple[Section, ...] = (*ESCALATION_SECTIONS, *LEAD_SECTIONS)
 
 # The sections whose items a message lists only so far: each group's items count against
 # one limit. Any other section is always listed in full.
-Group = Literal["lead", "unassigned"]
-_GROUP_OF: dict[str, Group] = {"unassigned": "unassigned", **dict.fromkeys(LEAD_SECTIONS, "lead")}
+Group = Literal["lead", "escalated", "unassigned"]
+_GROUP_OF: dict[str, Group] = {
+    "unassigned": "unassigned",
+    **dict.fromkeys(ESCALATION_SECTIONS, "escalated"),
+    **dict.fromkeys(LEAD_SECTIONS, "lead"),
+}
 
 
 def group_of(section: str) -> Group | None:
@@ -174,10 +183,13 @@ class Listing:
     message (and the ledger) all the same, named or counted but not described."""
 
     lead: int = LISTED_IN_FULL
+    escalated: int = LISTED_IN_FULL
     unassigned: int = LISTED_UNASSIGNED
 
     def limit(self, group: Group) -> int:
-        return self.lead if group == "lead" else self.unassigned
+        if group == "lead":
+            return self.lead
+        return self.escalated if group == "escalated" else self.unassigned
 
 
 DEFAULT_LISTING = Listing()
@@ -309,6 +321,8 @@ class Gathering:
         self._found: dict[str, tuple[Recipient, list[Entry]]] = {}
         # Each reader's items of each group still held in full: at most 2 × its limit.
         self._full: dict[tuple[str, Group], list[Item]] = {}
+        # Each reader's actions alerted Red so far: their escalations beside go (once()).
+        self._alerted: dict[str, set[int]] = {}
         self._shared: dict[object, object] = {}
 
     def add(self, pairs: Iterable[tuple[Recipient, Entry]]) -> None:
@@ -317,6 +331,8 @@ class Gathering:
             found = self._found.get(email)
             if found is None:
                 found = self._found[email] = (recipient, [])
+            if item.section == "turned_red":
+                self._alerted.setdefault(email, set()).add(item.action_id)
             group = group_of(item.section)
             if not isinstance(item, Item) or group is None:
                 found[1].append(item)
@@ -325,10 +341,21 @@ class Gathering:
             full.append(item)
             limit = self._limits.limit(group)
             if len(full) >= 2 * limit:
-                self._cut(found[1], full, limit)
+                self._cut(email, full, limit)
 
-    def _cut(self, items: list[Entry], full: list[Item], limit: int) -> None:
-        """Keep the first `limit` of `full` in full; the rest join `items`, counted only."""
+    def _cut(self, email: str, full: list[Item], limit: int) -> None:
+        """Keep the first `limit` of `full` in full; the rest join the reader's items,
+        counted only. An escalation of an action alerted Red to the same reader is not
+        kept: once() leaves it out of the message, and it would take a described place."""
+        items = self._found[email][1]
+        alerted = self._alerted.get(email)
+        if alerted:
+            covered = [i for i in full if i.section == "escalated" and i.action_id in alerted]
+            if covered:
+                full[:] = [
+                    i for i in full if i.section != "escalated" or i.action_id not in alerted
+                ]
+                items.extend(counted_only(i, self._shared) for i in covered)
         full.sort(key=message_order)
         items.extend(counted_only(i, self._shared) for i in full[limit:])
         del full[limit:]
@@ -339,9 +366,8 @@ class Gathering:
         happens only when every action picked to be listed changed between the run's two
         passes; the entries, not recorded, come back listed in the next run.)"""
         for (email, group), full in self._full.items():
-            items = self._found[email][1]
-            self._cut(items, full, self._limits.limit(group))
-            items.extend(full)
+            self._cut(email, full, self._limits.limit(group))
+            self._found[email][1].extend(full)
         self._full.clear()
         found = []
         for _, (recipient, items) in sorted(self._found.items()):

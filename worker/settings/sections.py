@@ -46,7 +46,8 @@ class ReminderSettings(Section):
     # The review cycle of "ongoing" and "Review <date>" actions whose text gives none.
     review_every_months: int = Field(default=3, ge=1, le=24)
     # A lead's message describes this many of their actions in full, the most pressing
-    # first; it names the rest by reference, and the lead's page has them all.
+    # first; it names the rest by reference, and the lead's page has them all. The same for
+    # a strategic lead's escalations.
     listed_in_full: int = Field(default=LISTED_IN_FULL, ge=1, le=1000)
     # Council closure days that are not bank holidays (weekends and England and Wales bank
     # holidays are never working days).
