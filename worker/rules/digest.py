@@ -204,8 +204,9 @@ class Digest:
     plan_title: str
     organisation: str
     items: tuple[Item, ...]  # listed in the message
-    # In the message's ledger entry too, but not described (Listing): a lead's items past
-    # the first few are named by ref, the weekly summary's counted by reason.
+    # In the message's ledger entry too, but not described (Listing): a lead's items and a
+    # strategic lead's escalations past the first few are named by ref, the weekly
+    # summary's entries counted by reason.
     unlisted: tuple[Entry, ...] = ()
 
     @property
