@@ -1,13 +1,17 @@
 """A lead with a long list gets one readable reminder. The message describes the lead's
 `[reminders] listed_in_full` (25) most pressing actions, the most overdue first, and names
 each of the rest by ref, under how overdue it is. Every one is in the ledger, so none comes
-back the next day, and every one is named in the message exactly once."""
+back the next day, and every one is named in the message exactly once. A strategic lead's
+escalations are listed the same way (`[escalation] listed_in_full`, 50)."""
 
 from __future__ import annotations
 
 import json
+import mailbox
 import re
 from datetime import date
+from email import message_from_bytes, policy
+from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
@@ -104,3 +108,44 @@ def test_a_limit_below_one_is_refused_naming_the_setting(cli: Cli) -> None:
     result = cli("config", "check", ok=False)
     assert result.exit_code != 0
     assert "LISTED_IN_FULL" in result.output and "greater than or equal to 1" in result.output
+
+
+AD = "assistant-director-childrens-services-operations@example.org"  # work stream 1's
+
+
+def _escalation_text(cli: Cli) -> str:
+    """The plain text of the one escalation message to the Assistant Director."""
+    found = [
+        m
+        for m in mailbox.Maildir(cli.maildir, factory=None, create=False)
+        if AD in str(m["To"]) and str(m["X-Planworker-Job"]).startswith("escalate")
+    ]
+    assert len(found) == 1
+    parsed = message_from_bytes(found[0].as_bytes(), policy=policy.default)
+    assert isinstance(parsed, EmailMessage)
+    return text_part(parsed)
+
+
+@pytest.mark.parametrize("listed", [None, 5])
+def test_a_strategic_lead_reads_the_most_pressing_escalations_and_the_rest_named(
+    cli: Cli, listed: int | None
+) -> None:
+    # The seed as of 6 November 2012: the Assistant Director hears of 9 actions just turned
+    # Red and 14 escalated. The default limit (50) describes them all, as before; a limit of
+    # 5 describes the five most overdue alerts and names the rest.
+    cli("plan", "import", str(SEED))
+    if listed is not None:
+        cli.env["PLANWORKER_ESCALATION__LISTED_IN_FULL"] = str(listed)
+    cli("remind", "--as-of", "2012-10-01")
+    report = json.loads(cli("escalate", "--as-of", "2012-11-06", "--json").stdout)
+    (told,) = [m for m in report["messages"] if m["to"] == AD]
+    items = told["items"]  # every escalation told, described or named: the ledger's
+    text = _escalation_text(cli)
+
+    described = re.findall(r"^(WS\d+-[\d.]+) — ", text, re.MULTILINE)
+    order = sorted(items, key=lambda i: (i["section"] != "turned_red", i["days"], i["ref"]))
+    assert described == [i["ref"] for i in order[: listed or len(items)]]
+    assert len(items) > 5
+    for item in items:
+        assert re.search(rf"\b{re.escape(item['ref'])}\b", text), item["ref"]
+    assert ("not described here" in text) == (listed is not None)

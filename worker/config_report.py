@@ -70,12 +70,13 @@ def policy_lines(settings: Settings) -> list[str]:
         f"due soon: {before} days before the target" + (", and on the day" if r.on_the_day else ""),
         f"overdue: every {r.every_days} days; backing off {back_off}",
         f"reviews: every {r.review_every_months} months where the text gives no cycle",
-        f"a lead's or strategic lead's message: the {r.listed_in_full} most pressing "
-        "actions in full, the rest named by reference",
+        f"a lead's message: the {r.listed_in_full} most pressing actions in full, the rest "
+        "named by reference",
         f"closed days besides weekends and bank holidays: {closed}",
         f"escalation: to strategic leads {'on' if e.to_strategic_leads else 'off'}, "
         f"overdue after {e.overdue_days} days, repeated every {e.repeat_every_days}; "
-        f"Red alerts {'on' if e.red_alert else 'off'}",
+        f"Red alerts {'on' if e.red_alert else 'off'}; a message describes "
+        f"{e.listed_in_full} in full and names the rest",
         f"board digest: {settings.digest.weekday}s",
     ]
 

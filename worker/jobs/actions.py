@@ -102,8 +102,8 @@ class RunScope:
 
     @property
     def limits(self) -> Listing:
-        n = self.config.policy.listed_in_full
-        return Listing(lead=n, escalated=n)
+        c = self.config
+        return Listing(lead=c.policy.listed_in_full, escalated=c.escalation.listed_in_full)
 
     def only_wanted(self, facts: list[Read]) -> list[Read]:
         return facts if self.only is None else [f for f in facts if f.ref in self.only]

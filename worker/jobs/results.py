@@ -55,7 +55,7 @@ def _item_note(i: Entry) -> ItemNote:
 def note_of(planned: Planned, keep_items: int | None) -> MessageNote:
     digest = planned.digest
     counts = Counter(i.section for i in digest.all_items)
-    kept = digest.all_items if keep_items is None else digest.items[:keep_items]
+    kept = digest.all_items if keep_items is None else digest.all_items[:keep_items]
     return MessageNote(
         digest.recipient,
         planned.subject,

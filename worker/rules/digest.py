@@ -149,13 +149,16 @@ class Item(Entry):
 # plan's weekly summary can hold thousands, and a list nobody can read helps no one: the
 # message points to `planworker plan check` for the whole list.
 LISTED_UNASSIGNED = 50
-# A lead's own items, and a strategic lead's escalations, that a message lists in full, most
-# pressing first (`[reminders] listed_in_full`); the rest it names by ref, with the link to
-# the reader's page. Twenty-five items keep a message readable and under the size at which
-# mail clients clip it (about 100 KB of HTML); on a generated 100k-action plan a first run
-# gave one lead 897 items in 2.9 MB, and one strategic lead 2,890 escalations in 9 parts of
-# 8.4 MB.
+# A lead's own items that a message lists in full, most pressing first (`[reminders]
+# listed_in_full`); the rest it names by ref, with the link to the reader's page.
+# Twenty-five items keep a message readable and under the size at which mail clients clip
+# it (about 100 KB of HTML); on a generated 100k-action plan a first run gave one lead 897
+# items in 2.9 MB. The real plan's busiest day gives a lead 7.
 LISTED_IN_FULL = 25
+# The same for a strategic lead's escalations (`[escalation] listed_in_full`): the real
+# plan's busiest week gives one 44, all described as before; a generated 100k-action plan
+# gave one 2,890 in 9 parts of 8.4 MB.
+LISTED_ESCALATIONS = 50
 # A lead's own sections: what the reminder is about, and what the lead reports on.
 LEAD_SECTIONS: tuple[Section, ...] = ("overdue", "due_soon", "starting", "review")
 # A strategic lead's escalations: Red alerts, then the weekly ones.
@@ -183,7 +186,7 @@ class Listing:
     message (and the ledger) all the same, named or counted but not described."""
 
     lead: int = LISTED_IN_FULL
-    escalated: int = LISTED_IN_FULL
+    escalated: int = LISTED_ESCALATIONS
     unassigned: int = LISTED_UNASSIGNED
 
     def limit(self, group: Group) -> int:

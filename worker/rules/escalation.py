@@ -40,7 +40,7 @@ from datetime import date, timedelta
 from worker.contacts import Directory
 from worker.frozen import frozen
 from worker.rules.acknowledge import stands_for
-from worker.rules.digest import Item, Recipient, Section
+from worker.rules.digest import LISTED_ESCALATIONS, Item, Recipient, Section
 from worker.rules.rag import LABEL, ORDER, RagPolicy, assess
 from worker.rules.reminders import NOT_REMINDED, ActionFacts, ItemMaker, item_key
 from worker.rules.routing import Route, route_lead
@@ -61,6 +61,8 @@ class EscalationPolicy:
     red_alert: bool = True
     grace_days: int = 5  # working days a reminded lead has to report before escalation
     red_alert_to_board: bool = False  # else the board reads it in its next digest
+    # Escalations a message describes in full, Red alerts first; the rest it names.
+    listed_in_full: int = LISTED_ESCALATIONS
 
 
 def leads_had_their_chance(

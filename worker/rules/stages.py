@@ -55,8 +55,7 @@ class ReminderPolicy:
     back_off_after_days: int = 28  # 0: never back off
     back_off_every_days: int = 28
     review_every_months: int = 3  # the cycle for "ongoing" or "review" texts that give none
-    # A lead's items (and a strategic lead's escalations) a message describes in full, most
-    # pressing first; the rest it names.
+    # A lead's items a message describes in full, most pressing first; the rest it names.
     listed_in_full: int = LISTED_IN_FULL
 
     def __post_init__(self) -> None:

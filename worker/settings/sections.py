@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from worker.rules.digest import LISTED_IN_FULL
+from worker.rules.digest import LISTED_ESCALATIONS, LISTED_IN_FULL
 from worker.rules.stages import ReminderPolicy
 
 if TYPE_CHECKING:
@@ -46,8 +46,7 @@ class ReminderSettings(Section):
     # The review cycle of "ongoing" and "Review <date>" actions whose text gives none.
     review_every_months: int = Field(default=3, ge=1, le=24)
     # A lead's message describes this many of their actions in full, the most pressing
-    # first; it names the rest by reference, and the lead's page has them all. The same for
-    # a strategic lead's escalations.
+    # first; it names the rest by reference, and the lead's page has them all.
     listed_in_full: int = Field(default=LISTED_IN_FULL, ge=1, le=1000)
     # Council closure days that are not bank holidays (weekends and England and Wales bank
     # holidays are never working days).
@@ -89,6 +88,9 @@ class EscalationSettings(Section):
     # Leads first: working days a lead has, after their first reminder about an action, to
     # report before it goes above them (a lead's own Amber or Red report goes up at once).
     grace_days: int = Field(default=5, ge=0, le=366)
+    # A strategic lead's message describes this many escalations in full, Red alerts first,
+    # the most overdue next; it names the rest by reference.
+    listed_in_full: int = Field(default=LISTED_ESCALATIONS, ge=1, le=1000)
 
 
 class DigestSettings(Section):
