@@ -49,8 +49,14 @@ COLUMNS = ("note", "key", "flag", "at", "due")
 
 rows = st.lists(
     st.tuples(
-        # Any text PostgreSQL takes (no NUL).
-        st.one_of(st.none(), st.text(st.characters(exclude_characters="\x00"), max_size=20)),
+        # Any text the databases take: no NUL, and no lone surrogate (not UTF-8).
+        st.one_of(
+            st.none(),
+            st.text(
+                st.characters(exclude_categories=("Cs",), exclude_characters="\x00"),
+                max_size=20,
+            ),
+        ),
         st.just(""),  # the unique key, filled in below
         st.one_of(st.none(), st.booleans()),
         st.one_of(st.none(), st.datetimes(min_value=datetime(1900, 1, 1))),
