@@ -349,19 +349,13 @@ class Gathering:
 
     def _cut(self, email: str, full: list[Item], limit: int) -> None:
         """Keep the first `limit` of `full` in full; the rest join the reader's items,
-        counted only. An escalation of an action alerted Red to the same reader is not
-        kept: once() leaves it out of the message, and it would take a described place."""
-        items = self._found[email][1]
+        counted only. An escalation of an action alerted Red to the same reader is dropped
+        here, as once() would drop it from the message, so it takes no described place."""
         alerted = self._alerted.get(email)
         if alerted:
-            covered = [i for i in full if i.section == "escalated" and i.action_id in alerted]
-            if covered:
-                full[:] = [
-                    i for i in full if i.section != "escalated" or i.action_id not in alerted
-                ]
-                items.extend(counted_only(i, self._shared) for i in covered)
+            full[:] = [i for i in full if i.section != "escalated" or i.action_id not in alerted]
         full.sort(key=message_order)
-        items.extend(counted_only(i, self._shared) for i in full[limit:])
+        self._found[email][1].extend(counted_only(i, self._shared) for i in full[limit:])
         del full[limit:]
 
     def digests(self, plan_title: str, organisation: str, as_of: date) -> list[Digest]:
