@@ -5,14 +5,16 @@ time, in two passes so memory holds one chunk of a plan however large it is.
 Pass one reads the plan a chunk at a time and keeps only who is due something new, by id;
 pass two, a batch of recipients at a time, reads those actions' full facts again and builds
 their digests. A lead's items and a weekly summary's entries past the first few a message
-lists are only named or counted (rules/digest.Listing): pass one ranks them, and pass two
-reads only their schedules for those past the cut. A run dated ahead of today keeps its
-ledger keys apart (rules/as_of.py)."""
+lists are only named or counted (rules/digest.Listing): pass one ranks them and builds the
+entries past the cut from the schedules it read (up to KEPT_ENTRIES; past those, pass two
+reads their schedules again). A run dated ahead of today keeps its ledger keys apart
+(rules/as_of.py)."""
 
 from __future__ import annotations
 
 from array import array
-from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from bisect import bisect_left
+from collections.abc import Callable, Collection, Container, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
 from itertools import chain
@@ -34,7 +36,7 @@ from worker.rules.digest import (
     Recipient,
     group_of,
 )
-from worker.rules.reminders import ActionFacts, PlanFacts, Rank, Schedule
+from worker.rules.reminders import ActionFacts, Later, PlanFacts, Rank, Schedule
 from worker.rules.undelivered import undelivered_items
 from worker.store.action_links import chunks
 from worker.store.facts import (
@@ -52,6 +54,9 @@ from worker.store.status import RiskIndex, plan_risks
 # bounds a run's memory, whatever the size of the plan.
 FACTS_CHUNK = 5000
 BATCH_ITEMS = 2000
+# The named entries a run's first pass builds and keeps for its second (about 300 bytes
+# each); past these, it keeps their ids and the second pass reads their schedules again.
+KEPT_ENTRIES = 100_000
 
 Pairs = list[tuple[Recipient, Entry]]
 # A job's rules: the items due on a date, to everyone or (when given) only to these
@@ -61,14 +66,16 @@ ItemRules = Callable[
     Iterable[tuple[Recipient, Item]],
 ]
 KeyRules = Callable[
-    [Sequence[Schedule], RemindConfig, date], Iterable[tuple[Recipient, int, str, Rank]]
+    [Sequence[Schedule], RemindConfig, date], Iterable[tuple[Recipient, int, str, Rank, Later]]
 ]
 # The entries to these lower-case addresses that a message does not describe, from
 # schedules alone.
 CountedRules = Callable[
     [Sequence[Schedule], RemindConfig, date, Collection[str]], Iterable[tuple[Recipient, Entry]]
 ]
-Found = tuple[Recipient, int, str, Rank | None]
+# (recipient, action id, ledger key, and when the rules can name the entry without the
+# action's full facts, its rank and how to build it).
+Found = tuple[Recipient, int, str, Rank | None, Later | None]
 # What a run reads of each action: its schedule alone (pass one), or all its facts.
 Read = TypeVar("Read", bound=Schedule)
 
@@ -121,19 +128,23 @@ class RunScope:
 def who_is_due(
     session: Session, rules: ActionRules, chunk: ColumnElement[bool], run: RunScope
 ) -> Iterator[Found]:
-    """(recipient, action id, ledger key, rank) of everything the rules give in this chunk;
-    the rank is None unless the rules can count the entry without its facts."""
+    """(recipient, action id, ledger key, rank, entry) of everything the rules give in this
+    chunk; rank and entry are None unless the rules can name the entry without its facts."""
     if rules.keys is not None:
         facts = run.only_wanted(load_schedule(session, chunk))
-        counts = rules.counted is not None
+        if rules.counted is None:
+            return (
+                (r, a, k + run.suffix, None, None)
+                for r, a, k, _, _ in rules.keys(facts, run.config, run.as_of)
+            )
         return (
-            (r, a, k + run.suffix, rank if counts else None)
-            for r, a, k, rank in rules.keys(facts, run.config, run.as_of)
+            (r, a, k + run.suffix, rank, later)
+            for r, a, k, rank, later in rules.keys(facts, run.config, run.as_of)
         )
     found = rules.items(
         run.facts(session, chunk, rules.reads_first_told), run.config, run.as_of, None
     )
-    return ((r, i.action_id, i.key + run.suffix, None) for r, i in found)
+    return ((r, i.action_id, i.key + run.suffix, None, None) for r, i in found)
 
 
 def refusal_pairs(session: Session, run: RunScope) -> Pairs:
@@ -158,17 +169,25 @@ class Due:
     """Pass one of a run: who is due something new, and about which actions."""
 
     limits: Listing = field(default_factory=Listing)
+    suffix: str = ""  # of the run's ledger keys (rules/as_of.py)
     # Lower-case email -> ids, repeats allowed (an action can be due twice to one reader):
     # plain 8-byte arrays, as a 1M-action run holds hundreds of thousands of them.
     actions: dict[str, array[int]] = field(default_factory=dict)
-    # The entries each message names or counts but does not describe (past `limits`).
+    # The entries each message names or counts but does not describe (past `limits`):
+    # built, up to `room` in all, then by id, for pass two to build.
+    kept: dict[str, list[Entry]] = field(default_factory=dict)
     counted: dict[str, array[int]] = field(default_factory=dict)
+    readers: dict[str, Recipient] = field(default_factory=dict)
     # Each reader's ranked entries of each group so far: at most twice its limit.
-    ranked: dict[tuple[str, Group], list[tuple[Rank, int]]] = field(default_factory=dict)
+    ranked: dict[tuple[str, Group], list[tuple[Rank, int, Later | None]]] = field(
+        default_factory=dict
+    )
     extra: Pairs = field(default_factory=list)  # items not derived from actions (refusals)
+    room: int = 0  # how many more entries it may build and keep
+    shared: dict[object, object] = field(default_factory=dict)  # values kept entries share
 
     def add(self, found: Sequence[Found], already: Collection[str]) -> None:
-        for recipient, action_id, key, rank in found:
+        for recipient, action_id, key, rank, later in found:
             if key in already:
                 continue
             email = recipient.email.lower()
@@ -176,25 +195,43 @@ class Due:
             if rank is None or group is None:
                 _append(self.actions, email, action_id)
                 continue
+            self.readers.setdefault(email, recipient)
             ranked = self.ranked.setdefault((email, group), [])
-            ranked.append((rank, action_id))
+            ranked.append((rank, action_id, later))
             if len(ranked) >= 2 * self.limits.limit(group):
                 self._cut(email, ranked, self.limits.limit(group))
 
-    def _cut(self, email: str, ranked: list[tuple[Rank, int]], limit: int) -> None:
-        """Keep the first `limit` of a reader's ranked entries; count the rest."""
-        ranked.sort()
-        for _, action_id in ranked[limit:]:
-            _append(self.counted, email, action_id)
+    def _cut(self, email: str, ranked: list[tuple[Rank, int, Later | None]], limit: int) -> None:
+        """Keep the first `limit` of a reader's ranked entries; name the rest."""
+        ranked.sort(key=_first)
+        for _, action_id, later in ranked[limit:]:
+            if later is not None and self.room > 0:
+                self.room -= 1
+                self.kept.setdefault(email, []).append(self._suffixed(later(self.shared)))
+            else:
+                _append(self.counted, email, action_id)
         del ranked[limit:]
+
+    def _suffixed(self, entry: Entry) -> Entry:
+        return replace(entry, key=entry.key + self.suffix) if self.suffix else entry
 
     def settle(self) -> None:
         """After the last chunk: the entries a message lists join its other items."""
         for (email, group), ranked in self.ranked.items():
             self._cut(email, ranked, self.limits.limit(group))
-            for _, action_id in ranked:
+            for _, action_id, _ in ranked:
                 _append(self.actions, email, action_id)
         self.ranked.clear()
+
+    def named(
+        self, emails: Collection[str], full: array[int], rebuilt: Container[int]
+    ) -> Iterator[tuple[Recipient, Entry]]:
+        """The kept entries to these readers, but for the actions whose entries to them pass
+        two builds afresh: those in `full` (sorted ids) and in `rebuilt`."""
+        for email in emails:
+            for entry in self.kept.get(email, ()):
+                if entry.action_id not in rebuilt and not _holds(full, entry.action_id):
+                    yield self.readers[email], entry
 
     def batches(self, size: int) -> Iterator[list[str]]:
         """Recipients in address order, grouped so a batch holds about `size` items."""
@@ -202,12 +239,23 @@ class Due:
         held = 0
         for email in sorted(self.actions):
             batch.append(email)
-            held += len(self.actions[email]) + len(self.counted.get(email, ()))
+            named = len(self.counted.get(email, ())) + len(self.kept.get(email, ()))
+            held += len(self.actions[email]) + named
             if held >= size:
                 yield batch
                 batch, held = [], 0
         if batch:
             yield batch
+
+
+def _first(ranked: tuple[Rank, int, Later | None]) -> tuple[Rank, int]:
+    return ranked[0], ranked[1]
+
+
+def _holds(ids: array[int], action_id: int) -> bool:
+    """Whether the sorted `ids` hold `action_id`."""
+    at = bisect_left(ids, action_id)
+    return at < len(ids) and ids[at] == action_id
 
 
 def _each_once(ids: Iterable[array[int]]) -> array[int]:
@@ -240,16 +288,16 @@ def _pass_one(
 ) -> Due:
     """Assess the plan a chunk at a time and keep only who is due what: ids, not items.
     `checkpoint` ends the transaction between chunks (so SQLite's write lock is let go)."""
-    due = Due(run.limits)
+    due = Due(run.limits, run.suffix, room=KEPT_ENTRIES)
     scope = rules.scope(run.config).condition(run.plan_id, run.as_of)
     for chunk in chunk_bounds(session, scope, FACTS_CHUNK):
         found = list(who_is_due(session, rules, chunk, run))
-        due.add(found, recorded(session, (key for _, _, key, _ in found), run.suffix))
+        due.add(found, recorded(session, (key for _, _, key, _, _ in found), run.suffix))
         checkpoint()
     due.settle()
     due.extra = suffixed(refusal_pairs(session, run), run.suffix)
-    extra: list[Found] = [(r, i.action_id, i.key, None) for r, i in due.extra]
-    due.add(extra, recorded(session, (key for _, _, key, _ in extra), run.suffix))
+    extra: list[Found] = [(r, i.action_id, i.key, None, None) for r, i in due.extra]
+    due.add(extra, recorded(session, (key for _, _, key, _, _ in extra), run.suffix))
     return due
 
 
@@ -297,8 +345,8 @@ class DayPlan:
         for part in chunks(full):
             facts = run.facts(session, of_ids(part), self._rules.reads_first_told)
             gather(suffixed(self._rules.items(facts, run.config, run.as_of, wanted), run.suffix))
-        # Entries only counted: their schedules say all the ledger needs. An action read in
-        # full above already gave its entries.
+        # Entries only named, past those pass one kept: their schedules say all the ledger
+        # needs. An action read in full above already gave its entries.
         counted = set(chain.from_iterable(self._due.counted.get(e, ()) for e in emails))
         counted.difference_update(full)
         if counted and self._rules.counted is not None:
@@ -306,6 +354,7 @@ class DayPlan:
                 schedules = run.only_wanted(load_schedule(session, of_ids(part)))
                 found = self._rules.counted(schedules, run.config, run.as_of, wanted)
                 gather(suffixed(found, run.suffix))
+        gather(list(self._due.named(emails, full, counted)))
         gather([(r, i) for r, i in self._due.extra if r.email.lower() in wanted])
         return gathering.digests(self._plan.title, self._plan.organisation, run.as_of)
 
@@ -332,5 +381,5 @@ def current_keys(
     scope = rules.scope(run.config).condition(run.plan_id, run.as_of)
     found: set[str] = set()
     for part in chunks(sorted(action_ids)):
-        found.update(key for _, _, key, _ in who_is_due(session, rules, scope & of_ids(part), run))
+        found.update(f[2] for f in who_is_due(session, rules, scope & of_ids(part), run))
     return found

@@ -13,6 +13,7 @@ from worker.jobs.pipeline import Job
 from worker.rules.digest import Entry, Item, Recipient
 from worker.rules.reminders import (
     ActionFacts,
+    Later,
     Rank,
     Schedule,
     counted_entries,
@@ -36,7 +37,7 @@ def _items(
 
 def _keys(
     facts: Sequence[Schedule], config: RemindConfig, as_of: date
-) -> Iterable[tuple[Recipient, int, str, Rank]]:
+) -> Iterable[tuple[Recipient, int, str, Rank, Later]]:
     return due_keys(facts, config.directory, config.policy, config.days, as_of)
 
 

@@ -13,7 +13,8 @@ from __future__ import annotations
 from collections.abc import Callable, Container, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Literal, cast
+from functools import partial
+from typing import Literal, TypeVar, cast
 
 from worker.contacts import Directory
 from worker.frozen import frozen
@@ -42,6 +43,7 @@ from worker.rules.summary import Week, summary_reason, week_of
 from worker.rules.workdays import WorkingDays
 
 DEFAULT_RAG = RagPolicy()
+V = TypeVar("V")
 
 # Progress states that need no more reminders.
 CLOSED = frozenset({"completed", "dropped"})
@@ -393,18 +395,56 @@ def _shown(action: Schedule, due: Due) -> date | None:
     return action.due if due.stage.kind == "summary" else due.stage.due
 
 
+# An entry a message will name but not describe, built only when a run's first pass finds
+# it is past the cut: given a dict of values already held, to hold equal ones once.
+Later = Callable[[dict[object, object]], Entry]
+
+
 def due_keys(
     actions: Iterable[Schedule],
     directory: Directory,
     policy: ReminderPolicy,
     days: WorkingDays,
     as_of: date,
-) -> Iterator[tuple[Recipient, int, str, Rank]]:
-    """(recipient, action id, ledger key, rank) of every item due_items would give, without
-    building the items: what a run needs to know who is due something new."""
+) -> Iterator[tuple[Recipient, int, str, Rank, Later]]:
+    """(recipient, action id, ledger key, rank, entry) of every item due_items would give,
+    without building the items: what a run needs to know who is due something new. The
+    entry is built only when asked for (`Later`), as the ledger's part of the same item."""
     for action, due in _all_due(actions, _Routes(directory), policy, days, as_of):
         rank = (SECTIONS.index(due.section), _days(_shown(action, due), as_of), action.ref)
-        yield due.recipient, action.id, due.key, rank
+        later = partial(_entry, action, due, policy, as_of)
+        yield due.recipient, action.id, due.key, rank, later
+
+
+def _entry(
+    action: Schedule, due: Due, policy: ReminderPolicy, as_of: date, shared: dict[object, object]
+) -> Entry:
+    """The entry of one due reminder from its action's schedule alone. Values in `shared`
+    are used from there (and new ones put there): a run may hold a hundred thousand."""
+    stage, shown = due.stage, _shown(action, due)
+    precision = stage.milestone.precision if stage.milestone else action.precision
+    return Entry(
+        key=due.key,
+        action_id=action.id,
+        section=due.section,
+        kind=stage.kind,
+        threshold=stage.threshold,
+        rule=_one(shared, stage.rule(policy)),
+        due=shown,
+        key_date=stage.due if stage.due != shown else None,
+        target_text=_one(shared, action.target_text),
+        precision=_one(shared, precision),
+        rag=action.rag if action.rag is None else _one(shared, action.rag),
+        state=_one(shared, action.state),
+        via=due.via,
+        reason=_one(shared, due.reason),
+        ref=action.ref,
+        days=_one(shared, _days(shown, as_of)),
+    )
+
+
+def _one(shared: dict[object, object], value: V) -> V:
+    return cast(V, shared.setdefault(value, value))
 
 
 def counted_entries(
@@ -418,29 +458,10 @@ def counted_entries(
     """The entries to the lower-case addresses in `to`, from the actions' schedules alone:
     what a message names or counts but does not describe needs no more. The ledger's part
     of each is the same as due_items' item for it."""
+    shared: dict[object, object] = {}
     for action, due in _all_due(actions, _Routes(directory), policy, days, as_of):
-        if due.recipient.email.lower() not in to:
-            continue
-        stage, shown = due.stage, _shown(action, due)
-        entry = Entry(
-            key=due.key,
-            action_id=action.id,
-            section=due.section,
-            kind=stage.kind,
-            threshold=stage.threshold,
-            rule=stage.rule(policy),
-            due=shown,
-            key_date=stage.due if stage.due != shown else None,
-            target_text=action.target_text,
-            precision=stage.milestone.precision if stage.milestone else action.precision,
-            rag=action.rag,
-            state=action.state,
-            via=due.via,
-            reason=due.reason,
-            ref=action.ref,
-            days=_days(shown, as_of),
-        )
-        yield due.recipient, entry
+        if due.recipient.email.lower() in to:
+            yield due.recipient, _entry(action, due, policy, as_of, shared)
 
 
 def due_items(
