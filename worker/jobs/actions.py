@@ -330,6 +330,12 @@ class DayPlan:
     def recipients(self) -> list[str]:
         return list(self._due.actions)
 
+    def done(self, emails: Sequence[str]) -> None:
+        """These recipients' messages are recorded: what pass one kept for them can go."""
+        for email in emails:
+            self._due.kept.pop(email, None)
+            self._due.counted.pop(email, None)
+
     def digests(self, emails: Sequence[str]) -> list[Digest]:
         """Pass two, for these recipients: their items afresh, complete, and not in the
         ledger. Gathered a chunk of actions at a time, so a long list that a message only

@@ -117,5 +117,6 @@ def _record_batch(
                 raise
             continue
         fresh()  # the next batch reads the ledger as this one left it
+        day.done(emails)
         result.render_errors += errors
         return

@@ -37,7 +37,7 @@ from worker.rules.digest import (
     Section,
 )
 from worker.rules.rag import Progress, RagPolicy, assess
-from worker.rules.routing import NO_LEAD, Route, contact_for, route_lead
+from worker.rules.routing import Routes, contact_for
 from worker.rules.stages import ActionDates, ReminderPolicy, Stage, active_stage
 from worker.rules.summary import Week, summary_reason, week_of
 from worker.rules.workdays import WorkingDays
@@ -264,76 +264,9 @@ class Due:
     co_leads: tuple[str, ...] = ()  # the action's leads that did not reach this recipient
 
 
-@frozen
-class _People:
-    """Where one set of leads routes: each person once, with the roles that reached them."""
-
-    # Lower-case email, recipient, how it reached them, and the action's other leads (those
-    # that did not reach them).
-    people: tuple[tuple[str, Recipient, tuple[str, ...], tuple[str, ...]], ...]
-    unassigned: str  # why some lead reached no one ("" when all did)
-
-
-class _Routes:
-    """Where each set of leads routes, looking each role up once per run: a plan names the
-    same few thousand roles over and over."""
-
-    def __init__(self, directory: Directory) -> None:
-        self.directory = directory
-        self.admin = Recipient(directory.administrator.email, directory.administrator.name)
-        self._leads: dict[str, Route | str] = {}
-        # Each distinct set of leads routed once: actions name the same sets over and over.
-        self._people: dict[tuple[str, ...], _People] = {}
-
-    def _lead(self, name: str) -> Route | str:
-        found = self._leads.get(name)
-        if found is None:
-            found = self._leads[name] = route_lead(name, self.directory)
-        return found
-
-    def of(self, leads: tuple[str, ...]) -> _People:
-        found = self._people.get(leads)
-        if found is None:
-            found = self._people[leads] = self._route(leads)
-        return found
-
-    def _route(self, leads: tuple[str, ...]) -> _People:
-        if not leads:
-            return _People((), NO_LEAD)
-        # A person holding several of the action's roles gets it once, naming each role.
-        people: dict[str, tuple[Recipient, list[str], list[str]]] = {}
-        unassigned: list[str] = []
-        for name in leads:
-            route = self._lead(name)
-            if isinstance(route, str):
-                unassigned.append(route)
-                continue
-            email = route.recipient.email.lower()
-            held = people.setdefault(email, (route.recipient, [], []))
-            held[1].append(route.via)
-            held[2].append(name)
-        return _People(
-            tuple(
-                (e, r, tuple(via), tuple([n for n in leads if n not in names]))
-                for e, (r, via, names) in people.items()
-            ),
-            "; ".join(unassigned),
-        )
-
-    def summary_readers(self, action: Schedule) -> Iterator[tuple[str, Recipient, tuple[str, ...]]]:
-        """Who reads the weekly summary of this action: the administrator and the work
-        stream's strategic lead (when the directory reaches them), each once."""
-        yield self.admin.email.lower(), self.admin, ()
-        route = self._lead(action.strategic_lead) if action.strategic_lead else None
-        if isinstance(route, Route) and route.recipient.email.lower() != self.admin.email.lower():
-            label = route.via if route.via != action.strategic_lead else "strategic lead"
-            via = f"{label} for work stream {action.work_stream_number}"
-            yield route.recipient.email.lower(), route.recipient, (via,)
-
-
 def _due(
     action: Schedule,
-    routes: _Routes,
+    routes: Routes,
     stage: Stage | None,
     in_reach: Callable[[], bool],
     week: Week | None,
@@ -351,7 +284,8 @@ def _due(
     reason = summary_reason(dates, found.unassigned, bool(found.unassigned) and in_reach())
     if reason:
         summary = week.stage()
-        for email, recipient, via in routes.summary_readers(action):
+        readers = routes.summary_readers(action.strategic_lead, action.work_stream_number)
+        for email, recipient, via in readers:
             yield Due(
                 recipient, item_key(email, action.id, summary), "unassigned", via, summary, reason
             )
@@ -359,7 +293,7 @@ def _due(
 
 def _all_due(
     actions: Iterable[Schedule],
-    routes: _Routes,
+    routes: Routes,
     policy: ReminderPolicy,
     days: WorkingDays,
     as_of: date,
@@ -410,7 +344,7 @@ def due_keys(
     """(recipient, action id, ledger key, rank, entry) of every item due_items would give,
     without building the items: what a run needs to know who is due something new. The
     entry is built only when asked for (`Later`), as the ledger's part of the same item."""
-    for action, due in _all_due(actions, _Routes(directory), policy, days, as_of):
+    for action, due in _all_due(actions, Routes(directory), policy, days, as_of):
         rank = (SECTIONS.index(due.section), _days(_shown(action, due), as_of), action.ref)
         later = partial(_entry, action, due, policy, as_of)
         yield due.recipient, action.id, due.key, rank, later
@@ -459,7 +393,7 @@ def counted_entries(
     what a message names or counts but does not describe needs no more. The ledger's part
     of each is the same as due_items' item for it."""
     shared: dict[object, object] = {}
-    for action, due in _all_due(actions, _Routes(directory), policy, days, as_of):
+    for action, due in _all_due(actions, Routes(directory), policy, days, as_of):
         if due.recipient.email.lower() in to:
             yield due.recipient, _entry(action, due, policy, as_of, shared)
 
@@ -476,7 +410,7 @@ def due_items(
     """Every (recipient, item) whose reminder is due on `as_of`, ledger not yet consulted;
     only those to the lower-case addresses in `to`, if given."""
     maker = ItemMaker(directory, policy, as_of, rag)
-    for action, due in _all_due(actions, _Routes(directory), policy, days, as_of):
+    for action, due in _all_due(actions, Routes(directory), policy, days, as_of):
         if to is not None and due.recipient.email.lower() not in to:
             continue
         item = maker.item(
