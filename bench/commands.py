@@ -66,6 +66,7 @@ from bench.run import (  # noqa: E402
     DEFAULT_PG,
     PYTHON,
     _clean_env,
+    compiled,
     database,
     leads_for,
     machine,
@@ -711,6 +712,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         serve_sink()
         return 0
     options = parser.parse_args(argv)
+    compiled(ROOT)
     sizes = [parse_size(s) for s in options.sizes.split(",") if s.strip()]
     backends = [b.strip() for b in options.backends.split(",") if b.strip()]
     modes = [m.strip() for m in options.modes.split(",") if m.strip()]
