@@ -18,6 +18,7 @@ from collections.abc import Callable, Collection, Container, Iterable, Iterator,
 from dataclasses import dataclass, field, replace
 from datetime import date
 from itertools import chain
+from operator import itemgetter
 from typing import TypeVar
 
 from sqlalchemy import ColumnElement
@@ -76,6 +77,8 @@ CountedRules = Callable[
 # (recipient, action id, ledger key, and when the rules can name the entry without the
 # action's full facts, its rank and how to build it).
 Found = tuple[Recipient, int, str, Rank | None, Later | None]
+# A ranked entry's order: by rank, then action id (in C: a run sorts hundreds of thousands).
+_RANK_AND_ID = itemgetter(0, 1)
 # What a run reads of each action: its schedule alone (pass one), or all its facts.
 Read = TypeVar("Read", bound=Schedule)
 
@@ -203,7 +206,7 @@ class Due:
 
     def _cut(self, email: str, ranked: list[tuple[Rank, int, Later | None]], limit: int) -> None:
         """Keep the first `limit` of a reader's ranked entries; name the rest."""
-        ranked.sort(key=_first)
+        ranked.sort(key=_RANK_AND_ID)
         for _, action_id, later in ranked[limit:]:
             if later is not None and self.room > 0:
                 self.room -= 1
@@ -246,10 +249,6 @@ class Due:
                 batch, held = [], 0
         if batch:
             yield batch
-
-
-def _first(ranked: tuple[Rank, int, Later | None]) -> tuple[Rank, int]:
-    return ranked[0], ranked[1]
 
 
 def _holds(ids: array[int], action_id: int) -> bool:
