@@ -7,7 +7,8 @@ whatever the chunks and batches the run is cut into and however many entries it 
 from __future__ import annotations
 
 from collections import Counter
-from datetime import date
+from dataclasses import replace
+from datetime import date, timedelta
 
 import pytest
 from sqlalchemy import delete, select
@@ -22,6 +23,7 @@ from worker.jobs import actions as job_actions
 from worker.jobs.actions import DayPlan, run_scope
 from worker.jobs.remind import RULES
 from worker.models import Action, ActionLead, Plan
+from worker.rules.as_of import AHEAD
 from worker.rules.digest import LISTED_UNASSIGNED, Digest, Listing
 from worker.rules.reminders import PlanFacts, digests, due_items
 from worker.settings import Settings
@@ -81,13 +83,21 @@ def test_a_summary_too_long_to_list_is_the_one_the_rules_give_from_full_facts(
 # (5000, 2000, 10): an action one lead's kept entry names is also named, by id, to another
 # lead in the same batch, so its entries are built again for both (Due.named skips it).
 @pytest.mark.parametrize(
-    ("chunk", "batch", "kept"), [(5000, 2000, 100_000), (13, 7, 3), (5000, 2000, 10)]
+    ("chunk", "batch", "kept", "ahead"),
+    [
+        (5000, 2000, 100_000, False),
+        (13, 7, 3, False),
+        (5000, 2000, 10, False),
+        (5000, 2000, 100_000, True),
+        (13, 7, 3, True),
+    ],
 )
 def test_a_lead_list_too_long_to_describe_is_the_one_the_rules_give_from_full_facts(
-    cli: Cli, chunk: int, batch: int, kept: int, monkeypatch: pytest.MonkeyPatch
+    cli: Cli, chunk: int, batch: int, kept: int, ahead: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Each lead's message describes one action and names the rest: an action several leads
-    share is named to each of them, some from the entries the run kept, some built again."""
+    share is named to each of them, some from the entries the run kept, some built again. A
+    run dated ahead of today keeps its ledger keys apart, kept entries too (rules/as_of)."""
     cli("plan", "import", str(SEED))
     as_of = date(2013, 3, 15)  # late in the plan year: most leads have several actions due
     engine = make_engine(cli.db_url)
@@ -102,11 +112,15 @@ def test_a_lead_list_too_long_to_describe_is_the_one_the_rules_give_from_full_fa
         pairs = due_items(
             everything, config.directory, config.policy, config.days, as_of, config.rag
         )
+        suffix = AHEAD if ahead else ""
+        pairs = [(r, replace(i, key=i.key + suffix)) for r, i in pairs]
         expected = _by_recipient(digests(pairs, set(), facts, as_of, Listing(lead=1)))
 
         monkeypatch.setattr(job_actions, "FACTS_CHUNK", chunk)
         monkeypatch.setattr(job_actions, "KEPT_ENTRIES", kept)
-        day = DayPlan(session, facts, RULES, run_scope(session, plan.id, config, as_of))
+        today = as_of - timedelta(days=3) if ahead else None
+        run = run_scope(session, plan.id, config, as_of, today=today)
+        day = DayPlan(session, facts, RULES, run)
         found = _by_recipient([d for emails in day.batches(batch) for d in day.digests(emails)])
 
     # The case this is about: actions named, not described, to more than one lead.
