@@ -37,7 +37,7 @@ from worker.rules.digest import (
     Recipient,
     group_of,
 )
-from worker.rules.reminders import ActionFacts, Later, PlanFacts, Rank, Schedule
+from worker.rules.reminders import ActionFacts, Later, Named, PlanFacts, Rank, Schedule
 from worker.rules.undelivered import undelivered_items
 from worker.store.action_links import chunks
 from worker.store.facts import (
@@ -55,9 +55,9 @@ from worker.store.status import RiskIndex, plan_risks
 # bounds a run's memory, whatever the size of the plan.
 FACTS_CHUNK = 5000
 BATCH_ITEMS = 2000
-# The named entries a run's first pass builds and keeps for its second (about 300 bytes
+# The named entries a run's first pass builds and keeps for its second (about 200 bytes
 # each); past these, it keeps their ids and the second pass reads their schedules again.
-KEPT_ENTRIES = 100_000
+KEPT_ENTRIES = 500_000
 
 Pairs = list[tuple[Recipient, Entry]]
 # A job's rules: the items due on a date, to everyone or (when given) only to these
@@ -178,7 +178,7 @@ class Due:
     actions: dict[str, array[int]] = field(default_factory=dict)
     # The entries each message names or counts but does not describe (past `limits`):
     # built, up to `room` in all, then by id, for pass two to build.
-    kept: dict[str, list[Entry]] = field(default_factory=dict)
+    kept: dict[str, list[Named]] = field(default_factory=dict)
     counted: dict[str, array[int]] = field(default_factory=dict)
     readers: dict[str, Recipient] = field(default_factory=dict)
     # Each reader's ranked entries of each group so far: at most twice its limit.
@@ -210,13 +210,10 @@ class Due:
         for _, action_id, later in ranked[limit:]:
             if later is not None and self.room > 0:
                 self.room -= 1
-                self.kept.setdefault(email, []).append(self._suffixed(later(self.shared)))
+                self.kept.setdefault(email, []).append(later(self.shared))
             else:
                 _append(self.counted, email, action_id)
         del ranked[limit:]
-
-    def _suffixed(self, entry: Entry) -> Entry:
-        return replace(entry, key=entry.key + self.suffix) if self.suffix else entry
 
     def settle(self) -> None:
         """After the last chunk: the entries a message lists join its other items."""
@@ -227,14 +224,14 @@ class Due:
         self.ranked.clear()
 
     def named(
-        self, emails: Collection[str], full: array[int], rebuilt: Container[int]
+        self, emails: Collection[str], as_of: date, full: array[int], rebuilt: Container[int]
     ) -> Iterator[tuple[Recipient, Entry]]:
         """The kept entries to these readers, but for the actions whose entries to them pass
         two builds afresh: those in `full` (sorted ids) and in `rebuilt`."""
         for email in emails:
-            for entry in self.kept.get(email, ()):
-                if entry.action_id not in rebuilt and not _holds(full, entry.action_id):
-                    yield self.readers[email], entry
+            for named in self.kept.get(email, ()):
+                if named.action_id not in rebuilt and not _holds(full, named.action_id):
+                    yield self.readers[email], named.entry(email, as_of, self.suffix)
 
     def batches(self, size: int) -> Iterator[list[str]]:
         """Recipients in address order, grouped so a batch holds about `size` items."""
@@ -359,7 +356,7 @@ class DayPlan:
                 schedules = run.only_wanted(load_schedule(session, of_ids(part)))
                 found = self._rules.counted(schedules, run.config, run.as_of, wanted)
                 gather(suffixed(found, run.suffix))
-        gather(list(self._due.named(emails, full, counted)))
+        gather(list(self._due.named(emails, run.as_of, full, counted)))
         gather([(r, i) for r, i in self._due.extra if r.email.lower() in wanted])
         return gathering.digests(self._plan.title, self._plan.organisation, run.as_of)
 

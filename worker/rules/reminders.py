@@ -14,7 +14,7 @@ from collections.abc import Callable, Container, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from functools import partial
-from typing import Literal, TypeVar, cast
+from typing import Literal, NamedTuple, TypeVar, cast
 
 from worker.contacts import Directory
 from worker.frozen import frozen
@@ -329,9 +329,49 @@ def _shown(action: Schedule, due: Due) -> date | None:
     return action.due if due.stage.kind == "summary" else due.stage.due
 
 
-# An entry a message will name but not describe, built only when a run's first pass finds
-# it is past the cut: given a dict of values already held, to hold equal ones once.
-Later = Callable[[dict[object, object]], Entry]
+# What many named entries share: their section, stage, rule, the date shown, via, reason.
+How = tuple[Section, Stage, str, date | None, tuple[str, ...], str]
+
+
+class Named(NamedTuple):
+    """An entry a message will name but not describe, as a run's first pass keeps it for the
+    second: compact, as a 1M-action plan's first run names 400,000, with what many share
+    held once (`how`). `entry` gives the ledger's part of the same item."""
+
+    how: How
+    action_id: int
+    ref: str
+    target_text: str
+    precision: str
+    rag: str | None
+    state: str
+
+    def entry(self, email: str, as_of: date, suffix: str = "") -> Entry:
+        """The entry to `email` (lower case); `suffix` ends its key (rules/as_of.py)."""
+        section, stage, rule, shown, via, reason = self.how
+        return Entry(
+            key=item_key(email, self.action_id, stage) + suffix,
+            action_id=self.action_id,
+            section=section,
+            kind=stage.kind,
+            threshold=stage.threshold,
+            rule=rule,
+            due=shown,
+            key_date=stage.due if stage.due != shown else None,
+            target_text=self.target_text,
+            precision=self.precision,
+            rag=self.rag,
+            state=self.state,
+            via=via,
+            reason=reason,
+            ref=self.ref,
+            days=_days(shown, as_of),
+        )
+
+
+# An entry a message will name, built only when a run's first pass finds it past the cut:
+# given a dict of values already held, to hold equal ones once.
+Later = Callable[[dict[object, object]], Named]
 
 
 def due_keys(
@@ -346,34 +386,25 @@ def due_keys(
     entry is built only when asked for (`Later`), as the ledger's part of the same item."""
     for action, due in _all_due(actions, Routes(directory), policy, days, as_of):
         rank = (SECTIONS.index(due.section), _days(_shown(action, due), as_of), action.ref)
-        later = partial(_entry, action, due, policy, as_of)
-        yield due.recipient, action.id, due.key, rank, later
+        yield due.recipient, action.id, due.key, rank, partial(_named, action, due, policy)
 
 
-def _entry(
-    action: Schedule, due: Due, policy: ReminderPolicy, as_of: date, shared: dict[object, object]
-) -> Entry:
-    """The entry of one due reminder from its action's schedule alone. Values in `shared`
-    are used from there (and new ones put there): a run may hold a hundred thousand."""
-    stage, shown = due.stage, _shown(action, due)
+def _named(
+    action: Schedule, due: Due, policy: ReminderPolicy, shared: dict[object, object]
+) -> Named:
+    """One due reminder as a named entry, from its action's schedule alone. Values in
+    `shared` are used from there (and new ones put there)."""
+    stage = due.stage
     precision = stage.milestone.precision if stage.milestone else action.precision
-    return Entry(
-        key=due.key,
-        action_id=action.id,
-        section=due.section,
-        kind=stage.kind,
-        threshold=stage.threshold,
-        rule=_one(shared, stage.rule(policy)),
-        due=shown,
-        key_date=stage.due if stage.due != shown else None,
-        target_text=_one(shared, action.target_text),
-        precision=_one(shared, precision),
-        rag=action.rag if action.rag is None else _one(shared, action.rag),
-        state=_one(shared, action.state),
-        via=due.via,
-        reason=_one(shared, due.reason),
-        ref=action.ref,
-        days=_one(shared, _days(shown, as_of)),
+    how = (due.section, stage, stage.rule(policy), _shown(action, due), due.via, due.reason)
+    return Named(
+        _one(shared, how),
+        action.id,
+        action.ref,
+        _one(shared, action.target_text),
+        _one(shared, precision),
+        action.rag if action.rag is None else _one(shared, action.rag),
+        _one(shared, action.state),
     )
 
 
@@ -394,8 +425,9 @@ def counted_entries(
     of each is the same as due_items' item for it."""
     shared: dict[object, object] = {}
     for action, due in _all_due(actions, Routes(directory), policy, days, as_of):
-        if due.recipient.email.lower() in to:
-            yield due.recipient, _entry(action, due, policy, as_of, shared)
+        email = due.recipient.email.lower()
+        if email in to:
+            yield due.recipient, _named(action, due, policy, shared).entry(email, as_of)
 
 
 def due_items(
