@@ -177,7 +177,7 @@ class Due:
     # plain 8-byte arrays, as a 1M-action run holds hundreds of thousands of them.
     actions: dict[str, array[int]] = field(default_factory=dict)
     # The entries each message names or counts but does not describe (past `limits`):
-    # built, up to `room` in all, then by id, for pass two to build.
+    # built (`kept`) while there is `room`, then by id (`counted`) for pass two to build.
     kept: dict[str, list[Named]] = field(default_factory=dict)
     counted: dict[str, array[int]] = field(default_factory=dict)
     readers: dict[str, Recipient] = field(default_factory=dict)
@@ -333,9 +333,10 @@ class DayPlan:
             self._due.counted.pop(email, None)
 
     def digests(self, emails: Sequence[str]) -> list[Digest]:
-        """Pass two, for these recipients: their items afresh, complete, and not in the
-        ledger. Gathered a chunk of actions at a time, so a long list that a message only
-        counts is never held in full (rules/digest.Gathering)."""
+        """Pass two, for these recipients: their items, complete and not in the ledger, the
+        described ones read afresh, the named ones as pass one kept them. Gathered a chunk of
+        actions at a time, so a long list that a message only counts is never held in full
+        (rules/digest.Gathering)."""
         run, wanted, session = self._run, set(emails), self._session
         gathering = Gathering(run.limits)
 
