@@ -5,8 +5,8 @@ address) falls back to its deputy, then to its line manager (each only if that r
 address; the chain is not followed further, so a reader can always tell why they got it).
 When no one is found -- the lead is not in the directory, the post and its fallbacks are
 vacant, or the action names no lead at all -- the action goes to the plan administrator's
-"no one to remind" section, so it is never dropped silently. `Routes` routes each role and
-each set of an action's leads once per run.
+"no one to remind" section, so it is never dropped silently. `Routes` routes each role, and
+each set of an action's leads, once for all the actions the rules are given at a time.
 """
 
 from __future__ import annotations
@@ -62,8 +62,8 @@ class People:
 
 
 class Routes:
-    """Where each set of leads routes, looking each role up once per run: a plan names the
-    same few thousand roles over and over."""
+    """Where each set of leads routes, each role looked up once for the actions the rules
+    are given at a time (a chunk of a run): a plan names the same few roles over and over."""
 
     def __init__(self, directory: Directory) -> None:
         self.directory = directory
