@@ -135,13 +135,9 @@ def who_is_due(
     chunk; rank and entry are None unless the rules can name the entry without its facts."""
     if rules.keys is not None:
         facts = run.only_wanted(load_schedule(session, chunk))
-        if rules.counted is None:
-            return (
-                (r, a, k + run.suffix, None, None)
-                for r, a, k, _, _ in rules.keys(facts, run.config, run.as_of)
-            )
+        names = rules.counted is not None
         return (
-            (r, a, k + run.suffix, rank, later)
+            (r, a, k + run.suffix, rank if names else None, later if names else None)
             for r, a, k, rank, later in rules.keys(facts, run.config, run.as_of)
         )
     found = rules.items(
