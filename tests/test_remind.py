@@ -351,6 +351,30 @@ def test_hostile_plan_and_contact_text_cannot_inject_markup_or_headers(
     assert all("victim" not in r.rcpt_tos for r in server.received)
 
 
+# --- the command as a process ------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_remind_as_a_process_sends_everything_and_closes_the_database(
+    tmp_path: Path, server: SmtpServer
+) -> None:
+    database = tmp_path / "process.db"
+    cli = Cli(f"sqlite:///{database}", tmp_path)
+    cli("db", "upgrade")
+    cli("plan", "import", str(SEED))
+    use_smtp(cli, server)
+    command = [sys.executable, "-m", "worker", "remind", "--as-of", "2012-09-24", "--json"]
+    env = {**os.environ, **cli.environment()}
+    done = subprocess.run(command, env=env, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    summary = json.loads(done.stdout)
+    assert summary["counts"]["sent"] == len(server.received) > 0
+    # The connections were closed as the command ended, so SQLite folded its write-ahead log
+    # back into the file and removed it: nothing was left for the process's exit to tidy.
+    assert not Path(f"{database}-wal").exists()
+    assert not Path(f"{database}-shm").exists()
+
+
 # --- a crash mid-run ---------------------------------------------------------------------
 
 

@@ -7,10 +7,11 @@ Heavy modules are imported inside functions so that `planworker --help` stays fa
 
 from __future__ import annotations
 
+import atexit
 import gc
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from functools import cached_property
+from functools import cache, cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -49,6 +50,13 @@ class App:
             self._require_database()
             self._engine = make_engine(self.settings.database_url)
         return self._engine
+
+    def close(self) -> None:
+        """Close the database's pooled connections when the command ends, not whenever the
+        process gets round to it: SQLite then folds its write-ahead log back into the file."""
+        if self._engine is not None:
+            self._engine.dispose()
+            self._engine = None
 
     def _require_configured(self, what: str, key: str) -> None:
         """Refuse to fall back on a built-in default for a file or database nobody chose."""
@@ -146,11 +154,23 @@ class CommandGroup(click.Group):
 
 
 # How often CPython's cycle collector runs: after this many new container objects, not the
-# default 700. A run makes several short-lived objects per action read and per item built,
-# and reference counting frees nearly all of them; at the default the collector ran every
-# 700 and traversed them again, 10-15% of a large run's CPU (docs/benchmarks.md). Reference
-# cycles are rare here, so collecting them less often costs little memory.
-COLLECTOR_THRESHOLDS = (50_000, 20, 100)
+# default 700. Reference counting frees nearly everything a run makes; what the collector
+# costs is traversing what a run keeps (pass one's ranked entries), once per collection. At
+# 700 that was 10-15% of a large run's CPU, and still 11% of the 1M `remind` at 50,000;
+# at 500,000 the 100k quick check never collects and the 1M run collects twice. A 1M run
+# leaves a few thousand objects in cycles, so collecting rarely costs no measurable memory
+# (docs/benchmarks.md, "eleventh session").
+COLLECTOR_THRESHOLDS = (500_000, 20, 100)
+
+
+@cache
+def _no_collecting_at_exit() -> None:
+    """At exit the interpreter collects cycles among everything still alive, over and over
+    as it clears each module: a third of a second of a quick `remind`, freeing memory the
+    OS takes back anyway. Freezing the heap first skips that; the database is closed by
+    then (App.close), files are closed where written, and Python never promised to finalise
+    objects still alive at exit."""
+    atexit.register(gc.freeze)
 
 
 @click.group(cls=CommandGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -168,7 +188,9 @@ COLLECTOR_THRESHOLDS = (50_000, 20, 100)
 def main(ctx: click.Context, config: Path | None) -> None:
     """planworker: reminders and escalations for improvement action plans."""
     gc.set_threshold(*COLLECTOR_THRESHOLDS)
-    ctx.obj = App(config)
+    _no_collecting_at_exit()
+    app = ctx.obj = App(config)
+    ctx.call_on_close(app.close)
 
 
 def today_in(timezone: str) -> date:
