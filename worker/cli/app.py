@@ -163,16 +163,6 @@ class CommandGroup(click.Group):
 COLLECTOR_THRESHOLDS = (500_000, 20, 100)
 
 
-# `plan import` collects as often as every command used to: each chunk's statements keep
-# their lists of ids in SQLAlchemy's reference cycles, and left for the rarer collection
-# they added 32 MB to a 1M-row import (254 MB against 286 MB).
-CHUNKED_WRITES_THRESHOLDS = (50_000, 20, 100)
-
-
-def collect_for_chunked_writes() -> None:
-    gc.set_threshold(*CHUNKED_WRITES_THRESHOLDS)
-
-
 @cache
 def _no_collecting_at_exit() -> None:
     """At exit the interpreter collects cycles among everything still alive, over and over

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from worker.cli.app import App, CommandGroup, collect_for_chunked_writes, main
+from worker.cli.app import App, CommandGroup, main
 from worker.cli.options import as_of_option, json_option, plan_option
 
 
@@ -77,8 +77,6 @@ def plan_import(
     from worker.io.terminal import printable
     from worker.plan.importer import import_file, replacing
     from worker.plan.report import diff_json, render_diff
-
-    collect_for_chunked_writes()
 
     # The directory is mirrored into the database with the plan, for set-based queries.
     directory = app.directory() if app.settings.contacts_file.is_file() else None

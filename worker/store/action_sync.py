@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from worker.models import Action, ActionDependency, ActionLead, StatusChange, table_of
@@ -227,9 +227,10 @@ def _insert_actions(session: Session, plan_id: int, rows: list[dict[str, Any]]) 
         # (plan_id, ref is unique) is several times cheaper.
         session.execute(insert(actions), rows)
         query = select(Action.ref, Action.id).where(
-            Action.plan_id == plan_id, Action.ref.in_([row["ref"] for row in rows])
+            Action.plan_id == plan_id, Action.ref.in_(bindparam("refs", expanding=True))
         )
-        return {ref: action_id for ref, action_id in session.execute(query)}
+        refs = {"refs": [row["ref"] for row in rows]}
+        return {ref: action_id for ref, action_id in session.execute(query, refs)}
     inserted = session.execute(
         insert(actions).returning(actions.c.id, actions.c.ref, sort_by_parameter_order=True),
         rows,
@@ -273,7 +274,10 @@ def _relink(
 ) -> None:
     """Replace a link table's rows for these actions."""
     if rows:
-        session.execute(delete(model).where(model.action_id.in_(list(rows))))
+        # The ids go as a parameter, not into the statement: a statement sits in reference
+        # cycles, and would keep each chunk's list alive until the collector came by.
+        chosen = delete(model).where(model.action_id.in_(bindparam("ids", expanding=True)))
+        session.execute(chosen, {"ids": list(rows)})
     values = [{"action_id": a, **row} for a, action_rows in rows.items() for row in action_rows]
     if values:
         session.execute(insert(table_of(model)), values)
